@@ -1,0 +1,95 @@
+/**
+ * `dtk-pipeline scan`: flags → the scan use case → stdout.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { GRAPH_ARCHES } from '#core/arch.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GraphClient } from '#core/graph.ts';
+import { RegistryClient } from '#core/registry/client.ts';
+import { ReleaseResolver } from '#core/release-resolver.ts';
+import type { ScanReport } from '#core/scan.ts';
+import { scan } from '#core/scan.ts';
+import { FileScanStore } from '#core/scan-store.ts';
+import { FORMATS, render } from './format.ts';
+import { Progress } from './progress.ts';
+import { choosePullSecret } from './pull-secret.ts';
+
+const HOST_PORT = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+
+export const scanFlagsSchema = z.object({
+  channel: z
+    .array(z.string().regex(CHANNEL_PATTERN, { error: (i) => `--channel ${JSON.stringify(i.input)} is not a channel name (like stable-4.18 or candidate-5.0)` }))
+    .min(1, { error: 'give at least one --channel, e.g. --channel stable-4.18' }),
+  arch: z
+    .array(z.enum(GRAPH_ARCHES, { error: (i) => `--arch ${JSON.stringify(i.input)} is not one of ${GRAPH_ARCHES.join(', ')}` }))
+    .default(['amd64'])
+    .transform((a) => (a.length === 0 ? ['amd64' as const] : [...new Set(a)])),
+  graphUrl: z.url({ protocol: /^https?$/, error: (i) => `--graph-url ${JSON.stringify(i.input)} is not an http(s) URL` }).default(DEFAULT_GRAPH_URL),
+  pullSecret: z.string().min(1).optional(),
+  insecureRegistry: z
+    .array(z.string().regex(HOST_PORT, { error: (i) => `--insecure-registry ${JSON.stringify(i.input)} is not HOST[:PORT]` }))
+    .default([]),
+  cacheDir: z.string().min(1).optional(),
+  concurrency: z.coerce
+    .number({ error: (i) => `--concurrency ${JSON.stringify(i.input)} is not a number` })
+    .int({ error: '--concurrency must be a whole number' })
+    .min(1, { error: '--concurrency must be at least 1' })
+    .max(64, { error: '--concurrency must be at most 64' })
+    .default(8),
+  format: z.enum(FORMATS, { error: (i) => `--format ${JSON.stringify(i.input)} is not one of ${FORMATS.join(', ')}` }).default('table'),
+});
+export type ScanFlags = z.infer<typeof scanFlagsSchema>;
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? homedir(), '.cache'), 'dtk-pipeline');
+}
+
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Runs a scan; returns the exit code (0, or 1 when some releases could not be resolved now). */
+export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> {
+  const pullSecret = await choosePullSecret(flags.pullSecret, io.env);
+  const cacheDir = flags.cacheDir ?? defaultCacheDir(io.env);
+  const progress = new Progress(io.stderr);
+  progress.note(`pull secret: ${pullSecret.origin}; cache: ${cacheDir}`);
+
+  const registry = new RegistryClient({
+    ...(pullSecret.config ? { credentials: pullSecret.config } : {}),
+    insecureRegistries: flags.insecureRegistry,
+    userAgent: 'dtk-pipeline',
+  });
+  let report: ScanReport;
+  try {
+    report = await scan(
+      {
+        graph: new GraphClient({ url: flags.graphUrl, userAgent: 'dtk-pipeline' }),
+        resolver: new ReleaseResolver(registry),
+        store: new FileScanStore(cacheDir),
+      },
+      { channels: flags.channel, arches: flags.arch, concurrency: flags.concurrency, onProgress: (p) => progress.update(p) },
+    );
+  } finally {
+    progress.stop();
+  }
+
+  const pairs = flags.channel.length * flags.arch.length;
+  if (report.graphErrors.length === pairs) {
+    // Nothing could be read: one line, the first reason.
+    throw new Error(report.graphErrors[0]?.message ?? 'no update graph could be read');
+  }
+  io.stdout.write(render(report, flags.format));
+  for (const e of report.graphErrors) progress.note(`error: ${e.message}`);
+  const s = report.stats;
+  progress.note(
+    `${report.kernels.length} kernels in ${report.releases.length} releases; ` +
+      `${s.graphRequests} graph requests (${s.graphsUnchanged} unchanged), ${s.payloadsResolved} payloads resolved, ` +
+      `${s.payloadsFromStore} from cache, ${s.payloadsFailed} failed; ${registry.stats.requests} registry requests`,
+  );
+  if (s.payloadsFailed > 0) progress.note(`${s.payloadsFailed} payloads could not be resolved now; the next scan retries them`);
+  return report.graphErrors.length > 0 || s.payloadsFailed > 0 ? 1 : 0;
+}

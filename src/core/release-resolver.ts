@@ -1,0 +1,257 @@
+/**
+ * One release payload, for one architecture → its kernel stream(s).
+ *
+ * A release ships one kernel stream per RHCOS image: `rhel-coreos` (or
+ * `rhel-coreos-8`, or `machine-os-content` before 4.12), and from 4.22 a second,
+ * RHEL 10 stream `rhel-coreos-10` with its own `driver-toolkit-10`. For each
+ * stream every source that exists is read; the RHCOS kernel is the one nodes run
+ * and wins, and a DTK built for another kernel is reported as a finding.
+ */
+import type { GoArch, GraphArch, KernelArch } from './arch.ts';
+import { KERNEL_ARCHES, isGoArch, kernelArchOf } from './arch.ts';
+import { readDtkImage } from './dtk-image.ts';
+import { z } from 'zod';
+import type { Finding } from './findings.ts';
+import { findingSchema } from './findings.ts';
+import type { Kernel } from './kernel.ts';
+import { flavouredKernel, parseKernel, rhelVersionOf } from './kernel.ts';
+import type { Observation } from './observation.ts';
+import { Memo } from './memo.ts';
+import type { ComponentImage } from './release-payload.ts';
+import { PayloadError, readReleasePayload } from './release-payload.ts';
+import { parseImageReference } from './registry/reference.ts';
+import type { ImageRef, ImageSource, Platform } from './registry/types.ts';
+import { readExtensionsImage, readRhcosImage } from './rhcos-image.ts';
+import { parseOpenShiftVersion, parseRhcosVersion } from './versions.ts';
+
+export const kernelStreamSchema = z.object({
+  /** The RHCOS tag the stream was read from: `rhel-coreos`, `rhel-coreos-10`, `machine-os-content`… */
+  stream: z.string(),
+  /** `rhel-9`, `rhel-10` when the tag carries `io.openshift.os.streamclass`. */
+  streamClass: z.string().nullable(),
+  kernel: z.string(),
+  rtKernel: z.string().nullable(),
+  kernel64k: z.string().nullable(),
+  rhelVersion: z.string().nullable(),
+  rhcosVersion: z.string().nullable(),
+  /** The release's own DTK image for this stream, by digest. */
+  dtkImage: z.string().nullable(),
+});
+export type KernelStream = z.infer<typeof kernelStreamSchema>;
+
+export const resolvedReleaseSchema = z.object({
+  version: z.string(),
+  arch: z.enum(KERNEL_ARCHES),
+  /** The payload pull spec as the graph lists it (an index for multi releases). */
+  payload: z.string(),
+  streams: z.array(kernelStreamSchema),
+  findings: z.array(findingSchema),
+});
+export type ResolvedRelease = z.infer<typeof resolvedReleaseSchema>;
+
+interface StreamPlan {
+  readonly stream: string;
+  readonly rhcos?: ComponentImage;
+  readonly legacy?: ComponentImage;
+  readonly extensions?: ComponentImage;
+  readonly dtk?: ComponentImage;
+}
+
+type StreamObservations = { rhcos: Observation[]; dtk?: Observation; extensions?: Observation };
+
+const STREAM_CLASS = 'io.openshift.os.streamclass';
+const BUILD_VERSIONS = 'io.openshift.build.versions';
+
+/** Which images make up each kernel stream of a release. */
+export function planStreams(components: ReadonlyMap<string, ComponentImage>): StreamPlan[] {
+  const plans: StreamPlan[] = [];
+  const primaryTag = ['rhel-coreos', 'rhel-coreos-8'].find((t) => components.has(t));
+  const legacy = components.get('machine-os-content');
+  const dtk = components.get('driver-toolkit');
+  if (primaryTag || legacy || dtk) {
+    plans.push({
+      stream: primaryTag ?? (legacy ? 'machine-os-content' : 'driver-toolkit'),
+      rhcos: primaryTag ? components.get(primaryTag) : undefined,
+      legacy,
+      extensions: primaryTag ? components.get(`${primaryTag}-extensions`) : undefined,
+      dtk,
+    });
+  }
+  const primaryDigest = primaryTag ? components.get(primaryTag)?.ref.digest : undefined;
+  for (const [tag, image] of components) {
+    const m = /^rhel-coreos-(\d{1,2})$/.exec(tag);
+    if (!m || tag === primaryTag || (primaryDigest && image.ref.digest === primaryDigest)) continue;
+    plans.push({
+      stream: tag,
+      rhcos: image,
+      extensions: components.get(`${tag}-extensions`),
+      dtk: components.get(`driver-toolkit-${m[1]}`),
+    });
+  }
+  return plans;
+}
+
+function rhcosVersionFromAnnotations(image: ComponentImage | undefined): string | undefined {
+  const versions = image?.annotations[BUILD_VERSIONS];
+  const m = versions ? /(?:^|,)\s*machine-os=([^,\s]+)/.exec(versions) : undefined;
+  return m?.[1] && parseRhcosVersion(m[1]) ? m[1] : undefined;
+}
+
+/** Combines a stream's observations into one kernel record, with findings. */
+export function combineStream(
+  plan: StreamPlan,
+  seen: StreamObservations,
+  arch: KernelArch,
+  openshiftVersion: string,
+): { stream?: KernelStream; findings: Finding[] } {
+  const all = [...seen.rhcos, ...(seen.dtk ? [seen.dtk] : []), ...(seen.extensions ? [seen.extensions] : [])];
+  const findings: Finding[] = all.flatMap((o) => o.findings);
+
+  const rhcosKernels = seen.rhcos.filter((o): o is Observation & { kernel: Kernel } => o.kernel !== undefined);
+  const distinct = [...new Set(rhcosKernels.map((o) => o.kernel.full))];
+  if (distinct.length > 1) {
+    findings.push({
+      code: 'kernel-sources-disagree',
+      source: plan.stream,
+      message: `RHCOS sources of ${plan.stream} disagree: ${rhcosKernels.map((o) => `${o.source} says ${o.kernel.full}`).join(', ')}; using ${distinct[0]}`,
+    });
+  }
+  const dtkKernel = seen.dtk?.kernel;
+  const kernel = rhcosKernels[0]?.kernel ?? dtkKernel;
+  if (!kernel) {
+    findings.push({ code: 'no-kernel-found', source: plan.stream, message: `no source of ${plan.stream} names a valid kernel` });
+    return { findings };
+  }
+  if (dtkKernel && rhcosKernels[0] && dtkKernel.full !== kernel.full) {
+    findings.push({
+      code: 'dtk-kernel-mismatch',
+      source: plan.dtk?.tag ?? 'driver-toolkit',
+      message: `${plan.dtk?.tag ?? 'driver-toolkit'} was built for ${dtkKernel.full} but ${plan.stream} runs ${kernel.full}`,
+    });
+  }
+
+  const pick = (field: 'rtKernel' | 'kernel64k'): Kernel | undefined => all.find((o) => o[field])?.[field];
+  let rt = arch === 'x86_64' ? pick('rtKernel') : undefined;
+  if (rt && rt.version !== kernel.version) rt = undefined;
+  let k64 = arch === 'aarch64' ? pick('kernel64k') : undefined;
+  if (!k64 && arch === 'aarch64' && supports64k(openshiftVersion, kernel)) {
+    // 4.15–4.18 publish no 64k field anywhere cheap to read, but kernel-64k is
+    // built from the same source as the base kernel and shipped beside it.
+    k64 = parseKernel(flavouredKernel(kernel, '64k'));
+  }
+
+  const rhcosVersion =
+    all.find((o) => o.rhcosVersion)?.rhcosVersion ??
+    rhcosVersionFromAnnotations(plan.rhcos) ??
+    rhcosVersionFromAnnotations(plan.legacy);
+  const rhelVersion =
+    kernel.rhelMinor !== undefined
+      ? rhelVersionOf(kernel)
+      : (seen.dtk?.rhelVersion ?? (rhcosVersion ? parseRhcosVersion(rhcosVersion)?.rhelVersion : undefined) ?? rhelVersionOf(kernel));
+  const streamClass = plan.rhcos?.annotations[STREAM_CLASS] ?? plan.dtk?.annotations[STREAM_CLASS];
+
+  return {
+    findings,
+    stream: {
+      stream: plan.stream,
+      streamClass: streamClass && /^[a-z0-9-]{1,32}$/.test(streamClass) ? streamClass : null,
+      kernel: kernel.full,
+      rtKernel: rt?.full ?? null,
+      kernel64k: k64?.full ?? null,
+      rhelVersion,
+      rhcosVersion: rhcosVersion ?? null,
+      dtkImage: plan.dtk?.pullSpec ?? null,
+    },
+  };
+}
+
+/** 64k-page kernels ship for aarch64 from OpenShift 4.15 (RHEL 9.2 kernels and later). */
+function supports64k(openshiftVersion: string, kernel: Kernel): boolean {
+  const v = parseOpenShiftVersion(openshiftVersion);
+  if (!v) return false;
+  const ocpOk = v.major > 4 || (v.major === 4 && v.minor >= 15);
+  return ocpOk && kernel.rhelMajor >= 9;
+}
+
+export interface PayloadToResolve {
+  readonly version: string;
+  /** Pull spec by digest, as the graph lists it. */
+  readonly payload: string;
+  /** The graph the payload came from: one arch, or `multi` (an index resolved per entry). */
+  readonly graphArch: GraphArch;
+}
+
+/**
+ * Resolves release payloads. Component images are immutable by digest and are
+ * shared between releases (z-streams often reuse an RHCOS or DTK build), so what
+ * each one says is remembered and read once.
+ */
+export class ReleaseResolver {
+  private readonly seen = new Memo<unknown>(20_000);
+
+  constructor(private readonly images: ImageSource) {}
+
+  /** Every architecture of a payload: one result for a single-arch payload, one per entry of a multi payload. */
+  async resolvePayload(input: PayloadToResolve): Promise<ResolvedRelease[]> {
+    const payloadRef = parseImageReference(input.payload);
+    if (!payloadRef.digest) throw new PayloadError(`payload ${JSON.stringify(input.payload)} is not pinned by digest`);
+    if (input.graphArch !== 'multi') {
+      return [await this.resolveArch({ ...input, payloadRef, goArch: input.graphArch })];
+    }
+    const platforms = (await this.images.listPlatforms(payloadRef)) ?? [];
+    const goArches = [...new Set(platforms.filter((p) => (p.os ?? 'linux') === 'linux').map((p) => p.architecture))].filter(isGoArch);
+    if (goArches.length === 0) throw new PayloadError(`multi payload ${input.payload} lists no linux architecture this project knows`);
+    return await Promise.all(goArches.map((goArch) => this.resolveArch({ ...input, payloadRef, goArch })));
+  }
+
+  /** Resolves one architecture of a release payload. */
+  async resolveArch(input: { version: string; payload: string; payloadRef: ImageRef; goArch: GoArch }): Promise<ResolvedRelease> {
+    const arch = kernelArchOf(input.goArch);
+    const platform: Platform = { architecture: input.goArch, os: 'linux' };
+    const release = await readReleasePayload(this.images, input.payloadRef, platform);
+    const plans = planStreams(release.components);
+    const findings: Finding[] = [];
+    if (plans.length === 0) {
+      findings.push({
+        code: 'no-kernel-found',
+        message: 'image-references has none of rhel-coreos, rhel-coreos-8, machine-os-content, driver-toolkit',
+      });
+    }
+    const combined = await Promise.all(
+      plans.map(async (plan) => combineStream(plan, await this.observeStream(plan, platform, arch), arch, input.version)),
+    );
+    const streams: KernelStream[] = [];
+    for (const c of combined) {
+      findings.push(...c.findings);
+      if (c.stream && !streams.some((s) => s.kernel === c.stream!.kernel)) streams.push(c.stream);
+    }
+    return { version: input.version, arch, payload: input.payload, streams, findings };
+  }
+
+  private remember<T>(kind: string, image: ComponentImage, arch: KernelArch, read: () => Promise<T>): Promise<T> {
+    const key = `${kind}|${image.ref.registry}/${image.ref.repository}@${image.ref.digest ?? image.ref.tag}|${arch}|${image.tag}`;
+    return this.seen.get(key, read) as Promise<T>;
+  }
+
+  /** Reads everything a stream's images say. */
+  private async observeStream(plan: StreamPlan, platform: Platform, arch: KernelArch): Promise<StreamObservations> {
+    const { images } = this;
+    const { rhcos: rhcosImage, legacy: legacyImage, dtk: dtkImage, extensions: extImage } = plan;
+    const [rhcos, legacy, dtk] = await Promise.all([
+      rhcosImage && this.remember('rhcos', rhcosImage, arch, () => readRhcosImage(images, rhcosImage.ref, platform, arch, rhcosImage.tag)),
+      legacyImage && this.remember('mos', legacyImage, arch, () => readRhcosImage(images, legacyImage.ref, platform, arch, 'machine-os-content')),
+      dtkImage && this.remember('dtk', dtkImage, arch, () => readDtkImage(images, dtkImage.ref, platform, arch, dtkImage.tag)),
+    ]);
+    // extensions.json exists only beside layered node images (4.19 →); older
+    // extensions images hold RPMs and are far too big to read for nothing.
+    const extensions =
+      rhcos?.layered && extImage
+        ? await this.remember('ext', extImage, arch, () => readExtensionsImage(images, extImage.ref, platform, arch, extImage.tag))
+        : undefined;
+    return {
+      rhcos: [...(rhcos?.observations ?? []), ...(legacy?.observations ?? [])],
+      ...(dtk ? { dtk } : {}),
+      ...(extensions ? { extensions } : {}),
+    };
+  }
+}
