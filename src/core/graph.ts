@@ -131,7 +131,7 @@ export class GraphClient {
 
 function explain(status: number, body: Buffer): string {
   const text = body.subarray(0, 300).toString('utf8');
-  let detail = '';
+  let detail: string;
   try {
     const parsed = JSON.parse(text) as { reason?: string; message?: string; kind?: string };
     detail = parsed.reason ?? parsed.message ?? parsed.kind ?? '';

@@ -14,7 +14,7 @@ import type { Finding } from './findings.ts';
 import { findingSchema } from './findings.ts';
 import type { GraphClient } from './graph.ts';
 import { GraphError, channelsOf } from './graph.ts';
-import type { KernelRecord, ReleaseSighting } from './kernel-index.ts';
+import type { ReleaseSighting } from './kernel-index.ts';
 import { indexKernels, kernelRecordSchema } from './kernel-index.ts';
 import { PayloadError } from './release-payload.ts';
 import type { ReleaseResolver } from './release-resolver.ts';

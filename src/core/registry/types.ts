@@ -69,6 +69,11 @@ export interface ImageSource {
    * entry for `platform` and fetch that; an index without `platform` is an error.
    */
   getManifest(ref: ImageRef, platform?: Platform): Promise<ResolvedManifest>;
+  /**
+   * The platforms of an index (manifest list), in index order; `undefined` when
+   * the reference names a single image. One manifest request.
+   */
+  listPlatforms(ref: ImageRef): Promise<Platform[] | undefined>;
   /** Fetch and parse the config blob of an image manifest. */
   getConfig(image: ResolvedManifest): Promise<ImageConfig>;
   /**
