@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests and the local world need, when missing:
+# Debian's docker-registry (a real OCI registry server) and openssl.
+# Runs as root on the project's machines; uses sudo otherwise.
+set -euo pipefail
+
+need=()
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+for extra in "$@"; do
+  command -v "$extra" >/dev/null 2>&1 || need+=("$extra")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]} (apt-get)" >&2
+$sudo apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
