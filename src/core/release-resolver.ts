@@ -130,9 +130,12 @@ export function combineStream(
     });
   }
 
-  const pick = (field: 'rtKernel' | 'kernel64k'): Kernel | undefined => all.find((o) => o[field])?.[field];
-  let rt = arch === 'x86_64' ? pick('rtKernel') : undefined;
-  if (rt && rt.version !== kernel.version) rt = undefined;
+  // Flavoured kernels come from RHCOS-side sources first; the DTK's only count
+  // when the DTK was built for the kernel the nodes run.
+  const dtkAgrees = dtkKernel?.full === kernel.full;
+  const flavourSources = [...seen.rhcos, ...(seen.extensions ? [seen.extensions] : []), ...(seen.dtk && dtkAgrees ? [seen.dtk] : [])];
+  const pick = (field: 'rtKernel' | 'kernel64k'): Kernel | undefined => flavourSources.find((o) => o[field])?.[field];
+  const rt = arch === 'x86_64' ? pick('rtKernel') : undefined;
   let k64 = arch === 'aarch64' ? pick('kernel64k') : undefined;
   if (!k64 && arch === 'aarch64' && supports64k(openshiftVersion, kernel)) {
     // 4.15–4.18 publish no 64k field anywhere cheap to read, but kernel-64k is

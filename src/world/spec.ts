@@ -65,6 +65,11 @@ export interface ReleaseSpec {
   readonly arches: readonly ReleaseArchSpec[];
   /** Errata URL put in node metadata. */
   readonly url?: string;
+  /**
+   * Payload manifest flavour: docker v2 manifests / manifest list (what quay serves for
+   * most releases) or OCI manifests / index. @default 'oci'
+   */
+  readonly payloadFormat?: 'oci' | 'docker';
 }
 
 export interface WorldSpec {
@@ -83,4 +88,10 @@ export interface SeededRelease {
   readonly graphArch: GoArch | 'multi';
   /** Pull spec by digest, e.g. `127.0.0.1:5000/openshift-release-dev/ocp-release@sha256:…`. */
   readonly payload: string;
+  /** Errata URL (graph node metadata `url`). */
+  readonly url?: string;
+  /** Architectures inside the payload (one for single payloads, all for 'multi'). */
+  readonly arches?: readonly GoArch[];
+  /** Tag the payload was also pushed under, e.g. `4.18.14-x86_64` or `4.20.2-multi`. */
+  readonly tag?: string;
 }
