@@ -6,10 +6,10 @@
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRelease } from '../../src/world/eras.ts';
-import { FAULT_CHANNELS, FIXTURE_EXPECTATIONS, fixtureWorld } from '../../src/world/fixtures.ts';
-import { startWorld, type RunningWorld } from '../../src/world/index.ts';
-import { buildImage, MANIFEST_ACCEPT } from '../../src/world/oci.ts';
+import { buildRelease } from '#world/eras.ts';
+import { FAULT_CHANNELS, FIXTURE_EXPECTATIONS, fixtureWorld } from '#world/fixtures.ts';
+import { startWorld, type RunningWorld } from '#world/index.ts';
+import { buildImage, MANIFEST_ACCEPT } from '#world/oci.ts';
 
 interface Manifest {
   mediaType?: string;

@@ -313,9 +313,17 @@ export class RegistryClient implements ImageSource {
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: requestTimeoutMs } });
   }
 
-  /** Closes the client's own Agent (an injected dispatcher is left open). */
+  /**
+   * Closes the client's own Agent once requests in flight are done (so an unconsumed
+   * blob stream keeps it open). An injected dispatcher is left open.
+   */
   async close(): Promise<void> {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  /** Closes the client's own Agent now, aborting requests in flight. An injected dispatcher is left open. */
+  async destroy(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.destroy();
   }
 
   // -- ImageSource ----------------------------------------------------------
@@ -358,7 +366,9 @@ export class RegistryClient implements ImageSource {
     assertValidRef(ref);
     const top = await this.#fetchManifest(ref, ref.digest ?? ref.tag ?? 'latest', formatImageReference(ref));
     if (top.doc.kind === 'manifest') return undefined;
-    return top.doc.index.manifests.flatMap((m) => (m.platform === undefined ? [] : [{ architecture: m.platform.architecture, os: m.platform.os }]));
+    return top.doc.index.manifests.flatMap((m) =>
+      m.platform === undefined ? [] : [{ architecture: m.platform.architecture, os: m.platform.os }],
+    );
   }
 
   async getConfig(image: ResolvedManifest): Promise<ImageConfig> {
@@ -397,7 +407,11 @@ export class RegistryClient implements ImageSource {
   async exists(ref: ImageRef): Promise<boolean> {
     assertValidRef(ref);
     const path = `manifests/${ref.digest ?? ref.tag ?? 'latest'}`;
-    const res = await this.#registryRequest(ref, { method: 'HEAD', path, accept: MANIFEST_ACCEPT, followRedirects: false }, this.#buffered(MAX_SMALL_BODY_BYTES));
+    const res = await this.#registryRequest(
+      ref,
+      { method: 'HEAD', path, accept: MANIFEST_ACCEPT, followRedirects: false },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
     if (res.status === 404) return false;
     if (res.status >= 200 && res.status < 300) return true;
     throw new RegistryError(`HEAD ${formatImageReference(ref)} failed: HTTP ${res.status}`, { status: res.status, url: res.url });
@@ -526,10 +540,11 @@ export class RegistryClient implements ImageSource {
       }
       if (res.status === 403 && fromRegistry) {
         await this.#discard(res.body);
-        throw new RegistryAuthError(
-          `${ref.registry} denied access to repository ${ref.repository} (HTTP 403)${auth.header === undefined ? ' for anonymous access' : ': check the pull secret'}`,
-          { status: 403, url: res.url },
-        );
+        const hint = auth.header === undefined ? ' for anonymous access' : ': check the pull secret';
+        throw new RegistryAuthError(`${ref.registry} denied access to repository ${ref.repository} (HTTP 403)${hint}`, {
+          status: 403,
+          url: res.url,
+        });
       }
       return res;
     }
@@ -561,7 +576,10 @@ export class RegistryClient implements ImageSource {
     try {
       challenges = parseWwwAuthenticate(wwwAuthenticate);
     } catch (err) {
-      throw new RegistryAuthError(`${ref.registry} sent an unparseable WWW-Authenticate header: ${(err as Error).message}`, { status: 401, url });
+      throw new RegistryAuthError(`${ref.registry} sent an unparseable WWW-Authenticate header: ${(err as Error).message}`, {
+        status: 401,
+        url,
+      });
     }
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params['realm'] !== undefined);
     if (bearer !== undefined) {
@@ -641,7 +659,8 @@ export class RegistryClient implements ImageSource {
     const parsed = tokenResponseSchema.safeParse(parseJson(res.body, `token response from ${redactUrl(url)}`, url));
     if (!parsed.success) {
       // The issue list names fields and types only, never values.
-      throw new RegistryError(`token response from ${redactUrl(url)} is invalid: ${parsed.error.issues.map((i) => i.message).join('; ')}`, { url });
+      const problems = parsed.error.issues.map((i) => i.message).join('; ');
+      throw new RegistryError(`token response from ${redactUrl(url)} is invalid: ${problems}`, { url });
     }
     const token = parsed.data.token ?? parsed.data.access_token ?? '';
     return { token, expiresInS: parsed.data.expires_in ?? DEFAULT_TOKEN_LIFETIME_S };
@@ -652,7 +671,9 @@ export class RegistryClient implements ImageSource {
   /** Plain http only to loopback hosts and `insecureRegistries`; nothing but http(s). */
   #assertTransportAllowed(url: URL): void {
     if (url.protocol === 'https:') return;
-    if (url.protocol === 'http:' && (isLoopbackHost(url.host) || this.#insecure.includes(url.host))) return;
+    // URL drops a default port: `registry.example:80` in insecureRegistries is host `registry.example`.
+    const listed = this.#insecure.includes(url.host) || (url.port === '' && this.#insecure.includes(`${url.host}:80`));
+    if (url.protocol === 'http:' && (isLoopbackHost(url.host) || listed)) return;
     throw new RegistryError(
       `refusing ${url.protocol.replace(':', '')} to ${redactUrl(url)}: plain http is allowed only for loopback hosts and insecureRegistries`,
       { url },
@@ -681,7 +702,13 @@ export class RegistryClient implements ImageSource {
           url: current.url,
         });
       }
-      const url = new URL(outcome.location, current.url);
+      let url: URL;
+      try {
+        url = new URL(outcome.location, current.url);
+      } catch {
+        // No cause: the TypeError carries the Location, which may hold a signature.
+        throw new RegistryError(`redirect from ${redactUrl(current.url)} has an invalid Location`, { status: outcome.status, url: current.url });
+      }
       const headers = { ...current.headers };
       if (url.origin !== authorizedOrigin) delete headers['authorization'];
       current = { method: current.method, url, headers };

@@ -131,7 +131,7 @@ export async function loadDockerConfig(path: string): Promise<DockerConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read docker config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new Error(`cannot read docker config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return parseDockerConfig(text, path);
 }
