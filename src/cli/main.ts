@@ -3,6 +3,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
+import { FORMATS } from './format.ts';
+import { runLocal } from './local-command.ts';
 import type { CommandIo } from './scan-command.ts';
 import { runScan, scanFlagsSchema } from './scan-command.ts';
 
@@ -46,6 +48,16 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       });
       if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
       setExit(await runScan(flags.data, io));
+    });
+  program
+    .command('local')
+    .description('Run the main job on this machine against the bundled offline world (state kept in --data-dir).')
+    .option('--data-dir <dir>', 'where the local world and the scan state live', '.cache/local')
+    .option('--format <format>', 'table, json or matrix', 'table')
+    .action(async (options: { dataDir: string; format: string }) => {
+      const format = FORMATS.find((f) => f === options.format);
+      if (!format) throw new UsageError(`--format ${JSON.stringify(options.format)} is not one of ${FORMATS.join(', ')}`);
+      setExit(await runLocal({ dataDir: options.dataDir, format }, io));
     });
   return program;
 }

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The main job, locally, against the bundled offline world.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-tools.sh
+exec node bin/dtk-pipeline.js local "$@"
