@@ -32,11 +32,14 @@ export interface ReleaseSighting {
   readonly channels: readonly string[];
 }
 
+/** A GA release (not -ec./-rc.) listed in a channel other than candidate-*. */
+export function isGenerallyAvailable(version: string, channels: readonly string[]): boolean {
+  return !isPrereleaseVersion(version) && channels.some((c) => !c.startsWith('candidate-'));
+}
+
 /** True unless some generally available release ships it in a non-candidate channel. */
 export function isPrerelease(sightings: readonly ReleaseSighting[]): boolean {
-  return !sightings.some(
-    (s) => !isPrereleaseVersion(s.release.version) && s.channels.some((c) => !c.startsWith('candidate-')),
-  );
+  return !sightings.some((s) => isGenerallyAvailable(s.release.version, s.channels));
 }
 
 const sortedUnique = (values: Iterable<string>, compare?: (a: string, b: string) => number): string[] =>

@@ -1,0 +1,18 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { readEnv } from '#pipeline/config.ts';
+import { aws, logger, metrics } from '#pipeline/lambda.ts';
+import { pollReleases } from '#pipeline/poll-releases.ts';
+import { pollDeps } from '#pipeline/wiring.ts';
+
+const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES']);
+const deps = pollDeps(env, { dynamo: aws.dynamo(), sqs: aws.sqs() });
+
+export const handler = async (): Promise<void> => {
+  const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });
+  for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
+  metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued);
+  metrics.addMetric('GraphErrors', MetricUnit.Count, result.graphErrors.length);
+  metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+  logger.info('poll done', { ...result, graphErrors: result.graphErrors.length });
+};

@@ -1,0 +1,64 @@
+/**
+ * Runtime configuration of the pipeline's Lambdas, read once at cold start from
+ * the environment the stack sets (see lib/). A missing or bad value fails the
+ * cold start with a message naming the variable.
+ */
+import { z } from 'zod';
+import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+
+const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** CodeBuild project names by build kind and arch, as JSON. */
+export const buildProjectsSchema = z.object({
+  dtk: z.partialRecord(z.enum(KERNEL_ARCHES), z.string().min(1)),
+  driver: z.partialRecord(z.enum(KERNEL_ARCHES), z.string().min(1)).default({}),
+  join: z.string().min(1),
+});
+export type BuildProjects = z.infer<typeof buildProjectsSchema>;
+
+/** Every variable any of the Lambdas reads; each handler picks what it needs. */
+export const envSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  TOPIC_ARN: z.string().min(1),
+  RELEASES_QUEUE_URL: z.string().url(),
+  KERNELS_QUEUE_URL: z.string().url(),
+  BUILDS_QUEUE_URL: z.string().url(),
+  /** Comma-separated channels, e.g. `stable-4.18,candidate-4.19`. */
+  CHANNELS: z.string().transform(splitList).pipe(z.array(z.string().regex(CHANNEL_PATTERN)).min(1)),
+  /** Comma-separated graph arches, e.g. `amd64,arm64,multi`. */
+  ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(GRAPH_ARCHES)).min(1)),
+  GRAPH_URL: z.string().url().default(DEFAULT_GRAPH_URL),
+  /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
+  PULL_SECRET_ARN: z.string().min(1),
+  /** Comma-separated HOST:PORT reachable over plain HTTP (tests only). */
+  INSECURE_REGISTRIES: z.string().default('').transform(splitList),
+  /** Where DTK images are pushed: `quay.io/org/driver-toolkit`. */
+  DTK_REPOSITORY: z.string().min(1),
+  /** Kernel arches to build for (native builders exist for these). */
+  BUILD_ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(KERNEL_ARCHES)).min(1)),
+  /** JSON, see buildProjectsSchema. */
+  BUILD_PROJECTS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'BUILD_PROJECTS is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(buildProjectsSchema),
+});
+export type PipelineEnv = z.infer<typeof envSchema>;
+
+/** Reads the named variables, failing with every missing or bad one named. */
+export function readEnv<K extends keyof PipelineEnv>(env: NodeJS.ProcessEnv, keys: readonly K[]): Pick<PipelineEnv, K> {
+  const mask = Object.fromEntries(keys.map((k) => [k, true])) as Record<keyof PipelineEnv, true>;
+  const parsed = envSchema.pick(mask).safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`).join('; ');
+    throw new Error(`bad Lambda configuration: ${problems}`);
+  }
+  return parsed.data as unknown as Pick<PipelineEnv, K>;
+}

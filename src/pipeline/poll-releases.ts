@@ -1,0 +1,89 @@
+/**
+ * poll-releases: read the update graph of every configured (channel, arch) and
+ * queue each release payload not seen before, once.
+ *
+ * A release is claimed in the table (conditional write) before it is queued, so
+ * two overlapping polls queue it once. If a poll dies between claim and send, the
+ * claim goes stale and a later poll queues it again: nothing is lost.
+ */
+import type { GraphArch } from '#core/arch.ts';
+import type { GraphClient } from '#core/graph.ts';
+import { GraphError, channelsOf } from '#core/graph.ts';
+import type { ReleaseMessage } from './messages.ts';
+import type { MessageQueue } from './ports.ts';
+import type { PipelineStore } from './store.ts';
+
+/** A queued release not resolved after this long is queued again. */
+export const RECLAIM_AFTER_MS = 30 * 60 * 1000;
+
+export interface PollDeps {
+  readonly graph: GraphClient;
+  readonly store: PipelineStore;
+  readonly releases: MessageQueue<ReleaseMessage>;
+  readonly now?: () => Date;
+}
+
+export interface PollResult {
+  readonly graphsRead: number;
+  readonly graphsUnchanged: number;
+  readonly releasesQueued: number;
+  readonly releasesRequeued: number;
+  readonly graphErrors: readonly { channel: string; arch: GraphArch; message: string }[];
+}
+
+export async function pollReleases(deps: PollDeps, config: { channels: readonly string[]; arches: readonly GraphArch[] }): Promise<PollResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const graphErrors: { channel: string; arch: GraphArch; message: string }[] = [];
+  const seen = new Map<string, ReleaseMessage>();
+  const validators: { channel: string; arch: GraphArch; etag?: string; hash: string }[] = [];
+  let unchanged = 0;
+
+  const pairs = config.channels.flatMap((channel) => config.arches.map((arch) => ({ channel, arch })));
+  await Promise.all(
+    pairs.map(async ({ channel, arch }) => {
+      try {
+        const previous = await deps.store.getGraphState(channel, arch);
+        const fetched = await deps.graph.fetch(channel, arch, previous);
+        if (!fetched.changed) {
+          unchanged++;
+          return;
+        }
+        for (const node of fetched.graph.nodes) {
+          const key = `${node.payload}|${arch}`;
+          const message = seen.get(key) ?? { version: node.version, payload: node.payload, graphArch: arch, channels: [] };
+          message.channels = [...new Set([...message.channels, channel, ...channelsOf(node)])].sort();
+          seen.set(key, message);
+        }
+        validators.push({ channel, arch, hash: fetched.validator.hash, ...(fetched.validator.etag ? { etag: fetched.validator.etag } : {}) });
+      } catch (error) {
+        if (!(error instanceof GraphError)) throw error;
+        graphErrors.push({ channel, arch, message: error.message });
+      }
+    }),
+  );
+
+  const toQueue: ReleaseMessage[] = [];
+  let requeued = 0;
+  const stale = new Date(now.getTime() - RECLAIM_AFTER_MS).toISOString();
+  for (const message of seen.values()) {
+    if (!/@sha256:[0-9a-f]{64}$/.test(message.payload)) continue; // the graph always pins; anything else is not ours to trust
+    const claim = await deps.store.claimRelease({ ...message, state: 'queued', queuedAt: now.toISOString() });
+    if (claim.claimed) {
+      toQueue.push(message);
+    } else if (claim.existing.state === 'queued' && (await deps.store.reclaimRelease(message.payload, message.graphArch, stale, now.toISOString()))) {
+      toQueue.push(message);
+      requeued++;
+    }
+  }
+  await deps.releases.send(toQueue);
+  // Only now is the graph's new state remembered: a poll that died above reads it again.
+  for (const v of validators) await deps.store.putGraphState(v.channel, v.arch, { ...v, polledAt: now.toISOString() });
+
+  return {
+    graphsRead: pairs.length,
+    graphsUnchanged: unchanged,
+    releasesQueued: toQueue.length - requeued,
+    releasesRequeued: requeued,
+    graphErrors,
+  };
+}

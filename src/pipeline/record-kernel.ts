@@ -1,0 +1,89 @@
+/**
+ * record-kernel: the first sighting of a (kernel, arch) wins a conditional
+ * write; only it publishes `kernel.discovered` and queues the kernel's builds.
+ *
+ * A kernel stays `new` until both are done, so a redelivery after a crash
+ * finishes the job; builds are themselves first-write-wins, so nothing is started
+ * twice.
+ */
+import { isGenerallyAvailable } from '#core/kernel-index.ts';
+import { parseKernel } from '#core/kernel.ts';
+import type { BuildPlanConfig } from './build-plan.ts';
+import { planKernelBuilds } from './build-plan.ts';
+import type { BuildMessage, KernelMessage } from './messages.ts';
+import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import type { MessageQueue, Notifier } from './ports.ts';
+import type { KernelEntry, PipelineStore } from './store.ts';
+
+export interface RecordDeps {
+  readonly store: PipelineStore;
+  readonly notifier: Notifier;
+  readonly builds: MessageQueue<BuildMessage>;
+  readonly plan: BuildPlanConfig;
+  readonly now?: () => Date;
+}
+
+export type RecordOutcome = 'recorded' | 'completed-after-retry' | 'already-recorded';
+
+export async function recordKernel(deps: RecordDeps, message: KernelMessage): Promise<{ outcome: RecordOutcome; buildsQueued: number }> {
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const kernel = parseKernel(message.stream.kernel);
+  if (!kernel || kernel.arch !== message.arch) {
+    throw new Error(`kernel message holds ${JSON.stringify(message.stream.kernel)}, not a ${message.arch} kernel`);
+  }
+  const prerelease = !isGenerallyAvailable(message.release, message.channels);
+  const entry: KernelEntry = {
+    kernel: kernel.full,
+    arch: kernel.arch,
+    rhelVersion: message.stream.rhelVersion,
+    rtKernel: message.stream.rtKernel,
+    kernel64k: message.stream.kernel64k,
+    stream: message.stream.stream,
+    streamClass: message.stream.streamClass,
+    releases: [message.release],
+    channels: [...message.channels].sort(),
+    prerelease,
+    rhcosVersions: message.stream.rhcosVersion ? [message.stream.rhcosVersion] : [],
+    dtkImages: message.stream.dtkImage ? [message.stream.dtkImage] : [],
+    firstSeenAt: now,
+    state: 'new',
+  };
+
+  let outcome: RecordOutcome = 'recorded';
+  let current = entry;
+  if (!(await deps.store.createKernel(entry))) {
+    current = await deps.store.addKernelSighting(kernel.full, { releases: [message.release], channels: message.channels, prerelease });
+    if (current.state === 'processed') return { outcome: 'already-recorded', buildsQueued: 0 };
+    outcome = 'completed-after-retry';
+  }
+
+  await deps.notifier.publish({
+    schema: NOTIFICATION_SCHEMA,
+    id: `kernel.discovered:${current.kernel}`,
+    time: current.firstSeenAt,
+    type: 'kernel.discovered',
+    kernel: current.kernel,
+    arch: current.arch,
+    rhelVersion: current.rhelVersion,
+    rtKernel: current.rtKernel,
+    kernel64k: current.kernel64k,
+    release: current.releases[0] ?? message.release,
+    channels: current.channels,
+    prerelease: current.prerelease,
+    dtkImage: current.dtkImages[0] ?? null,
+  });
+
+  const planned = planKernelBuilds(kernel, current.rhelVersion, deps.plan, now);
+  const toStart: BuildMessage[] = [];
+  for (const build of planned) {
+    if (await deps.store.createBuild(build)) {
+      toStart.push({ buildKey: build.buildKey });
+    } else {
+      const existing = await deps.store.getBuild(build.buildKey);
+      if (existing?.state === 'queued') toStart.push({ buildKey: build.buildKey }); // its message may have been lost
+    }
+  }
+  await deps.builds.send(toStart);
+  await deps.store.markKernelProcessed(kernel.full);
+  return { outcome, buildsQueued: toStart.length };
+}

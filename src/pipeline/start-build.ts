@@ -1,0 +1,35 @@
+/**
+ * start-build: a queued build → a CodeBuild build. At the account's concurrent
+ * build limit the error is thrown so the message returns to the queue and is
+ * tried again later; the build stays queued, nothing is lost.
+ */
+import { createHash } from 'node:crypto';
+import type { BuildMessage } from './messages.ts';
+import type { BuildService } from './ports.ts';
+import type { PipelineStore } from './store.ts';
+
+export interface StartDeps {
+  readonly store: PipelineStore;
+  readonly builds: BuildService;
+  readonly now?: () => Date;
+}
+
+export type StartOutcome = 'started' | 'not-queued' | 'missing';
+
+export async function startBuild(deps: StartDeps, message: BuildMessage): Promise<{ outcome: StartOutcome; buildId?: string }> {
+  const now = () => (deps.now ?? (() => new Date()))().toISOString();
+  const build = await deps.store.getBuild(message.buildKey);
+  if (!build) return { outcome: 'missing' };
+  if (build.state !== 'queued') return { outcome: 'not-queued' };
+
+  // One token per attempt: a redelivered message for the same attempt gets the
+  // same CodeBuild build back instead of a second one.
+  const idempotencyToken = createHash('sha256').update(`${build.buildKey}#${build.attempts}`).digest('hex').slice(0, 64);
+  const { buildId } = await deps.builds.startBuild({
+    project: build.project,
+    env: { ...build.env, BUILD_KEY: build.buildKey },
+    idempotencyToken,
+  });
+  await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'started', buildId, attempts: build.attempts + 1 }, now());
+  return { outcome: 'started', buildId };
+}

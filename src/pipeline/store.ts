@@ -1,0 +1,364 @@
+/**
+ * The pipeline's state, in one DynamoDB table.
+ *
+ * Access patterns (keys):
+ *
+ * | pattern                         | key                                                        |
+ * |---------------------------------|------------------------------------------------------------|
+ * | graph validator of channel×arch | pk `GRAPH#<channel>#<arch>`, sk `STATE`                    |
+ * | release by payload digest       | pk `RELEASE#<digest>#<graphArch>`, sk `RELEASE`            |
+ * | kernel by (kernel, arch)        | pk `KERNEL#<kernel>` (the kernel string ends in its arch), sk `KERNEL` |
+ * | builds of a kernel (all arches) | pk `KVER#<kernel without arch>`, sk `BUILD#<target>#<arch>`|
+ * | builds by state                 | GSI `gsi1`: gsi1pk `BUILDSTATE#<state>`, gsi1sk `<updatedAt>#<buildKey>` |
+ * | recent changes (per day)        | GSI `gsi2`: gsi2pk `CHANGES#<YYYY-MM-DD>`, gsi2sk `<time>#<pk>` |
+ *
+ * Every first sighting is a conditional write (`attribute_not_exists(pk)`), so
+ * at-least-once delivery and overlapping runs never record a thing twice.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
+import { findingSchema } from '#core/findings.ts';
+import { resolvedReleaseSchema } from '#core/release-resolver.ts';
+import { BUILD_KINDS } from './messages.ts';
+
+export const releaseEntrySchema = z.object({
+  payload: z.string(),
+  graphArch: z.enum(GRAPH_ARCHES),
+  version: z.string(),
+  channels: z.array(z.string()),
+  state: z.enum(['queued', 'resolved', 'failed']),
+  queuedAt: z.string(),
+  resolvedAt: z.string().optional(),
+  releases: z.array(resolvedReleaseSchema).optional(),
+  failure: findingSchema.optional(),
+});
+export type ReleaseEntry = z.infer<typeof releaseEntrySchema>;
+
+export const kernelEntrySchema = z.object({
+  kernel: z.string(),
+  arch: z.enum(KERNEL_ARCHES),
+  rhelVersion: z.string().nullable(),
+  rtKernel: z.string().nullable(),
+  kernel64k: z.string().nullable(),
+  stream: z.string(),
+  streamClass: z.string().nullable(),
+  releases: z.array(z.string()),
+  channels: z.array(z.string()),
+  prerelease: z.boolean(),
+  rhcosVersions: z.array(z.string()),
+  dtkImages: z.array(z.string()),
+  firstSeenAt: z.string(),
+  /** `new` until its notification is published and its builds are queued. */
+  state: z.enum(['new', 'processed']),
+});
+export type KernelEntry = z.infer<typeof kernelEntrySchema>;
+
+export const BUILD_STATES = ['queued', 'started', 'in-progress', 'succeeded', 'failed', 'skipped'] as const;
+export type BuildState = (typeof BUILD_STATES)[number];
+export const TERMINAL_BUILD_STATES: readonly BuildState[] = ['succeeded', 'failed', 'skipped'];
+
+export const buildEntrySchema = z.object({
+  buildKey: z.string(),
+  kind: z.enum(BUILD_KINDS),
+  /** `dtk`, or `driver:<name>`; a join carries the target it joins. */
+  target: z.string(),
+  /** Kernel without arch: groups one target's per-arch builds for the join. */
+  kernelVersion: z.string(),
+  /** The full kernel (with arch) for per-arch builds; the kernel version for a join. */
+  kernel: z.string(),
+  /** Kernel arch, or `multi` for a join. */
+  arch: z.string(),
+  project: z.string(),
+  env: z.record(z.string(), z.string()),
+  image: z.string(),
+  state: z.enum(BUILD_STATES),
+  attempts: z.number().int(),
+  buildId: z.string().optional(),
+  digest: z.string().optional(),
+  /** Why a build was skipped or failed, when known. */
+  detail: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type BuildEntry = z.infer<typeof buildEntrySchema>;
+
+export interface GraphState {
+  readonly etag?: string;
+  readonly hash: string;
+  readonly polledAt: string;
+}
+
+export interface PipelineStore {
+  getGraphState(channel: string, arch: string): Promise<GraphState | undefined>;
+  putGraphState(channel: string, arch: string, state: GraphState): Promise<void>;
+
+  /** Records a release as queued unless it is known; returns the existing entry when it is. */
+  claimRelease(entry: ReleaseEntry): Promise<{ claimed: true } | { claimed: false; existing: ReleaseEntry }>;
+  /** Re-queues a queued release whose message was lost (its claim is older than `before`). */
+  reclaimRelease(payload: string, graphArch: string, before: string, now: string): Promise<boolean>;
+  getRelease(payload: string, graphArch: string): Promise<ReleaseEntry | undefined>;
+  finishRelease(entry: ReleaseEntry): Promise<void>;
+
+  getKernel(kernel: string): Promise<KernelEntry | undefined>;
+  /** First sighting wins: false when the kernel is already recorded. */
+  createKernel(entry: KernelEntry): Promise<boolean>;
+  /** Adds releases and channels to a recorded kernel; returns it as it is now. */
+  addKernelSighting(kernel: string, sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean }): Promise<KernelEntry>;
+  markKernelProcessed(kernel: string): Promise<void>;
+
+  /** First write wins: false when the build is already recorded. */
+  createBuild(entry: BuildEntry): Promise<boolean>;
+  getBuild(buildKey: string): Promise<BuildEntry | undefined>;
+  /** Updates a build when its state is one of `from`; false when it is not. */
+  updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts'>>, now: string): Promise<boolean>;
+  buildsOfKernel(kernelVersion: string): Promise<BuildEntry[]>;
+  buildsInState(state: BuildState, limit?: number): Promise<BuildEntry[]>;
+}
+
+/** `<kernelVersion>|<target>|<arch>` ↔ table keys. */
+export function buildKeyOf(kernelVersion: string, target: string, arch: string): string {
+  return `${kernelVersion}|${target}|${arch}`;
+}
+
+function buildItemKey(buildKey: string): { pk: string; sk: string } {
+  const [kernelVersion, target, arch] = buildKey.split('|');
+  if (!kernelVersion || !target || !arch) throw new Error(`malformed build key ${JSON.stringify(buildKey)}`);
+  return { pk: `KVER#${kernelVersion}`, sk: `BUILD#${target}#${arch}` };
+}
+
+const digestOf = (payload: string) => /@(sha256:[0-9a-f]{64})$/.exec(payload)?.[1] ?? payload;
+const day = (time: string) => time.slice(0, 10);
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+export class DynamoPipelineStore implements PipelineStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async getGraphState(channel: string, arch: string): Promise<GraphState | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `GRAPH#${channel}#${arch}`, sk: 'STATE' } }));
+    return Item ? { hash: String(Item['hash']), polledAt: String(Item['polledAt']), ...(Item['etag'] ? { etag: String(Item['etag']) } : {}) } : undefined;
+  }
+
+  async putGraphState(channel: string, arch: string, state: GraphState): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `GRAPH#${channel}#${arch}`, sk: 'STATE', ...state } }));
+  }
+
+  private releaseKey(payload: string, graphArch: string) {
+    return { pk: `RELEASE#${digestOf(payload)}#${graphArch}`, sk: 'RELEASE' };
+  }
+
+  async claimRelease(entry: ReleaseEntry): Promise<{ claimed: true } | { claimed: false; existing: ReleaseEntry }> {
+    const key = this.releaseKey(entry.payload, entry.graphArch);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key, ...entry, gsi2pk: `CHANGES#${day(entry.queuedAt)}`, gsi2sk: `${entry.queuedAt}#${key.pk}` },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const existing = await this.getRelease(entry.payload, entry.graphArch);
+      if (!existing) throw new Error(`release ${entry.payload} was claimed but cannot be read back`, { cause: error });
+      return { claimed: false, existing };
+    }
+  }
+
+  async reclaimRelease(payload: string, graphArch: string, before: string, now: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.releaseKey(payload, graphArch),
+          UpdateExpression: 'SET queuedAt = :now',
+          ConditionExpression: '#state = :queued AND queuedAt < :before',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':now': now, ':queued': 'queued', ':before': before },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getRelease(payload: string, graphArch: string): Promise<ReleaseEntry | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: this.releaseKey(payload, graphArch), ConsistentRead: true }));
+    return Item ? releaseEntrySchema.parse(Item) : undefined;
+  }
+
+  async finishRelease(entry: ReleaseEntry): Promise<void> {
+    const key = this.releaseKey(entry.payload, entry.graphArch);
+    const time = entry.resolvedAt ?? entry.queuedAt;
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...key, ...entry, gsi2pk: `CHANGES#${day(time)}`, gsi2sk: `${time}#${key.pk}` } }));
+  }
+
+  async getKernel(kernel: string): Promise<KernelEntry | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' }, ConsistentRead: true }));
+    return Item ? kernelEntrySchema.parse(Item) : undefined;
+  }
+
+  async createKernel(entry: KernelEntry): Promise<boolean> {
+    const pk = `KERNEL#${entry.kernel}`;
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk, sk: 'KERNEL', ...entry, gsi2pk: `CHANGES#${day(entry.firstSeenAt)}`, gsi2sk: `${entry.firstSeenAt}#${pk}` },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async addKernelSighting(
+    kernel: string,
+    sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean },
+  ): Promise<KernelEntry> {
+    // Lists, not sets: read-modify-write guarded by the previous value, retried on a race.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.getKernel(kernel);
+      if (!current) throw new Error(`kernel ${kernel} is not recorded`);
+      const releases = [...new Set([...current.releases, ...sighting.releases])].sort();
+      const channels = [...new Set([...current.channels, ...sighting.channels])].sort();
+      const prerelease = current.prerelease && sighting.prerelease;
+      if (releases.length === current.releases.length && channels.length === current.channels.length && prerelease === current.prerelease) {
+        return current;
+      }
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' },
+            UpdateExpression: 'SET releases = :r, channels = :c, prerelease = :p',
+            ConditionExpression: 'size(releases) = :n AND size(channels) = :m',
+            ExpressionAttributeValues: { ':r': releases, ':c': channels, ':p': prerelease, ':n': current.releases.length, ':m': current.channels.length },
+          }),
+        );
+        return { ...current, releases, channels, prerelease };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+    throw new Error(`kernel ${kernel} kept changing while adding a sighting; will retry`);
+  }
+
+  async markKernelProcessed(kernel: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' },
+        UpdateExpression: 'SET #state = :processed',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':processed': 'processed' },
+      }),
+    );
+  }
+
+  private buildItem(entry: BuildEntry) {
+    const key = buildItemKey(entry.buildKey);
+    return {
+      ...key,
+      ...entry,
+      gsi1pk: `BUILDSTATE#${entry.state}`,
+      gsi1sk: `${entry.updatedAt}#${entry.buildKey}`,
+      gsi2pk: `CHANGES#${day(entry.updatedAt)}`,
+      gsi2sk: `${entry.updatedAt}#${key.pk}#${key.sk}`,
+    };
+  }
+
+  async createBuild(entry: BuildEntry): Promise<boolean> {
+    try {
+      await this.db.send(new PutCommand({ TableName: this.table, Item: this.buildItem(entry), ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getBuild(buildKey: string): Promise<BuildEntry | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: buildItemKey(buildKey), ConsistentRead: true }));
+    return Item ? buildEntrySchema.parse(Item) : undefined;
+  }
+
+  async updateBuild(
+    buildKey: string,
+    from: readonly BuildState[],
+    changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts'>>,
+    now: string,
+  ): Promise<boolean> {
+    const key = buildItemKey(buildKey);
+    const sets = ['updatedAt = :now', 'gsi2pk = :day', 'gsi2sk = :changed'];
+    const values: Record<string, unknown> = { ':now': now, ':day': `CHANGES#${day(now)}`, ':changed': `${now}#${key.pk}#${key.sk}` };
+    const names: Record<string, string> = { '#state': 'state' };
+    for (const [field, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    if (changes.state) {
+      sets.push('gsi1pk = :gsi1pk', 'gsi1sk = :gsi1sk');
+      values[':gsi1pk'] = `BUILDSTATE#${changes.state}`;
+      values[':gsi1sk'] = `${now}#${buildKey}`;
+    }
+    from.forEach((state, i) => (values[`:from${i}`] = state));
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(pk) AND #state IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async buildsOfKernel(kernelVersion: string): Promise<BuildEntry[]> {
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :build)',
+        ExpressionAttributeValues: { ':pk': `KVER#${kernelVersion}`, ':build': 'BUILD#' },
+        ConsistentRead: true,
+      }),
+    );
+    return Items.map((item) => buildEntrySchema.parse(item));
+  }
+
+  async buildsInState(state: BuildState, limit = 100): Promise<BuildEntry[]> {
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': `BUILDSTATE#${state}` },
+        Limit: limit,
+      }),
+    );
+    return Items.map((item) => buildEntrySchema.parse(item));
+  }
+}
