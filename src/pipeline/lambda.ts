@@ -21,7 +21,9 @@ export const metrics = new Metrics({ namespace: 'DriverToolkitPipeline' });
 /** One client per service per container; endpoints from the SDK's own configuration. */
 export const aws = {
   dynamo: () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-  sqs: () => new SQSClient({}),
+  // Requests go to the configured endpoint (AWS_ENDPOINT_URL_SQS when set, else
+  // the regional one), not to the host inside each queue URL.
+  sqs: () => new SQSClient({ useQueueUrlAsEndpoint: false }),
   sns: () => new SNSClient({}),
   codebuild: () => new CodeBuildClient({}),
   secrets: () => new SecretsManagerClient({}),
