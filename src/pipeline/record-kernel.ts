@@ -57,21 +57,24 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     outcome = 'completed-after-retry';
   }
 
-  await deps.notifier.publish({
-    schema: NOTIFICATION_SCHEMA,
-    id: `kernel.discovered:${current.kernel}`,
-    time: current.firstSeenAt,
-    type: 'kernel.discovered',
-    kernel: current.kernel,
-    arch: current.arch,
-    rhelVersion: current.rhelVersion,
-    rtKernel: current.rtKernel,
-    kernel64k: current.kernel64k,
-    release: current.releases[0] ?? message.release,
-    channels: current.channels,
-    prerelease: current.prerelease,
-    dtkImage: current.dtkImages[0] ?? null,
-  });
+  if (!current.notifiedAt) {
+    await deps.notifier.publish({
+      schema: NOTIFICATION_SCHEMA,
+      id: `kernel.discovered:${current.kernel}`,
+      time: current.firstSeenAt,
+      type: 'kernel.discovered',
+      kernel: current.kernel,
+      arch: current.arch,
+      rhelVersion: current.rhelVersion,
+      rtKernel: current.rtKernel,
+      kernel64k: current.kernel64k,
+      release: current.releases[0] ?? message.release,
+      channels: current.channels,
+      prerelease: current.prerelease,
+      dtkImage: current.dtkImages[0] ?? null,
+    });
+    await deps.store.markKernelNotified(current.kernel, now);
+  }
 
   const planned = planKernelBuilds(kernel, current.rhelVersion, deps.plan, now);
   const toStart: BuildMessage[] = [];

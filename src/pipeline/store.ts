@@ -53,6 +53,8 @@ export const kernelEntrySchema = z.object({
   firstSeenAt: z.string(),
   /** `new` until its notification is published and its builds are queued. */
   state: z.enum(['new', 'processed']),
+  /** Set once `kernel.discovered` is published, so a retried step does not publish it again. */
+  notifiedAt: z.string().optional(),
 });
 export type KernelEntry = z.infer<typeof kernelEntrySchema>;
 
@@ -107,6 +109,7 @@ export interface PipelineStore {
   createKernel(entry: KernelEntry): Promise<boolean>;
   /** Adds releases and channels to a recorded kernel; returns it as it is now. */
   addKernelSighting(kernel: string, sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean }): Promise<KernelEntry>;
+  markKernelNotified(kernel: string, at: string): Promise<void>;
   markKernelProcessed(kernel: string): Promise<void>;
 
   /** First write wins: false when the build is already recorded. */
@@ -256,6 +259,17 @@ export class DynamoPipelineStore implements PipelineStore {
       }
     }
     throw new Error(`kernel ${kernel} kept changing while adding a sighting; will retry`);
+  }
+
+  async markKernelNotified(kernel: string, at: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' },
+        UpdateExpression: 'SET notifiedAt = :at',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
   }
 
   async markKernelProcessed(kernel: string): Promise<void> {

@@ -1,0 +1,187 @@
+/**
+ * Idempotency and faults of the pipeline, against the emulators: duplicate
+ * deliveries, overlapping polls, a step that dies half way, a poison message,
+ * and CodeBuild refusing builds at its concurrency limit. Every test asserts
+ * exact counts of kernels recorded, builds started and messages sent.
+ */
+import { readFile } from 'node:fs/promises';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
+import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
+import { LOCAL_PROJECTS, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import type { BuildMessage, KernelMessage } from '#pipeline/messages.ts';
+import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
+import { recordKernel } from '#pipeline/record-kernel.ts';
+import { DynamoPipelineStore, type PipelineStore } from '#pipeline/store.ts';
+import { buildRelease } from '#world/eras.ts';
+import { fixtureWorld } from '#world/fixtures.ts';
+import { startWorld, type RunningWorld } from '#world/index.ts';
+
+let world: RunningWorld;
+let emulators: Emulators;
+let runner: RunningBuildRunner;
+let pipeline: LocalPipeline;
+let store: DynamoPipelineStore;
+let sqs: SQSClient;
+const events: CodeBuildStateChangeEvent[] = [];
+let subscriber: string;
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+beforeAll(async () => {
+  world = await startWorld(fixtureWorld(), { etag: true });
+  emulators = await startEmulators({ maxReceiveCount: 3, visibilityTimeoutSeconds: 1 });
+  emulators.fauxqs.createQueue('subscriber');
+  emulators.fauxqs.subscribe({ topic: 'notifications', queue: 'subscriber', attributes: { RawMessageDelivery: 'true' } });
+  subscriber = emulators.queueUrl('subscriber');
+  runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  pipeline = await startLocalPipeline({
+    emulators,
+    runner,
+    events,
+    graphUrl: world.graphUrl,
+    pullSecret: await readFile(world.pullSecretPath, 'utf8'),
+    channels: ['test-4.21'],
+    arches: ['amd64'],
+    buildArches: ['x86_64', 'aarch64'],
+    dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+  });
+  sqs = pipeline.sqs;
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials }));
+  store = new DynamoPipelineStore(dynamo, emulators.tableName);
+});
+afterAll(async () => {
+  await runner?.stop();
+  await emulators?.stop();
+  await world?.stop();
+});
+
+async function notifications(): Promise<Notification[]> {
+  const out: Notification[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: subscriber, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    if (Messages.length === 0) return out;
+    out.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
+  }
+}
+
+let patch = 0;
+/** A new z-stream with a new x86_64 kernel appears in the graph. */
+async function newRelease(): Promise<{ version: string; kernel: string }> {
+  patch++;
+  const version = `4.21.${100 + patch}`;
+  const kernel = `5.14.0-570.${900 + patch}.1.el9_6.x86_64`;
+  await world.addRelease(
+    buildRelease({ version, channels: ['test-4.21'], arches: [{ arch: 'amd64', rhcosVersion: `9.6.2026090${patch}-0`, kernel, rtKernel: `${kernel}+rt` }] }),
+  );
+  return { version, kernel };
+}
+
+beforeEach(async () => {
+  await pipeline.drain();
+  await notifications();
+});
+
+describe('idempotency', () => {
+  it('two polls at once queue a new release once, and build it once', async () => {
+    const { kernel } = await newRelease();
+    const builds = runner.builds.length;
+    await Promise.all([pipeline.tick(), pipeline.tick()]);
+    const stats = await pipeline.drain();
+    expect(stats.releaseMessages).toBe(1);
+    expect(stats.kernelMessages).toBe(1);
+    expect(runner.builds.length - builds).toBe(1);
+    expect(runner.builds.at(-1)?.env['KERNEL']).toBe(kernel);
+    const sent = await notifications();
+    expect(sent.filter((n) => n.type === 'kernel.discovered')).toHaveLength(1);
+    expect(await store.getKernel(kernel)).toMatchObject({ kernel, state: 'processed', releases: [`4.21.${100 + patch}`] });
+  });
+
+  it('the same release and kernel messages delivered twice start nothing twice', async () => {
+    const { version, kernel } = await newRelease();
+    await pipeline.tick();
+    await pipeline.drain();
+    await notifications();
+    const builds = runner.builds.length;
+    const release = await store.getRelease((world.seeded.at(-1) ?? { payload: '' }).payload, 'amd64');
+    expect(release?.state).toBe('resolved');
+    const stream = release!.releases![0]!.streams[0]!;
+    const kernelMessage: KernelMessage = { arch: 'x86_64', stream, release: version, payload: release!.payload, channels: ['test-4.21'] };
+    for (let i = 0; i < 2; i++) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.releases.url, MessageBody: JSON.stringify({ version, payload: release!.payload, graphArch: 'amd64', channels: ['test-4.21'] }) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.kernels.url, MessageBody: JSON.stringify(kernelMessage) }));
+    }
+    const stats = await pipeline.drain();
+    expect(stats.releaseMessages).toBe(2);
+    expect(stats.kernelMessages).toBe(2);
+    expect(runner.builds.length).toBe(builds);
+    expect(await notifications()).toEqual([]);
+    expect((await store.getKernel(kernel))?.releases).toEqual([version]);
+  });
+});
+
+describe('faults', () => {
+  it('a record-kernel step that dies after its first write is finished by the retry, once', async () => {
+    const { kernel } = await newRelease();
+    const builds: BuildMessage[] = [];
+    const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
+    const deps = {
+      store,
+      notifier: new SnsNotifier(sns, emulators.topicArn),
+      builds: { send: async (m: readonly BuildMessage[]) => void builds.push(...m) },
+      plan: { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS },
+    };
+    const dying: PipelineStore = Object.assign(Object.create(store) as PipelineStore, {
+      createBuild: async () => {
+        throw new Error('the Lambda timed out');
+      },
+    });
+    const message: KernelMessage = {
+      arch: 'x86_64',
+      stream: { stream: 'rhel-coreos', streamClass: null, kernel, rtKernel: null, kernel64k: null, rhelVersion: '9.6', rhcosVersion: null, dtkImage: null },
+      release: `4.21.${100 + patch}`,
+      payload: `${world.registryHost}/x@sha256:${'0'.repeat(64)}`,
+      channels: ['test-4.21'],
+    };
+    await expect(recordKernel({ ...deps, store: dying }, message)).rejects.toThrow('timed out');
+    expect((await store.getKernel(kernel))?.state).toBe('new');
+    const retry = await recordKernel(deps, message);
+    expect(retry).toEqual({ outcome: 'completed-after-retry', buildsQueued: 1 });
+    const again = await recordKernel(deps, message);
+    expect(again).toEqual({ outcome: 'already-recorded', buildsQueued: 0 });
+    expect(builds).toHaveLength(1);
+    expect((await notifications()).filter((n) => n.type === 'kernel.discovered')).toHaveLength(1);
+    sns.destroy();
+  });
+
+  it('a poison message ends in the dead-letter queue and nothing else is lost', async () => {
+    const { kernel } = await newRelease();
+    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.kernels.url, MessageBody: '{"arch":"x86_64","stream":"not a stream"}' }));
+    const builds = runner.builds.length;
+    await pipeline.tick();
+    const stats = await pipeline.drain();
+    expect(stats.failedRecords).toBe(3); // maxReceiveCount receives, then the DLQ
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queues.kernels.dlqUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages.map((m) => m.Body)).toEqual(['{"arch":"x86_64","stream":"not a stream"}']);
+    expect(runner.builds.length - builds).toBe(1);
+    expect((await store.getKernel(kernel))?.state).toBe('processed');
+  });
+
+  it('retries builds CodeBuild refuses at its concurrency limit, without losing or doubling them', async () => {
+    const { kernel } = await newRelease();
+    runner.throttleNext(2);
+    const throttled = runner.stats.throttled;
+    const builds = runner.builds.length;
+    await pipeline.tick();
+    await pipeline.drain();
+    expect(runner.stats.throttled - throttled).toBe(2);
+    expect(runner.builds.length - builds).toBe(1);
+    expect(runner.builds.at(-1)?.env['KERNEL']).toBe(kernel);
+    const build = (await store.buildsOfKernel(kernel.replace(/\.x86_64$/, '')))[0];
+    expect(build).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+});
