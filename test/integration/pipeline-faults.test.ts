@@ -6,14 +6,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
 import { LOCAL_PROJECTS, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
-import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import { SnsNotifier } from '#pipeline/aws.ts';
 import type { BuildMessage, KernelMessage } from '#pipeline/messages.ts';
 import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
 import { recordKernel } from '#pipeline/record-kernel.ts';
