@@ -1,45 +1,114 @@
 /**
- * `dtk-pipeline local`: the main job on this machine, against the bundled offline
- * world (a Cincinnati stand-in and a real docker-registry with token auth, seeded
- * with releases of every era). State lives in `.cache/local` so a second run
- * remembers the first.
+ * `dtk-pipeline local`: the deployed pipeline, end to end, on this machine. The
+ * same handlers run against DynamoDB (dynalite, kept in `--data-dir` so a second
+ * run remembers the first), SQS and SNS (fauxqs), Secrets Manager (moto) and a
+ * local stand-in for CodeBuild. By default the graph and the registry are the
+ * bundled offline world; `--live` uses the public graph and quay.io.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { GraphArch } from '#core/arch.ts';
+import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
+import { startEmulators } from '#local/emulators.ts';
+import { startLocalPipeline } from '#local/pipeline.ts';
+import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
 import { channelsOf, demoWorld } from '#world/demo.ts';
-import { startWorld } from '#world/index.ts';
-import type { Format } from './format.ts';
+import { startWorld, type RunningWorld } from '#world/index.ts';
 import type { CommandIo } from './scan-command.ts';
-import { runScan } from './scan-command.ts';
+import { choosePullSecret } from './pull-secret.ts';
 
 export interface LocalFlags {
   readonly dataDir: string;
-  readonly format: Format;
+  readonly live: boolean;
+  readonly channels: readonly string[];
+  readonly arches: readonly GraphArch[];
+  readonly pullSecret?: string;
+}
+
+export interface LocalSummary {
+  readonly releasesSeen: number;
+  readonly kernelsRecorded: readonly string[];
+  readonly notifications: number;
+  readonly buildsStarted: number;
 }
 
 export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number> {
-  const spec = demoWorld();
-  io.stderr.write(`starting the local world (graph server, docker-registry with token auth) in ${flags.dataDir}\n`);
-  const world = await startWorld(spec, { dataDir: join(flags.dataDir, 'world'), etag: true });
+  const say = (line: string) => io.stderr.write(`${line}\n`);
+  let world: RunningWorld | undefined;
+  let graphUrl = DEFAULT_GRAPH_URL;
+  let pullSecret: string;
+  let channels = flags.channels;
+  let arches = flags.arches;
+  let dtkRepository = 'localhost/driver-toolkit';
+
+  if (flags.live) {
+    const secret = await choosePullSecret(flags.pullSecret, io.env);
+    say(`live: ${DEFAULT_GRAPH_URL} and the registries of its payloads; pull secret: ${secret.origin}`);
+    pullSecret = secret.config ? await readFile(secret.origin, 'utf8') : '{"auths":{}}';
+  } else {
+    const spec = demoWorld();
+    say(`starting the offline world (graph server, docker-registry with token auth) in ${flags.dataDir}`);
+    world = await startWorld(spec, { dataDir: join(flags.dataDir, 'world'), etag: true });
+    say(world.reused ? `  reusing ${world.seeded.length} seeded payloads` : `  seeded ${world.seeded.length} payloads in ${(world.seedMillis / 1000).toFixed(1)} s`);
+    graphUrl = world.graphUrl;
+    pullSecret = await readFile(world.pullSecretPath, 'utf8');
+    if (channels.length === 0) channels = channelsOf(spec);
+    if (arches.length === 0) arches = ['amd64', 'arm64', 'multi'];
+    dtkRepository = `${world.registryHost}/dtk/driver-toolkit`;
+  }
+
+  say('starting DynamoDB, SQS, SNS and Secrets Manager emulators and the local build runner');
+  const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
+  const events: CodeBuildStateChangeEvent[] = [];
+  const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
   try {
-    io.stderr.write(
-      world.reused
-        ? `reusing ${world.seeded.length} seeded payloads\n`
-        : `seeded ${world.seeded.length} payloads in ${(world.seedMillis / 1000).toFixed(1)} s\n`,
+    emulators.fauxqs.createQueue('local-notifications');
+    emulators.fauxqs.subscribe({ topic: 'notifications', queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
+    const pipeline = await startLocalPipeline({
+      emulators,
+      runner,
+      events,
+      graphUrl,
+      pullSecret,
+      channels,
+      arches,
+      buildArches: ['x86_64', 'aarch64'],
+      dtkRepository,
+      logLevel: 'WARN',
+    });
+
+    say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
+    const started = Date.now();
+    await pipeline.tick();
+    const stats = await pipeline.drain({ timeoutMs: 15 * 60_000 });
+    const notes: Notification[] = [];
+    for (;;) {
+      const { Messages = [] } = await pipeline.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: emulators.queueUrl('local-notifications'), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      if (Messages.length === 0) break;
+      notes.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
+    }
+    const summary: LocalSummary = {
+      releasesSeen: stats.releaseMessages,
+      kernelsRecorded: notes.flatMap((n) => (n.type === 'kernel.discovered' ? [n.kernel] : [])).sort(),
+      notifications: notes.length,
+      buildsStarted: runner.builds.length,
+    };
+    for (const k of summary.kernelsRecorded) io.stdout.write(`new kernel ${k}\n`);
+    for (const b of runner.builds) io.stdout.write(`build ${b.project.padEnd(12)} ${b.env['KERNEL'] ?? b.env['TARGET_TAG'] ?? ''} ${b.status}\n`);
+    io.stdout.write(
+      `\nreleases seen: ${summary.releasesSeen}\nkernels recorded: ${summary.kernelsRecorded.length}\n` +
+        `notifications published: ${summary.notifications}\nbuilds started: ${summary.buildsStarted}\n` +
+        `(${((Date.now() - started) / 1000).toFixed(1)} s; failed records ${stats.failedRecords})\n`,
     );
-    return await runScan(
-      {
-        channel: channelsOf(spec),
-        arch: ['amd64', 'arm64', 'multi'],
-        graphUrl: world.graphUrl,
-        pullSecret: world.pullSecretPath,
-        insecureRegistry: [],
-        cacheDir: join(flags.dataDir, 'scan'),
-        concurrency: 8,
-        format: flags.format,
-      },
-      io,
-    );
+    if (summary.releasesSeen === 0) io.stdout.write('nothing new since the last run\n');
+    return 0;
   } finally {
-    await world.stop();
+    await runner.stop();
+    await emulators.stop();
+    await world?.stop();
   }
 }

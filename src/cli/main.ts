@@ -3,8 +3,15 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
-import { FORMATS } from './format.ts';
 import { runLocal } from './local-command.ts';
+import {
+  joinFlagsSchema,
+  runCheckModules,
+  runImageExists,
+  runJoin,
+  runValidateBuildEnv,
+  validateFlagsSchema,
+} from './build-commands.ts';
 import type { CommandIo } from './scan-command.ts';
 import { runScan, scanFlagsSchema } from './scan-command.ts';
 
@@ -51,13 +58,28 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
   program
     .command('local')
-    .description('Run the main job on this machine against the bundled offline world (state kept in --data-dir).')
-    .option('--data-dir <dir>', 'where the local world and the scan state live', '.cache/local')
-    .option('--format <format>', 'table, json or matrix', 'table')
-    .action(async (options: { dataDir: string; format: string }) => {
-      const format = FORMATS.find((f) => f === options.format);
-      if (!format) throw new UsageError(`--format ${JSON.stringify(options.format)} is not one of ${FORMATS.join(', ')}`);
-      setExit(await runLocal({ dataDir: options.dataDir, format }, io));
+    .description('Run the pipeline end to end on this machine: emulated AWS, a local build runner, and the bundled offline world (or --live).')
+    .option('--data-dir <dir>', 'where the local world and the pipeline state live', '.cache/local')
+    .option('--live', 'use the public update graph and quay.io instead of the offline world', false)
+    .addOption(new Option('--channel <name>', 'channel to poll (repeatable; default: every channel of the offline world)').argParser(collect))
+    .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
+    .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string }) => {
+      const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
+      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
+      if (options.live && !options.channel?.length) throw new UsageError('--live needs at least one --channel, e.g. --channel stable-4.18');
+      setExit(
+        await runLocal(
+          {
+            dataDir: options.dataDir,
+            live: options.live,
+            channels: options.channel ?? [],
+            arches: options.arch?.length ? (flags.data.arch ?? []) : [],
+            ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
+          },
+          io,
+        ),
+      );
     });
   return program;
 }

@@ -21,12 +21,27 @@ export interface RecordDeps {
   readonly builds: MessageQueue<BuildMessage>;
   readonly plan: BuildPlanConfig;
   readonly now?: () => Date;
+  /** @default RECORD_LEASE_MS */
+  readonly leaseMs?: number;
 }
 
 export type RecordOutcome = 'recorded' | 'completed-after-retry' | 'already-recorded';
 
+/** How long a first sighting may take before another message may finish it. */
+export const RECORD_LEASE_MS = 15 * 60 * 1000;
+
+/** Another delivery is recording this kernel right now: try again later. */
+export class KernelBusyError extends Error {
+  constructor(kernel: string) {
+    super(`kernel ${kernel} is being recorded by another message; retrying later`);
+    this.name = 'KernelBusyError';
+  }
+}
+
 export async function recordKernel(deps: RecordDeps, message: KernelMessage): Promise<{ outcome: RecordOutcome; buildsQueued: number }> {
-  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const clock = (deps.now ?? (() => new Date()))();
+  const now = clock.toISOString();
+  const sighting = `${message.payload}|${message.release}`;
   const kernel = parseKernel(message.stream.kernel);
   if (!kernel || kernel.arch !== message.arch) {
     throw new Error(`kernel message holds ${JSON.stringify(message.stream.kernel)}, not a ${message.arch} kernel`);
@@ -46,6 +61,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     rhcosVersions: message.stream.rhcosVersion ? [message.stream.rhcosVersion] : [],
     dtkImages: message.stream.dtkImage ? [message.stream.dtkImage] : [],
     firstSeenAt: now,
+    discoveredBy: sighting,
     state: 'new',
   };
 
@@ -54,6 +70,10 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   if (!(await deps.store.createKernel(entry))) {
     current = await deps.store.addKernelSighting(kernel.full, { releases: [message.release], channels: message.channels, prerelease });
     if (current.state === 'processed') return { outcome: 'already-recorded', buildsQueued: 0 };
+    // Still `new`: either the first sighting's step died (its redelivery, or after
+    // the lease anyone, finishes it) or it is running right now (wait for it).
+    const age = clock.getTime() - Date.parse(current.firstSeenAt);
+    if (current.discoveredBy !== sighting && age < (deps.leaseMs ?? RECORD_LEASE_MS)) throw new KernelBusyError(kernel.full);
     outcome = 'completed-after-retry';
   }
 

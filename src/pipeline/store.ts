@@ -51,6 +51,8 @@ export const kernelEntrySchema = z.object({
   rhcosVersions: z.array(z.string()),
   dtkImages: z.array(z.string()),
   firstSeenAt: z.string(),
+  /** The sighting (`<payload>|<release>`) whose message recorded it: its redelivery may finish the job. */
+  discoveredBy: z.string(),
   /** `new` until its notification is published and its builds are queued. */
   state: z.enum(['new', 'processed']),
   /** Set once `kernel.discovered` is published, so a retried step does not publish it again. */
