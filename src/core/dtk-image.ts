@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import type { KernelArch } from './arch.ts';
-import { readLayerFiles } from './layer-files.ts';
+import type { ImageReader } from './image-reader.ts';
 import type { Observation } from './observation.ts';
 import { ObservationBuilder } from './observation.ts';
 import { quoteUntrusted } from './kernel.ts';
-import type { ImageRef, ImageSource, Platform } from './registry/types.ts';
+import type { ImageRef, Platform } from './registry/types.ts';
 
 export const DTK_RELEASE_FILE = 'etc/driver-toolkit-release.json';
 
@@ -56,7 +56,7 @@ export function observeDtkReleaseFile(text: string, arch: KernelArch, source = '
 
 /** Reads the DTK release file from the image's last layers. */
 export async function readDtkImage(
-  images: ImageSource,
+  images: ImageReader,
   ref: ImageRef,
   platform: Platform,
   arch: KernelArch,
@@ -66,7 +66,7 @@ export async function readDtkImage(
   const layers = image.manifest.layers;
   for (let i = layers.length - 1; i >= Math.max(0, layers.length - MAX_LAYERS_SEARCHED); i--) {
     const layer = layers[i]!;
-    const files = await readLayerFiles(await images.openBlob(image.ref, layer), layer.mediaType, [DTK_RELEASE_FILE]);
+    const files = await images.readFiles(image.ref, layer, [DTK_RELEASE_FILE]);
     const file = files.get(DTK_RELEASE_FILE);
     if (file) return observeDtkReleaseFile(file.toString('utf8'), arch, source);
   }

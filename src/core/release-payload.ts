@@ -6,9 +6,9 @@
  * `release-manifests/release-metadata` (Cincinnati metadata).
  */
 import { z } from 'zod';
-import { readLayerFiles } from './layer-files.ts';
+import type { ImageReader } from './image-reader.ts';
 import { parseImageReference } from './registry/reference.ts';
-import type { ImageRef, ImageSource, Platform, ResolvedManifest } from './registry/types.ts';
+import type { ImageRef, Platform, ResolvedManifest } from './registry/types.ts';
 
 export const IMAGE_REFERENCES_PATH = 'release-manifests/image-references';
 export const RELEASE_METADATA_PATH = 'release-manifests/release-metadata';
@@ -68,17 +68,14 @@ function parseJson(bytes: Buffer, what: string): unknown {
 
 /** Reads a payload's components. `platform` picks the entry of a multi-arch payload. */
 export async function readReleasePayload(
-  source: ImageSource,
+  source: ImageReader,
   payload: ImageRef,
   platform: Platform,
 ): Promise<ReleasePayload> {
   const image = await source.getManifest(payload, platform);
   const last = image.manifest.layers.at(-1);
   if (!last) throw new PayloadError('the payload image has no layers');
-  const files = await readLayerFiles(await source.openBlob(image.ref, last), last.mediaType, [
-    IMAGE_REFERENCES_PATH,
-    RELEASE_METADATA_PATH,
-  ]);
+  const files = await source.readFiles(image.ref, last, [IMAGE_REFERENCES_PATH, RELEASE_METADATA_PATH]);
 
   const refsFile = files.get(IMAGE_REFERENCES_PATH);
   if (!refsFile) throw new PayloadError(`the payload's last layer has no ${IMAGE_REFERENCES_PATH}`);

@@ -16,7 +16,7 @@ import { findingSchema } from './findings.ts';
 import type { Kernel } from './kernel.ts';
 import { flavouredKernel, parseKernel, rhelVersionOf } from './kernel.ts';
 import type { Observation } from './observation.ts';
-import { Memo } from './memo.ts';
+import { ImageReader } from './image-reader.ts';
 import type { ComponentImage } from './release-payload.ts';
 import { PayloadError, readReleasePayload } from './release-payload.ts';
 import { parseImageReference } from './registry/reference.ts';
@@ -185,14 +185,15 @@ export interface PayloadToResolve {
 }
 
 /**
- * Resolves release payloads. Component images are immutable by digest and are
- * shared between releases (z-streams often reuse an RHCOS or DTK build), so what
- * each one says is remembered and read once.
+ * Resolves release payloads. Images are read through an `ImageReader`, so what
+ * releases share (a DTK build, an RHCOS layer) is fetched once.
  */
 export class ReleaseResolver {
-  private readonly seen = new Memo<unknown>(20_000);
+  private readonly images: ImageReader;
 
-  constructor(private readonly images: ImageSource) {}
+  constructor(source: ImageSource) {
+    this.images = new ImageReader(source);
+  }
 
   /** Every architecture of a payload: one result for a single-arch payload, one per entry of a multi payload. */
   async resolvePayload(input: PayloadToResolve): Promise<ResolvedRelease[]> {
@@ -231,25 +232,20 @@ export class ReleaseResolver {
     return { version: input.version, arch, payload: input.payload, streams, findings };
   }
 
-  private remember<T>(kind: string, image: ComponentImage, arch: KernelArch, read: () => Promise<T>): Promise<T> {
-    const key = `${kind}|${image.ref.registry}/${image.ref.repository}@${image.ref.digest ?? image.ref.tag}|${arch}|${image.tag}`;
-    return this.seen.get(key, read) as Promise<T>;
-  }
-
   /** Reads everything a stream's images say. */
   private async observeStream(plan: StreamPlan, platform: Platform, arch: KernelArch): Promise<StreamObservations> {
     const { images } = this;
     const { rhcos: rhcosImage, legacy: legacyImage, dtk: dtkImage, extensions: extImage } = plan;
     const [rhcos, legacy, dtk] = await Promise.all([
-      rhcosImage && this.remember('rhcos', rhcosImage, arch, () => readRhcosImage(images, rhcosImage.ref, platform, arch, rhcosImage.tag)),
-      legacyImage && this.remember('mos', legacyImage, arch, () => readRhcosImage(images, legacyImage.ref, platform, arch, 'machine-os-content')),
-      dtkImage && this.remember('dtk', dtkImage, arch, () => readDtkImage(images, dtkImage.ref, platform, arch, dtkImage.tag)),
+      rhcosImage && readRhcosImage(images, rhcosImage.ref, platform, arch, rhcosImage.tag),
+      legacyImage && readRhcosImage(images, legacyImage.ref, platform, arch, 'machine-os-content'),
+      dtkImage && readDtkImage(images, dtkImage.ref, platform, arch, dtkImage.tag),
     ]);
     // extensions.json exists only beside layered node images (4.19 →); older
     // extensions images hold RPMs and are far too big to read for nothing.
     const extensions =
       rhcos?.layered && extImage
-        ? await this.remember('ext', extImage, arch, () => readExtensionsImage(images, extImage.ref, platform, arch, extImage.tag))
+        ? await readExtensionsImage(images, extImage.ref, platform, arch, extImage.tag)
         : undefined;
     return {
       rhcos: [...(rhcos?.observations ?? []), ...(legacy?.observations ?? [])],

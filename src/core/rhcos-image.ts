@@ -10,11 +10,11 @@
  */
 import { z } from 'zod';
 import type { KernelArch } from './arch.ts';
-import { readLayerFiles } from './layer-files.ts';
+import type { ImageReader } from './image-reader.ts';
 import type { Observation } from './observation.ts';
 import { ObservationBuilder } from './observation.ts';
 import { unameFromPackage } from './kernel.ts';
-import type { ImageRef, ImageSource, Platform, ResolvedManifest } from './registry/types.ts';
+import type { ImageRef, Platform, ResolvedManifest } from './registry/types.ts';
 
 export const META_JSON = 'usr/share/openshift/base/meta.json';
 export const EXTENSIONS_JSON = 'usr/share/rpm-ostree/extensions.json';
@@ -85,10 +85,10 @@ function safeJson(text: string): unknown {
   }
 }
 
-async function lastLayerFile(images: ImageSource, image: ResolvedManifest, path: string): Promise<string | undefined> {
+async function lastLayerFile(images: ImageReader, image: ResolvedManifest, path: string): Promise<string | undefined> {
   const last = image.manifest.layers.at(-1);
   if (!last) return undefined;
-  const files = await readLayerFiles(await images.openBlob(image.ref, last), last.mediaType, [path]);
+  const files = await images.readFiles(image.ref, last, [path]);
   return files.get(path)?.toString('utf8');
 }
 
@@ -100,7 +100,7 @@ export interface RhcosImageObservation {
 
 /** Reads an RHCOS image (`rhel-coreos*` or `machine-os-content`): labels, and meta.json when layered. */
 export async function readRhcosImage(
-  images: ImageSource,
+  images: ImageReader,
   ref: ImageRef,
   platform: Platform,
   arch: KernelArch,
@@ -121,7 +121,7 @@ export async function readRhcosImage(
 
 /** Reads an extensions image's extensions.json (layered releases only). */
 export async function readExtensionsImage(
-  images: ImageSource,
+  images: ImageReader,
   ref: ImageRef,
   platform: Platform,
   arch: KernelArch,

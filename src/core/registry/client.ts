@@ -242,9 +242,27 @@ function assertValidRef(ref: ImageRef): void {
 // The client
 
 interface HttpRequest {
-  readonly method: 'GET' | 'HEAD';
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST';
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
+  /** Request body (PUT/POST); re-sent as is on a retry. */
+  readonly body?: Buffer;
+}
+
+/** Token scope actions: `pull` for reads, `pull,push` for writes. */
+type Access = 'pull' | 'pull,push';
+
+interface RegistryRequest {
+  readonly method: HttpRequest['method'];
+  readonly path: string;
+  readonly accept?: string;
+  readonly followRedirects: boolean;
+  /** @default 'pull' */
+  readonly access?: Access;
+  readonly body?: Buffer;
+  readonly contentType?: string;
+  /** An absolute URL on the registry's origin (upload locations), instead of `path`. */
+  readonly url?: URL;
 }
 
 interface HttpResponse<B> {
@@ -272,6 +290,7 @@ interface Authorization {
 interface ManifestDocument {
   readonly digest: string;
   readonly mediaType: string;
+  readonly bytes: Buffer;
   readonly doc: { readonly kind: 'manifest'; readonly manifest: ImageManifest } | { readonly kind: 'index'; readonly index: ImageIndex };
 }
 
@@ -417,6 +436,133 @@ export class RegistryClient implements ImageSource {
     throw new RegistryError(`HEAD ${formatImageReference(ref)} failed: HTTP ${res.status}`, { status: res.status, url: res.url });
   }
 
+  /**
+   * The descriptor (digest, media type, size) of the manifest a tag or digest names, or
+   * `undefined` when it does not exist. A HEAD when the registry sends
+   * `Docker-Content-Digest`, else a GET whose bytes are hashed.
+   */
+  async describeManifest(ref: ImageRef): Promise<Descriptor | undefined> {
+    assertValidRef(ref);
+    const reference = ref.digest ?? ref.tag ?? 'latest';
+    const res = await this.#registryRequest(
+      ref,
+      { method: 'HEAD', path: `manifests/${reference}`, accept: MANIFEST_ACCEPT, followRedirects: false },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
+    if (res.status === 404) return undefined;
+    if (res.status < 200 || res.status >= 300) {
+      throw new RegistryError(`HEAD ${formatImageReference(ref)} failed: HTTP ${res.status}`, { status: res.status, url: res.url });
+    }
+    const digest = header(res.headers, 'docker-content-digest');
+    const size = Number(header(res.headers, 'content-length'));
+    const mediaType = header(res.headers, 'content-type')?.split(';')[0]?.trim();
+    if (digest !== undefined && SHA256_DIGEST.test(digest) && Number.isInteger(size) && size > 0 && mediaType !== undefined) {
+      return { digest, size, mediaType };
+    }
+    const raw = await this.getManifestBytes(ref);
+    return { digest: raw.digest, size: raw.bytes.length, mediaType: raw.mediaType };
+  }
+
+  /**
+   * A manifest or index exactly as stored (the bytes its digest covers), with its
+   * digest and media type. The digest is checked against a digest reference and the
+   * registry's `Docker-Content-Digest`.
+   */
+  async getManifestBytes(ref: ImageRef): Promise<{ readonly digest: string; readonly mediaType: string; readonly bytes: Buffer }> {
+    assertValidRef(ref);
+    const doc = await this.#fetchManifest(ref, ref.digest ?? ref.tag ?? 'latest', formatImageReference(ref));
+    return { digest: doc.digest, mediaType: doc.mediaType, bytes: doc.bytes };
+  }
+
+  // -- Push -----------------------------------------------------------------
+
+  /**
+   * `PUT /v2/<repo>/manifests/<tag|digest>` with a `repository:<repo>:pull,push` token.
+   * Resolves with the digest of `bytes` (checked against the registry's answer).
+   */
+  async putManifest(ref: ImageRef, mediaType: string, bytes: Buffer): Promise<string> {
+    assertValidRef(ref);
+    const reference = ref.tag ?? ref.digest;
+    if (reference === undefined) throw new Error(`putManifest needs a tag or digest: ${formatImageReference(ref)}`);
+    if (!Object.values(MEDIA_TYPES).includes(mediaType as (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES])) {
+      throw new Error(`putManifest: ${JSON.stringify(mediaType)} is not a manifest or index media type`);
+    }
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`putManifest: manifest is ${bytes.length} bytes, more than ${MAX_MANIFEST_BYTES}`);
+    const digest = sha256(bytes);
+    if (ref.digest !== undefined && ref.tag === undefined && ref.digest !== digest) {
+      throw new Error(`putManifest: the bytes have digest ${digest}, not ${ref.digest}`);
+    }
+    const res = await this.#registryRequest(
+      ref,
+      { method: 'PUT', path: `manifests/${reference}`, access: 'pull,push', body: bytes, contentType: mediaType, followRedirects: false },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
+    if (res.status !== 201 && res.status !== 200) {
+      throw new RegistryError(`PUT manifest ${formatImageReference(ref)} failed: HTTP ${res.status}${registryErrorCodes(res.body)}`, {
+        status: res.status,
+        url: res.url,
+      });
+    }
+    const claimed = header(res.headers, 'docker-content-digest');
+    if (claimed !== undefined && claimed !== digest) {
+      throw new RegistryError(`PUT manifest ${formatImageReference(ref)}: the registry stored digest ${claimed}, the bytes are ${digest}`, { url: res.url });
+    }
+    return digest;
+  }
+
+  /**
+   * Uploads a blob (monolithic: POST, then PUT `?digest=`) unless the repository already
+   * has it. For small blobs (configs, small layers); image builders push big layers.
+   */
+  async pushBlob(ref: ImageRef, mediaType: string, bytes: Buffer): Promise<Descriptor> {
+    assertValidRef(ref);
+    const digest = sha256(bytes);
+    const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
+    const head = await this.#registryRequest(
+      ref,
+      { method: 'HEAD', path: `blobs/${digest}`, access: 'pull,push', followRedirects: false },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
+    if (head.status === 200) return descriptor;
+    const start = await this.#registryRequest(
+      ref,
+      { method: 'POST', path: 'blobs/uploads/', access: 'pull,push', followRedirects: false },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
+    const location = header(start.headers, 'location');
+    if (start.status !== 202 || location === undefined) {
+      throw new RegistryError(`starting a blob upload to ${ref.registry}/${ref.repository} failed: HTTP ${start.status}${registryErrorCodes(start.body)}`, {
+        status: start.status,
+        url: start.url,
+      });
+    }
+    const uploadUrl = new URL(location, start.url);
+    if (uploadUrl.origin !== start.url.origin) {
+      throw new RegistryError(`blob upload location of ${ref.registry} is on another origin, which is not supported`, { url: start.url });
+    }
+    uploadUrl.searchParams.set('digest', digest);
+    const put = await this.#registryRequest(
+      ref,
+      {
+        method: 'PUT',
+        path: '',
+        url: uploadUrl,
+        access: 'pull,push',
+        body: bytes,
+        contentType: 'application/octet-stream',
+        followRedirects: false,
+      },
+      this.#buffered(MAX_SMALL_BODY_BYTES),
+    );
+    if (put.status !== 201) {
+      throw new RegistryError(`uploading blob ${digest} to ${ref.registry}/${ref.repository} failed: HTTP ${put.status}${registryErrorCodes(put.body)}`, {
+        status: put.status,
+        url: put.url,
+      });
+    }
+    return descriptor;
+  }
+
   // -- Manifests and blobs --------------------------------------------------
 
   async #fetchManifest(ref: ImageRef, reference: string, refText: string): Promise<ManifestDocument> {
@@ -461,11 +607,11 @@ export class RegistryClient implements ImageSource {
     if (isIndex) {
       const parsed = imageIndexSchema.safeParse(json);
       if (!parsed.success) throw invalid(parsed.error);
-      return { digest, mediaType, doc: { kind: 'index', index: parsed.data } };
+      return { digest, mediaType, bytes: res.body, doc: { kind: 'index', index: parsed.data } };
     }
     const parsed = imageManifestSchema.safeParse(json);
     if (!parsed.success) throw invalid(parsed.error);
-    return { digest, mediaType, doc: { kind: 'manifest', manifest: parsed.data } };
+    return { digest, mediaType, bytes: res.body, doc: { kind: 'manifest', manifest: parsed.data } };
   }
 
   #blobRequest<B>(ref: ImageRef, descriptor: Descriptor, finish: Finish<B>): Promise<HttpResponse<B>> {
@@ -517,30 +663,33 @@ export class RegistryClient implements ImageSource {
     return new URL(`/v2/${ref.repository}/${path}`, registryOrigin(ref.registry, this.#insecure));
   }
 
-  async #registryRequest<B>(
-    ref: ImageRef,
-    request: { readonly method: 'GET' | 'HEAD'; readonly path: string; readonly accept?: string; readonly followRedirects: boolean },
-    finish: Finish<B>,
-  ): Promise<HttpResponse<B>> {
-    const url = this.#apiUrl(ref, request.path);
-    let auth = await this.#knownAuthorization(ref);
+  async #registryRequest<B>(ref: ImageRef, request: RegistryRequest, finish: Finish<B>): Promise<HttpResponse<B>> {
+    const url = request.url ?? this.#apiUrl(ref, request.path);
+    const access = request.access ?? 'pull';
+    let auth = await this.#knownAuthorization(ref, access);
     for (;;) {
       const headers: Record<string, string> = {};
       if (request.accept !== undefined) headers['accept'] = request.accept;
+      if (request.contentType !== undefined) headers['content-type'] = request.contentType;
       if (auth.header !== undefined) headers['authorization'] = auth.header;
-      const res = await this.#follow({ method: request.method, url, headers }, request.followRedirects ? MAX_REDIRECTS : 0, finish);
+      const res = await this.#follow(
+        { method: request.method, url, headers, ...(request.body === undefined ? {} : { body: request.body }) },
+        request.followRedirects ? MAX_REDIRECTS : 0,
+        finish,
+      );
       const fromRegistry = res.url.origin === url.origin;
 
       if (res.status === 401 && fromRegistry) {
         await this.#discard(res.body);
-        if (auth.fresh) throw this.#refused(ref, res.url);
+        if (auth.fresh) throw this.#refused(ref, res.url, access);
         if (auth.cacheKey !== undefined) this.#tokens.delete(auth.cacheKey);
-        auth = await this.#authorizeFromChallenge(ref, res.headers['www-authenticate'], res.url);
+        auth = await this.#authorizeFromChallenge(ref, res.headers['www-authenticate'], res.url, access);
         continue;
       }
       if (res.status === 403 && fromRegistry) {
         await this.#discard(res.body);
-        const hint = auth.header === undefined ? ' for anonymous access' : ': check the pull secret';
+        const hint =
+          auth.header === undefined ? ' for anonymous access' : access === 'pull,push' ? ': check the push credentials' : ': check the pull secret';
         throw new RegistryAuthError(`${ref.registry} denied access to repository ${ref.repository} (HTTP 403)${hint}`, {
           status: 403,
           url: res.url,
@@ -550,28 +699,36 @@ export class RegistryClient implements ImageSource {
     }
   }
 
-  #refused(ref: ImageRef, url: URL): RegistryAuthError {
+  #refused(ref: ImageRef, url: URL, access: Access = 'pull'): RegistryAuthError {
+    const push = access === 'pull,push';
     const message =
       this.#credentialsFor(ref) === undefined
-        ? `${ref.registry} requires credentials for repository ${ref.repository} and the pull secret has none for ${ref.registry}`
-        : `credentials for ${ref.registry} were refused for repository ${ref.repository}: check the pull secret`;
+        ? `${ref.registry} requires credentials ${push ? 'to push to' : 'for'} repository ${ref.repository} and the ${push ? 'auth file' : 'pull secret'} has none for ${ref.registry}`
+        : push
+          ? `credentials for ${ref.registry} were refused push access to repository ${ref.repository}: check the push credentials`
+          : `credentials for ${ref.registry} were refused for repository ${ref.repository}: check the pull secret`;
     return new RegistryAuthError(message, { status: 401, url });
   }
 
   /** Authorization for a host whose scheme is already known, fetching a token up front if needed. */
-  async #knownAuthorization(ref: ImageRef): Promise<Authorization> {
+  async #knownAuthorization(ref: ImageRef, access: Access): Promise<Authorization> {
     const hostAuth = this.#hostAuth.get(ref.registry);
     if (hostAuth === undefined) return { fresh: false };
     if (hostAuth.kind === 'basic') {
       const creds = this.#credentialsFor(ref);
       return creds === undefined ? { fresh: false } : { header: basicHeader(creds), fresh: false };
     }
-    const scope = pullScope(ref);
+    const scope = repositoryScope(ref, access);
     const token = await this.#token(ref, hostAuth, scope, scope);
     return { header: `Bearer ${token}`, cacheKey: tokenKey(ref.registry, scope), fresh: false };
   }
 
-  async #authorizeFromChallenge(ref: ImageRef, wwwAuthenticate: string | string[] | undefined, url: URL): Promise<Authorization> {
+  async #authorizeFromChallenge(
+    ref: ImageRef,
+    wwwAuthenticate: string | string[] | undefined,
+    url: URL,
+    access: Access,
+  ): Promise<Authorization> {
     let challenges: Challenge[];
     try {
       challenges = parseWwwAuthenticate(wwwAuthenticate);
@@ -585,7 +742,7 @@ export class RegistryClient implements ImageSource {
     if (bearer !== undefined) {
       const hostAuth: HostAuth = { kind: 'bearer', realm: bearer.params['realm'] ?? '', service: bearer.params['service'] };
       this.#hostAuth.set(ref.registry, hostAuth);
-      const scope = pullScope(ref);
+      const scope = repositoryScope(ref, access);
       this.#tokens.delete(tokenKey(ref.registry, scope));
       const token = await this.#token(ref, hostAuth, bearer.params['scope'] ?? scope, scope);
       return { header: `Bearer ${token}`, cacheKey: tokenKey(ref.registry, scope), fresh: true };
@@ -593,7 +750,7 @@ export class RegistryClient implements ImageSource {
     if (challenges.some((c) => c.scheme === 'basic')) {
       this.#hostAuth.set(ref.registry, { kind: 'basic' });
       const creds = this.#credentialsFor(ref);
-      if (creds === undefined) throw this.#refused(ref, url);
+      if (creds === undefined) throw this.#refused(ref, url, access);
       return { header: basicHeader(creds), fresh: true };
     }
     const schemes = challenges.map((c) => c.scheme).join(', ') || 'none';
@@ -762,6 +919,7 @@ export class RegistryClient implements ImageSource {
       path: `${request.url.pathname}${request.url.search}`,
       method: request.method,
       headers: { ...request.headers, 'user-agent': this.#userAgent },
+      ...(request.body === undefined ? {} : { body: request.body }),
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
     });
@@ -806,8 +964,19 @@ export class RegistryClient implements ImageSource {
   }
 }
 
-function pullScope(ref: ImageRef): string {
-  return `repository:${ref.repository}:pull`;
+function repositoryScope(ref: ImageRef, access: Access): string {
+  return `repository:${ref.repository}:${access}`;
+}
+
+/** ` (CODE, CODE)` from a registry's JSON error body: codes only, never messages or details. */
+function registryErrorCodes(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown }[] };
+    const codes = (json.errors ?? []).map((e) => e.code).filter((c): c is string => typeof c === 'string' && /^[A-Z_]{1,64}$/.test(c));
+    return codes.length > 0 ? ` (${codes.join(', ')})` : '';
+  } catch {
+    return '';
+  }
 }
 
 function tokenKey(registry: string, scope: string): string {
