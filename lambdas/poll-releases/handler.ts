@@ -1,11 +1,18 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { GraphClient } from '#core/graph.ts';
+import { SqsQueue } from '#pipeline/aws.ts';
 import { readEnv } from '#pipeline/config.ts';
-import { aws, logger, metrics } from '#pipeline/lambda.ts';
+import { aws, logger, metrics, USER_AGENT } from '#pipeline/lambda.ts';
+import type { ReleaseMessage } from '#pipeline/messages.ts';
 import { pollReleases } from '#pipeline/poll-releases.ts';
-import { pollDeps } from '#pipeline/wiring.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES']);
-const deps = pollDeps(env, { dynamo: aws.dynamo(), sqs: aws.sqs() });
+const deps = {
+  graph: new GraphClient({ url: env.GRAPH_URL, userAgent: USER_AGENT }),
+  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
+  releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
+};
 
 export const handler = async (): Promise<void> => {
   const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });

@@ -1,10 +1,16 @@
-import { readEnv } from '#pipeline/config.ts';
+import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import { planConfig, readEnv } from '#pipeline/config.ts';
 import { aws, sqsHandler } from '#pipeline/lambda.ts';
-import { kernelMessageSchema } from '#pipeline/messages.ts';
+import { kernelMessageSchema, type BuildMessage } from '#pipeline/messages.ts';
 import { recordKernel } from '#pipeline/record-kernel.ts';
-import { recordDeps } from '#pipeline/wiring.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS']);
-const deps = recordDeps(env, { dynamo: aws.dynamo(), sqs: aws.sqs(), sns: aws.sns() });
+const deps = {
+  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
+  notifier: new SnsNotifier(aws.sns(), env.TOPIC_ARN),
+  builds: new SqsQueue<BuildMessage>(aws.sqs(), env.BUILDS_QUEUE_URL),
+  plan: planConfig(env),
+};
 
 export const handler = sqsHandler(kernelMessageSchema, (message) => recordKernel(deps, message));

@@ -1,14 +1,23 @@
+import { RegistryClient } from '#core/registry/client.ts';
+import { ReleaseResolver } from '#core/release-resolver.ts';
+import { loadPullSecret, SqsQueue } from '#pipeline/aws.ts';
 import { readEnv } from '#pipeline/config.ts';
-import { aws, sqsHandler } from '#pipeline/lambda.ts';
-import { loadPullSecret } from '#pipeline/aws.ts';
-import { releaseMessageSchema } from '#pipeline/messages.ts';
-import { resolveRelease } from '#pipeline/resolve-release.ts';
-import { resolveDeps } from '#pipeline/wiring.ts';
+import { aws, sqsHandler, USER_AGENT } from '#pipeline/lambda.ts';
+import { releaseMessageSchema, type KernelMessage } from '#pipeline/messages.ts';
+import { resolveRelease, type ResolveDeps } from '#pipeline/resolve-release.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'KERNELS_QUEUE_URL', 'INSECURE_REGISTRIES', 'PULL_SECRET_ARN']);
-const clients = { dynamo: aws.dynamo(), sqs: aws.sqs() };
+const store = new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME);
+const kernels = new SqsQueue<KernelMessage>(aws.sqs(), env.KERNELS_QUEUE_URL);
+
 // The pull secret is fetched once per container, on first use.
-let deps: Promise<ReturnType<typeof resolveDeps>> | undefined;
-const getDeps = () => (deps ??= loadPullSecret(aws.secrets(), env.PULL_SECRET_ARN).then((secret) => resolveDeps(env, clients, secret)));
+let deps: Promise<ResolveDeps> | undefined;
+const getDeps = () =>
+  (deps ??= loadPullSecret(aws.secrets(), env.PULL_SECRET_ARN).then((credentials) => ({
+    resolver: new ReleaseResolver(new RegistryClient({ credentials, insecureRegistries: env.INSECURE_REGISTRIES, userAgent: USER_AGENT })),
+    store,
+    kernels,
+  })));
 
 export const handler = sqsHandler(releaseMessageSchema, async (message) => resolveRelease(await getDeps(), message));

@@ -1,11 +1,12 @@
+import { CodeBuildService } from '#pipeline/aws.ts';
 import { readEnv } from '#pipeline/config.ts';
 import { aws, sqsHandler } from '#pipeline/lambda.ts';
 import { buildMessageSchema } from '#pipeline/messages.ts';
 import { startBuild } from '#pipeline/start-build.ts';
-import { startDeps } from '#pipeline/wiring.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME']);
-const deps = startDeps(env, { dynamo: aws.dynamo(), codebuild: aws.codebuild() });
+const deps = { store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME), builds: new CodeBuildService(aws.codebuild()) };
 
 /** At CodeBuild's concurrency limit the record fails, returns to the queue, and is tried again later. */
 export const handler = sqsHandler(buildMessageSchema, (message) => startBuild(deps, message));

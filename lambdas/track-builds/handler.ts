@@ -1,12 +1,18 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { readEnv } from '#pipeline/config.ts';
+import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import { planConfig, readEnv } from '#pipeline/config.ts';
 import { aws, logger } from '#pipeline/lambda.ts';
-import { codeBuildStateChangeSchema } from '#pipeline/messages.ts';
+import { codeBuildStateChangeSchema, type BuildMessage } from '#pipeline/messages.ts';
 import { trackBuild } from '#pipeline/track-builds.ts';
-import { trackDeps } from '#pipeline/wiring.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS']);
-const deps = trackDeps(env, { dynamo: aws.dynamo(), sqs: aws.sqs(), sns: aws.sns() });
+const deps = {
+  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
+  notifier: new SnsNotifier(aws.sns(), env.TOPIC_ARN),
+  builds: new SqsQueue<BuildMessage>(aws.sqs(), env.BUILDS_QUEUE_URL),
+  plan: planConfig(env),
+};
 
 export const handler = async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const result = await trackBuild(deps, codeBuildStateChangeSchema.parse(event));

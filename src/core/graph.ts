@@ -8,7 +8,6 @@
  * body's hash is compared with the last one seen.
  */
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { GraphArch } from './arch.ts';
 
@@ -60,7 +59,6 @@ export interface GraphClientOptions {
   readonly url?: string;
   /** @default 30000 */
   readonly timeoutMs?: number;
-  readonly dispatcher?: Dispatcher;
   readonly userAgent?: string;
 }
 
@@ -87,21 +85,20 @@ export class GraphClient {
     if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
     if (previous?.etag) headers['if-none-match'] = previous.etag;
 
-    let response: Dispatcher.ResponseData;
+    // Node's built-in fetch: one GET, no extra dependency in the Lambda bundle.
+    let status: number;
+    let body: Buffer;
+    let etag: string | null;
     try {
-      response = await request(url, {
-        method: 'GET',
-        headers,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
-      });
+      const response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      status = response.status;
+      etag = response.headers.get('etag');
+      body = Buffer.from(await response.arrayBuffer());
     } catch (error) {
-      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
       throw new GraphError(`${where} is unreachable: ${reason}`);
     }
-    const body = Buffer.from(await response.body.arrayBuffer());
-    const status = response.statusCode;
     if (status === 304) return { changed: false, requests: 1 };
     if (status !== 200) throw new GraphError(`${where} answered HTTP ${status}${explain(status, body)}`, status);
 
@@ -119,11 +116,10 @@ export class GraphClient {
     if (!graph.success) {
       throw new GraphError(`${where} sent JSON that is not an update graph: ${z.prettifyError(graph.error).split('\n').slice(0, 4).join('; ')}`);
     }
-    const etag = response.headers['etag'];
     return {
       changed: true,
       graph: graph.data,
-      validator: { hash, ...(typeof etag === 'string' && etag ? { etag } : {}) },
+      validator: { hash, ...(etag ? { etag } : {}) },
       requests: 1,
     };
   }

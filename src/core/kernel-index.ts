@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { KERNEL_ARCHES } from './arch.ts';
 import { compareKernels } from './kernel.ts';
-import type { ResolvedRelease } from './release-resolver.ts';
+import type { ResolvedRelease } from './release-record.ts';
 import { compareOpenShiftVersions, isPrereleaseVersion } from './versions.ts';
 
 export const kernelRecordSchema = z.object({

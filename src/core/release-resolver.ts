@@ -8,11 +8,9 @@
  * and wins, and a DTK built for another kernel is reported as a finding.
  */
 import type { GoArch, GraphArch, KernelArch } from './arch.ts';
-import { KERNEL_ARCHES, isGoArch, kernelArchOf } from './arch.ts';
+import { isGoArch, kernelArchOf } from './arch.ts';
 import { readDtkImage } from './dtk-image.ts';
-import { z } from 'zod';
 import type { Finding } from './findings.ts';
-import { findingSchema } from './findings.ts';
 import type { Kernel } from './kernel.ts';
 import { flavouredKernel, parseKernel, rhelVersionOf } from './kernel.ts';
 import type { Observation } from './observation.ts';
@@ -22,32 +20,10 @@ import { PayloadError, readReleasePayload } from './release-payload.ts';
 import { parseImageReference } from './registry/reference.ts';
 import type { ImageRef, ImageSource, Platform } from './registry/types.ts';
 import { readExtensionsImage, readRhcosImage } from './rhcos-image.ts';
+import type { KernelStream, ResolvedRelease } from './release-record.ts';
 import { parseOpenShiftVersion, parseRhcosVersion } from './versions.ts';
 
-export const kernelStreamSchema = z.object({
-  /** The RHCOS tag the stream was read from: `rhel-coreos`, `rhel-coreos-10`, `machine-os-content`… */
-  stream: z.string(),
-  /** `rhel-9`, `rhel-10` when the tag carries `io.openshift.os.streamclass`. */
-  streamClass: z.string().nullable(),
-  kernel: z.string(),
-  rtKernel: z.string().nullable(),
-  kernel64k: z.string().nullable(),
-  rhelVersion: z.string().nullable(),
-  rhcosVersion: z.string().nullable(),
-  /** The release's own DTK image for this stream, by digest. */
-  dtkImage: z.string().nullable(),
-});
-export type KernelStream = z.infer<typeof kernelStreamSchema>;
-
-export const resolvedReleaseSchema = z.object({
-  version: z.string(),
-  arch: z.enum(KERNEL_ARCHES),
-  /** The payload pull spec as the graph lists it (an index for multi releases). */
-  payload: z.string(),
-  streams: z.array(kernelStreamSchema),
-  findings: z.array(findingSchema),
-});
-export type ResolvedRelease = z.infer<typeof resolvedReleaseSchema>;
+export { kernelStreamSchema, resolvedReleaseSchema, type KernelStream, type ResolvedRelease } from './release-record.ts';
 
 interface StreamPlan {
   readonly stream: string;

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';
-import { resolvedReleaseSchema } from './release-resolver.ts';
+import { resolvedReleaseSchema } from './release-record.ts';
 
 export const graphSnapshotSchema = z.object({
   validator: z.object({ etag: z.string().optional(), hash: z.string() }),

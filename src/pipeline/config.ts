@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import type { BuildPlanConfig } from './build-plan.ts';
 
 const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -61,4 +62,8 @@ export function readEnv<K extends keyof PipelineEnv>(env: NodeJS.ProcessEnv, key
     throw new Error(`bad Lambda configuration: ${problems}`);
   }
   return parsed.data as unknown as Pick<PipelineEnv, K>;
+}
+
+export function planConfig(env: Pick<PipelineEnv, 'DTK_REPOSITORY' | 'BUILD_ARCHES' | 'BUILD_PROJECTS'>): BuildPlanConfig {
+  return { dtkRepository: env.DTK_REPOSITORY, buildArches: env.BUILD_ARCHES, projects: env.BUILD_PROJECTS };
 }

@@ -15,6 +15,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 
+export const USER_AGENT = 'driver-toolkit-pipeline';
+
 export const logger = new Logger();
 export const metrics = new Metrics({ namespace: 'DriverToolkitPipeline' });
 
@@ -53,15 +55,21 @@ export function sqsHandler<S extends z.ZodType>(
     const response = await processPartialResponse(
       event,
       async (record: SQSRecord) => {
-        const message = parseRecord(schema, record);
-        const result = await handle(message);
-        logger.info('processed', { messageId: record.messageId, result: result as Record<string, unknown> });
+        try {
+          const result = await handle(parseRecord(schema, record));
+          logger.info('processed', { messageId: record.messageId, result: result as Record<string, unknown> });
+        } catch (error) {
+          logger.warn('record failed; SQS retries it, then dead-letters it', {
+            messageId: record.messageId,
+            receiveCount: record.attributes.ApproximateReceiveCount,
+            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          });
+          throw error;
+        }
       },
       processor,
       { context, throwOnFullBatchFailure: false },
     );
-    for (const failure of response.batchItemFailures) logger.warn('record failed; it will be retried', { messageId: failure.itemIdentifier });
-    metrics.publishStoredMetrics();
     return response;
   };
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
-import { kernelStreamSchema } from '#core/release-resolver.ts';
+import { kernelStreamSchema } from '#core/release-record.ts';
 
 /** releases queue: one payload to resolve. */
 export const releaseMessageSchema = z.object({

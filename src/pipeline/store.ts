@@ -21,7 +21,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { z } from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { findingSchema } from '#core/findings.ts';
-import { resolvedReleaseSchema } from '#core/release-resolver.ts';
+import { resolvedReleaseSchema } from '#core/release-record.ts';
 import { BUILD_KINDS } from './messages.ts';
 
 export const releaseEntrySchema = z.object({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { indexKernels, type ReleaseSighting } from '#core/kernel-index.ts';
-import type { KernelStream, ResolvedRelease } from '#core/release-resolver.ts';
+import type { KernelStream, ResolvedRelease } from '#core/release-record.ts';
 
 function release(version: string, kernel: string, extra: Partial<KernelStream> = {}): ResolvedRelease {
   return {
