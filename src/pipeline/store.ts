@@ -11,17 +11,20 @@
  * | builds of a kernel (all arches) | pk `KVER#<kernel without arch>`, sk `BUILD#<target>#<arch>`|
  * | builds by state                 | GSI `gsi1`: gsi1pk `BUILDSTATE#<state>`, gsi1sk `<updatedAt>#<buildKey>` |
  * | recent changes (per day)        | GSI `gsi2`: gsi2pk `CHANGES#<YYYY-MM-DD>`, gsi2sk `<time>#<pk>` |
+ * | driver by name                  | pk `DRIVER#<name>`, sk `DRIVER`                            |
+ * | everything of a kind (status, coverage index) | Scan filtered on the pk prefix (a few thousand items) |
  *
  * Every first sighting is a conditional write (`attribute_not_exists(pk)`), so
  * at-least-once delivery and overlapping runs never record a thing twice.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { findingSchema } from '#core/findings.ts';
 import { resolvedReleaseSchema } from '#core/release-record.ts';
+import { driverSchema, type Driver } from './drivers.ts';
 import { BUILD_KINDS } from './messages.ts';
 
 export const releaseEntrySchema = z.object({
@@ -121,6 +124,15 @@ export interface PipelineStore {
   updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts'>>, now: string): Promise<boolean>;
   buildsOfKernel(kernelVersion: string): Promise<BuildEntry[]>;
   buildsInState(state: BuildState, limit?: number): Promise<BuildEntry[]>;
+
+  getDriver(name: string): Promise<Driver | undefined>;
+  putDriver(driver: Driver, now: string): Promise<void>;
+
+  /** Every item of a kind (`KERNEL`, `RELEASE`, `BUILD`, `DRIVER`), for status and the coverage index. */
+  listKernels(): Promise<KernelEntry[]>;
+  listReleases(): Promise<ReleaseEntry[]>;
+  listBuilds(): Promise<BuildEntry[]>;
+  listDrivers(): Promise<Driver[]>;
 }
 
 /** `<kernelVersion>|<target>|<arch>` ↔ table keys. */
@@ -376,5 +388,51 @@ export class DynamoPipelineStore implements PipelineStore {
       }),
     );
     return Items.map((item) => buildEntrySchema.parse(item));
+  }
+
+  async getDriver(name: string): Promise<Driver | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `DRIVER#${name}`, sk: 'DRIVER' }, ConsistentRead: true }));
+    return Item ? driverSchema.parse(Item['driver']) : undefined;
+  }
+
+  async putDriver(driver: Driver, now: string): Promise<void> {
+    const pk = `DRIVER#${driver.name}`;
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { pk, sk: 'DRIVER', driver, updatedAt: now, gsi2pk: `CHANGES#${day(now)}`, gsi2sk: `${now}#${pk}` } }),
+    );
+  }
+
+  private async scanPrefix(prefix: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(pk, :prefix)',
+          ExpressionAttributeValues: { ':prefix': prefix },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async listKernels(): Promise<KernelEntry[]> {
+    return (await this.scanPrefix('KERNEL#')).map((i) => kernelEntrySchema.parse(i));
+  }
+
+  async listReleases(): Promise<ReleaseEntry[]> {
+    return (await this.scanPrefix('RELEASE#')).map((i) => releaseEntrySchema.parse(i));
+  }
+
+  async listBuilds(): Promise<BuildEntry[]> {
+    return (await this.scanPrefix('KVER#')).map((i) => buildEntrySchema.parse(i));
+  }
+
+  async listDrivers(): Promise<Driver[]> {
+    return (await this.scanPrefix('DRIVER#')).map((i) => driverSchema.parse(i['driver']));
   }
 }

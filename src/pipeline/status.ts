@@ -1,0 +1,33 @@
+/**
+ * The read model of everything the pipeline knows, for people and tools: the
+ * `status` command, KMM manifests and the coverage index are pure functions of
+ * one snapshot.
+ */
+import { compareKernels } from '#core/kernel.ts';
+import { compareOpenShiftVersions } from '#core/versions.ts';
+import type { Driver } from './drivers.ts';
+import type { BuildEntry, KernelEntry, PipelineStore, ReleaseEntry } from './store.ts';
+
+export interface StatusSnapshot {
+  readonly generatedAt: string;
+  /** Sorted by arch, then kernel version. */
+  readonly kernels: readonly KernelEntry[];
+  /** Sorted by OpenShift version. */
+  readonly releases: readonly ReleaseEntry[];
+  readonly builds: readonly BuildEntry[];
+  /** Drivers of the deploy config and of the table (the table's win on a name clash). */
+  readonly drivers: readonly Driver[];
+}
+
+export async function loadSnapshot(store: PipelineStore, configDrivers: readonly Driver[] = [], now = new Date()): Promise<StatusSnapshot> {
+  const [kernels, releases, builds, stored] = await Promise.all([store.listKernels(), store.listReleases(), store.listBuilds(), store.listDrivers()]);
+  const drivers = new Map(configDrivers.map((d) => [d.name, d]));
+  for (const d of stored) drivers.set(d.name, d);
+  return {
+    generatedAt: now.toISOString(),
+    kernels: [...kernels].sort((a, b) => a.arch.localeCompare(b.arch) || compareKernels(a.kernel, b.kernel)),
+    releases: [...releases].sort((a, b) => compareOpenShiftVersions(a.version, b.version) || a.graphArch.localeCompare(b.graphArch)),
+    builds: [...builds].sort((a, b) => a.buildKey.localeCompare(b.buildKey)),
+    drivers: [...drivers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
