@@ -1,31 +1,46 @@
 /**
- * What to build for a kernel, and the join that follows: the DTK image per
- * (kernel, arch) on a native builder of that arch, then one multi-arch index once
- * every arch of the kernel has its image. Partner drivers extend this plan.
+ * What to build for a kernel: the DTK image per (kernel, arch) on a native
+ * builder of that arch, each matching partner driver per (driver, kernel
+ * flavour, arch), then one multi-arch index per target once every arch has its
+ * image. Build keys make each of these a first-write-wins record.
  */
 import type { KernelArch } from '#core/arch.ts';
+import { parseBuildKernel } from '#core/builds/build-kernel.ts';
+import { renderTagTemplate } from '#core/builds/tags.ts';
 import type { Kernel } from '#core/kernel.ts';
 import { kernelTag, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import type { BuildProjects } from './config.ts';
-import type { BuildEntry } from './store.ts';
+import type { Driver } from './drivers.ts';
+import { driverKernels, moduleNameOf } from './drivers.ts';
+import type { BuildEntry, KernelEntry } from './store.ts';
 import { buildKeyOf } from './store.ts';
 
 export interface BuildPlanConfig {
   readonly dtkRepository: string;
   readonly buildArches: readonly KernelArch[];
   readonly projects: BuildProjects;
+  /** UBI base images pinned by digest, by RHEL major (`8`, `9`, `10`). */
+  readonly ubiImages?: Readonly<Record<string, string>>;
+  /** Drivers of the deploy config (the table may add more). */
+  readonly drivers?: readonly Driver[];
 }
 
 function entry(fields: Omit<BuildEntry, 'state' | 'attempts' | 'createdAt' | 'updatedAt'>, now: string): BuildEntry {
   return { ...fields, state: 'queued', attempts: 0, createdAt: now, updatedAt: now };
 }
 
+/** Groups one target's per-arch builds: the kernel without arch, plus the flavour for RT/64k kernels. */
+export function kernelGroup(kernel: Kernel): string {
+  const base = kernelWithoutArch(kernel);
+  return kernel.flavour === 'base' || /\.rt\d/.test(kernel.release) ? base : `${base}+${kernel.flavour}`;
+}
+
 /** DTK build of a (base) kernel on its own arch, when a builder for that arch is configured. */
-export function planKernelBuilds(kernel: Kernel, rhelVersion: string | null, config: BuildPlanConfig, now: string): BuildEntry[] {
+export function planDtkBuild(kernel: Kernel, stream: { rhelVersion: string | null; rtKernel: string | null }, config: BuildPlanConfig, now: string): BuildEntry[] {
   const project = config.projects.dtk[kernel.arch];
   if (!config.buildArches.includes(kernel.arch) || !project || kernel.flavour !== 'base') return [];
-  const kernelVersion = kernelWithoutArch(kernel);
-  const image = `${config.dtkRepository}:${kernelTag(kernel.full)}`;
+  const kernelVersion = kernelGroup(kernel);
+  const ubi = config.ubiImages?.[String(kernel.rhelMajor)];
   return [
     entry(
       {
@@ -36,13 +51,16 @@ export function planKernelBuilds(kernel: Kernel, rhelVersion: string | null, con
         kernel: kernel.full,
         arch: kernel.arch,
         project,
-        image,
+        image: `${config.dtkRepository}:${kernelTag(kernel.full)}`,
+        joinArches: [...config.buildArches],
         env: {
           KERNEL: kernel.full,
           ARCH: kernel.arch,
-          RHEL_VERSION: rhelVersion ?? String(kernel.rhelMajor),
+          RHEL_VERSION: stream.rhelVersion ?? String(kernel.rhelMajor),
           TARGET_IMAGE: config.dtkRepository,
           REBUILD: 'false',
+          ...(ubi ? { UBI_IMAGE: ubi } : {}),
+          ...(stream.rtKernel ? { RT_KERNEL: stream.rtKernel } : {}),
         },
       },
       now,
@@ -51,31 +69,99 @@ export function planKernelBuilds(kernel: Kernel, rhelVersion: string | null, con
 }
 
 /**
- * The join of a target's per-arch images, once every configured arch has
- * succeeded (or was skipped because its image already exists).
+ * Driver builds for a recorded kernel. Drivers built `FROM` the release's own
+ * DTK are planned at once; those built from this project's DTK image only once
+ * that image exists (`projectDtkReady`).
  */
-export function planJoin(builds: readonly BuildEntry[], target: string, config: BuildPlanConfig, now: string): BuildEntry | undefined {
-  const perArch = builds.filter((b) => b.target === target && b.kind !== 'join');
+export function planDriverBuilds(
+  kernelEntry: KernelEntry,
+  drivers: readonly Driver[],
+  config: BuildPlanConfig,
+  now: string,
+  options: { projectDtkReady: boolean; rebuild?: boolean },
+): BuildEntry[] {
+  const builds: BuildEntry[] = [];
+  for (const driver of drivers) {
+    if (driver.dtk === 'project' && !options.projectDtkReady) continue;
+    const releaseDtk = kernelEntry.dtkImages[0];
+    if (driver.dtk === 'release' && !releaseDtk) continue;
+    for (const flavoured of driverKernels(driver, kernelEntry)) {
+      const kernel = parseKernel(flavoured);
+      const project = kernel && config.projects.driver[kernel.arch];
+      if (!kernel || !project || !config.buildArches.includes(kernel.arch)) continue;
+      const modName = moduleNameOf(driver);
+      const tag = renderTagTemplate(driver.tagTemplate, { kernel: parseBuildKernel(kernel.full), modName });
+      const kernelVersion = kernelGroup(kernel);
+      const target = `driver:${driver.name}`;
+      const dtkImage = driver.dtk === 'release' ? releaseDtk! : `${config.dtkRepository}:${kernelTag(kernelEntry.kernel)}`;
+      builds.push(
+        entry(
+          {
+            buildKey: buildKeyOf(kernelVersion, `${target}@${driver.version}`, kernel.arch),
+            kind: 'driver',
+            target,
+            variant: driver.version,
+            kernelVersion,
+            kernel: kernel.full,
+            arch: kernel.arch,
+            project,
+            image: `${driver.repository}:${tag}`,
+            joinArches: driver.arches.filter((a) => config.buildArches.includes(a)),
+            env: {
+              DRIVER_NAME: driver.name,
+              MOD_NAME: modName,
+              ...(driver.source.type === 'git'
+                ? { DRIVER_SOURCE: driver.source.url, DRIVER_REF: driver.source.ref, DRIVER_CONTAINERFILE: driver.source.containerfile }
+                : { DRIVER_SOURCE: 'inline', DRIVER_CONTEXT_DIR: driver.source.context }),
+              KERNEL: kernel.full,
+              ARCH: kernel.arch,
+              DTK_IMAGE: dtkImage,
+              TARGET_IMAGE: driver.repository,
+              TAG_TEMPLATE: driver.tagTemplate,
+              BUILD_ARGS_JSON: JSON.stringify(driver.buildArgs),
+              REBUILD: options.rebuild ? 'true' : 'false',
+            },
+          },
+          now,
+        ),
+      );
+    }
+  }
+  return builds;
+}
+
+/** `<target>` or `<target>@<variant>`: the key segment that tells targets apart. */
+const targetKey = (b: Pick<BuildEntry, 'target' | 'variant'>) => (b.variant ? `${b.target}@${b.variant}` : b.target);
+
+/**
+ * The join of a target's per-arch images, once every arch it needs has succeeded
+ * (or was skipped because its image already exists). RT and 64k kernels exist on
+ * one arch only and are never joined.
+ */
+export function planJoin(builds: readonly BuildEntry[], of: BuildEntry, config: BuildPlanConfig, now: string): BuildEntry | undefined {
+  const arches = of.joinArches ?? config.buildArches;
+  const kernel = parseKernel(of.kernel);
+  if (arches.length < 2 || !kernel || kernel.flavour !== 'base') return undefined;
+  const perArch = builds.filter((b) => b.kind !== 'join' && targetKey(b) === targetKey(of));
   const done = perArch.filter((b) => b.state === 'succeeded' || b.state === 'skipped');
-  if (config.buildArches.length < 2 || !config.buildArches.every((arch) => done.some((b) => b.arch === arch))) return undefined;
-  const kernelVersion = perArch[0]!.kernelVersion;
-  const repository = perArch[0]!.image.replace(/:[^:/]+$/, '');
-  const archTags = config.buildArches.map((arch) => {
-    const build = done.find((b) => b.arch === arch)!;
-    const kernel = parseKernel(build.kernel);
-    return `${arch}=${kernel ? kernelTag(kernel.full) : build.image.split(':').at(-1)}`;
-  });
+  if (!arches.every((arch) => done.some((b) => b.arch === arch))) return undefined;
+  const repository = of.image.replace(/:[^:/]+$/, '');
+  const tagOf = (b: BuildEntry) => b.image.slice(repository.length + 1);
+  const archTags = arches.map((arch) => `${arch}=${tagOf(done.find((b) => b.arch === arch)!)}`);
+  // The multi-arch tag: the per-arch tag with the kernel's arch taken out.
+  const multiTag = tagOf(of).replace(kernelTag(of.kernel), kernelTag(kernelWithoutArch(kernel)));
   return entry(
     {
-      buildKey: buildKeyOf(kernelVersion, target, 'multi'),
+      buildKey: buildKeyOf(of.kernelVersion, targetKey(of), 'multi'),
       kind: 'join',
-      target,
-      kernelVersion,
-      kernel: kernelVersion,
+      target: of.target,
+      ...(of.variant ? { variant: of.variant } : {}),
+      kernelVersion: of.kernelVersion,
+      kernel: of.kernelVersion,
       arch: 'multi',
       project: config.projects.join,
-      image: `${repository}:${kernelTag(kernelVersion)}`,
-      env: { TARGET_IMAGE: repository, TARGET_TAG: kernelTag(kernelVersion), ARCH_TAGS: archTags.join(',') },
+      image: `${repository}:${multiTag}`,
+      env: { TARGET_IMAGE: repository, TARGET_TAG: multiTag, ARCH_TAGS: archTags.join(',') },
     },
     now,
   );

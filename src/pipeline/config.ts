@@ -7,8 +7,24 @@ import { z } from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
+import { driverSchema } from './drivers.ts';
 
 const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** A variable holding JSON that must match `schema`. */
+function jsonOf<T extends z.ZodType>(schema: T, name: string) {
+  return z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} is not JSON` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
 /** CodeBuild project names by build kind and arch, as JSON. */
 export const buildProjectsSchema = z.object({
@@ -38,18 +54,12 @@ export const envSchema = z.object({
   DTK_REPOSITORY: z.string().min(1),
   /** Kernel arches to build for (native builders exist for these). */
   BUILD_ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(KERNEL_ARCHES)).min(1)),
+  /** JSON array of the deploy config's partner drivers (the table may add more). */
+  DRIVERS: jsonOf(z.array(driverSchema), 'DRIVERS').default([]),
+  /** JSON object: UBI base image pinned by digest per RHEL major, e.g. {"9": "registry.access.redhat.com/ubi9/ubi@sha256:…"}. */
+  UBI_IMAGES: jsonOf(z.partialRecord(z.enum(['8', '9', '10']), z.string().regex(/@sha256:[0-9a-f]{64}$/, { error: 'UBI images must be pinned by digest' })), 'UBI_IMAGES').default({}),
   /** JSON, see buildProjectsSchema. */
-  BUILD_PROJECTS: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'BUILD_PROJECTS is not JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(buildProjectsSchema),
+  BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
 });
 export type PipelineEnv = z.infer<typeof envSchema>;
 
@@ -64,6 +74,8 @@ export function readEnv<K extends keyof PipelineEnv>(env: NodeJS.ProcessEnv, key
   return parsed.data as unknown as Pick<PipelineEnv, K>;
 }
 
-export function planConfig(env: Pick<PipelineEnv, 'DTK_REPOSITORY' | 'BUILD_ARCHES' | 'BUILD_PROJECTS'>): BuildPlanConfig {
-  return { dtkRepository: env.DTK_REPOSITORY, buildArches: env.BUILD_ARCHES, projects: env.BUILD_PROJECTS };
+export const PLAN_ENV = ['DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES'] as const;
+
+export function planConfig(env: Pick<PipelineEnv, (typeof PLAN_ENV)[number]>): BuildPlanConfig {
+  return { dtkRepository: env.DTK_REPOSITORY, buildArches: env.BUILD_ARCHES, projects: env.BUILD_PROJECTS, drivers: env.DRIVERS, ubiImages: env.UBI_IMAGES };
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { KERNEL_ARCHES } from '#core/arch.ts';
+import { findingSchema } from '#core/findings.ts';
 
 export const NOTIFICATION_SCHEMA = 'dtk-pipeline.notification/v1';
 
@@ -29,6 +30,25 @@ export const kernelDiscoveredSchema = z.object({
   dtkImage: z.string().nullable(),
 });
 
+export const kernelPromotedSchema = z.object({
+  ...base,
+  type: z.literal('kernel.promoted'),
+  kernel: z.string(),
+  arch: z.enum(KERNEL_ARCHES),
+  /** The GA release that brought it out of pre-release. */
+  release: z.string(),
+  channels: z.array(z.string()),
+});
+
+export const releaseFindingSchema = z.object({
+  ...base,
+  type: z.literal('release.finding'),
+  release: z.string(),
+  arch: z.string(),
+  payload: z.string(),
+  finding: findingSchema,
+});
+
 export const buildFinishedSchema = z.object({
   ...base,
   type: z.enum(['build.succeeded', 'build.failed']),
@@ -42,7 +62,8 @@ export const buildFinishedSchema = z.object({
   buildId: z.string().nullable(),
 });
 
-export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, buildFinishedSchema]);
+export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, kernelPromotedSchema, releaseFindingSchema, buildFinishedSchema]);
+export const NOTIFICATION_TYPES = ['kernel.discovered', 'kernel.promoted', 'release.finding', 'build.succeeded', 'build.failed'] as const;
 export type Notification = z.infer<typeof notificationSchema>;
 
 export interface PublishedNotification {
@@ -61,6 +82,18 @@ export function describe(n: Notification): PublishedNotification {
         subject: `New ${n.prerelease ? 'pre-release ' : ''}kernel ${n.kernel} (OpenShift ${n.release})`.slice(0, 100),
         body: n,
         attributes: { eventType: n.type, arch: n.arch, openshiftMinor: minor(n.release), prerelease: String(n.prerelease) },
+      };
+    case 'kernel.promoted':
+      return {
+        subject: `Kernel ${n.kernel} is now generally available (OpenShift ${n.release})`.slice(0, 100),
+        body: n,
+        attributes: { eventType: n.type, arch: n.arch, openshiftMinor: minor(n.release), prerelease: 'false' },
+      };
+    case 'release.finding':
+      return {
+        subject: `OpenShift ${n.release} ${n.arch}: ${n.finding.code}`.slice(0, 100),
+        body: n,
+        attributes: { eventType: n.type, arch: n.arch, openshiftMinor: minor(n.release), finding: n.finding.code },
       };
     case 'build.succeeded':
     case 'build.failed':

@@ -9,9 +9,11 @@
 import { isGenerallyAvailable } from '#core/kernel-index.ts';
 import { parseKernel } from '#core/kernel.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
-import { planKernelBuilds } from './build-plan.ts';
+import { planDriverBuilds, planDtkBuild } from './build-plan.ts';
+import type { Driver } from './drivers.ts';
 import type { BuildMessage, KernelMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import { notifyIfPromoted } from './promotion.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
 import type { KernelEntry, PipelineStore } from './store.ts';
 
@@ -23,6 +25,13 @@ export interface RecordDeps {
   readonly now?: () => Date;
   /** @default RECORD_LEASE_MS */
   readonly leaseMs?: number;
+}
+
+/** The deploy config's drivers and the table's (the table's win on a name clash). */
+export async function driversOf(deps: { store: PipelineStore; plan: BuildPlanConfig }): Promise<Driver[]> {
+  const byName = new Map((deps.plan.drivers ?? []).map((d) => [d.name, d]));
+  for (const d of await deps.store.listDrivers()) byName.set(d.name, d);
+  return [...byName.values()];
 }
 
 export type RecordOutcome = 'recorded' | 'completed-after-retry' | 'already-recorded';
@@ -62,6 +71,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     dtkImages: message.stream.dtkImage ? [message.stream.dtkImage] : [],
     firstSeenAt: now,
     discoveredBy: sighting,
+    discoveredAsPrerelease: prerelease,
     state: 'new',
   };
 
@@ -69,6 +79,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   let current = entry;
   if (!(await deps.store.createKernel(entry))) {
     current = await deps.store.addKernelSighting(kernel.full, { releases: [message.release], channels: message.channels, prerelease });
+    await notifyIfPromoted(deps, current, message.release, now);
     if (current.state === 'processed') return { outcome: 'already-recorded', buildsQueued: 0 };
     // Still `new`: either the first sighting's step died (its redelivery, or after
     // the lease anyone, finishes it) or it is running right now (wait for it).
@@ -96,7 +107,10 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     await deps.store.markKernelNotified(current.kernel, now);
   }
 
-  const planned = planKernelBuilds(kernel, current.rhelVersion, deps.plan, now);
+  const planned = [
+    ...planDtkBuild(kernel, current, deps.plan, now),
+    ...planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false }),
+  ];
   const toStart: BuildMessage[] = [];
   for (const build of planned) {
     if (await deps.store.createBuild(build)) {

@@ -10,13 +10,16 @@ import { isGenerallyAvailable } from '#core/kernel-index.ts';
 import { PayloadError } from '#core/release-payload.ts';
 import type { ReleaseResolver } from '#core/release-resolver.ts';
 import type { KernelMessage, ReleaseMessage } from './messages.ts';
-import type { MessageQueue } from './ports.ts';
+import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import type { MessageQueue, Notifier } from './ports.ts';
+import { notifyIfPromoted } from './promotion.ts';
 import type { PipelineStore } from './store.ts';
 
 export interface ResolveDeps {
   readonly resolver: ReleaseResolver;
   readonly store: PipelineStore;
   readonly kernels: MessageQueue<KernelMessage>;
+  readonly notifier: Notifier;
   readonly now?: () => Date;
 }
 
@@ -33,7 +36,18 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
     releases = await deps.resolver.resolvePayload(message);
   } catch (error) {
     if (!(error instanceof PayloadError)) throw error; // transient: SQS retries, then dead-letters
-    await deps.store.finishRelease({ ...base, state: 'failed', resolvedAt: now(), failure: { code: 'resolve-failed', message: error.message } });
+    const failure = { code: 'resolve-failed' as const, message: error.message };
+    await deps.notifier.publish({
+      schema: NOTIFICATION_SCHEMA,
+      id: `release.finding:${message.payload}|${message.graphArch}|resolve-failed`,
+      time: now(),
+      type: 'release.finding',
+      release: message.version,
+      arch: message.graphArch,
+      payload: message.payload,
+      finding: failure,
+    });
+    await deps.store.finishRelease({ ...base, state: 'failed', resolvedAt: now(), failure });
     return { outcome: 'unusable', kernelsQueued: 0 };
   }
 
@@ -43,13 +57,28 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
     for (const stream of release.streams) {
       const known = await deps.store.getKernel(stream.kernel);
       if (known) {
-        await deps.store.addKernelSighting(stream.kernel, { releases: [release.version], channels: message.channels, prerelease });
+        const updated = await deps.store.addKernelSighting(stream.kernel, { releases: [release.version], channels: message.channels, prerelease });
+        await notifyIfPromoted(deps, updated, release.version, now());
       } else {
         queue.push({ arch: release.arch, stream, release: release.version, payload: message.payload, channels: message.channels });
       }
     }
   }
   await deps.kernels.send(queue);
+  for (const release of releases) {
+    for (const finding of release.findings) {
+      await deps.notifier.publish({
+        schema: NOTIFICATION_SCHEMA,
+        id: `release.finding:${message.payload}|${release.arch}|${finding.code}|${finding.source ?? ''}`,
+        time: now(),
+        type: 'release.finding',
+        release: release.version,
+        arch: release.arch,
+        payload: message.payload,
+        finding,
+      });
+    }
+  }
   await deps.store.finishRelease({ ...base, channels: message.channels, state: 'resolved', resolvedAt: now(), releases });
   return { outcome: 'resolved', kernelsQueued: queue.length };
 }

@@ -11,8 +11,8 @@
  * | builds of a kernel (all arches) | pk `KVER#<kernel without arch>`, sk `BUILD#<target>#<arch>`|
  * | builds by state                 | GSI `gsi1`: gsi1pk `BUILDSTATE#<state>`, gsi1sk `<updatedAt>#<buildKey>` |
  * | recent changes (per day)        | GSI `gsi2`: gsi2pk `CHANGES#<YYYY-MM-DD>`, gsi2sk `<time>#<pk>` |
- * | driver by name                  | pk `DRIVER#<name>`, sk `DRIVER`                            |
- * | everything of a kind (status, coverage index) | Scan filtered on the pk prefix (a few thousand items) |
+ * | drivers (all, or by name)       | pk `DRIVERS`, sk `DRIVER#<name>`                            |
+ * | kernels, releases, builds (status, coverage index) | Scan filtered on the pk prefix (a few thousand items) |
  *
  * Every first sighting is a conditional write (`attribute_not_exists(pk)`), so
  * at-least-once delivery and overlapping runs never record a thing twice.
@@ -60,6 +60,10 @@ export const kernelEntrySchema = z.object({
   state: z.enum(['new', 'processed']),
   /** Set once `kernel.discovered` is published, so a retried step does not publish it again. */
   notifiedAt: z.string().optional(),
+  /** First seen only in candidate channels or -ec/-rc releases. */
+  discoveredAsPrerelease: z.boolean().default(false),
+  /** Set once `kernel.promoted` is published. */
+  promotedAt: z.string().optional(),
 });
 export type KernelEntry = z.infer<typeof kernelEntrySchema>;
 
@@ -78,6 +82,10 @@ export const buildEntrySchema = z.object({
   kernel: z.string(),
   /** Kernel arch, or `multi` for a join. */
   arch: z.string(),
+  /** A driver build's driver version (a new version is a new build). */
+  variant: z.string().optional(),
+  /** The arches whose images the join of this target puts together. */
+  joinArches: z.array(z.string()).optional(),
   project: z.string(),
   env: z.record(z.string(), z.string()),
   image: z.string(),
@@ -115,13 +123,14 @@ export interface PipelineStore {
   /** Adds releases and channels to a recorded kernel; returns it as it is now. */
   addKernelSighting(kernel: string, sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean }): Promise<KernelEntry>;
   markKernelNotified(kernel: string, at: string): Promise<void>;
+  markKernelPromoted(kernel: string, at: string): Promise<void>;
   markKernelProcessed(kernel: string): Promise<void>;
 
   /** First write wins: false when the build is already recorded. */
   createBuild(entry: BuildEntry): Promise<boolean>;
   getBuild(buildKey: string): Promise<BuildEntry | undefined>;
   /** Updates a build when its state is one of `from`; false when it is not. */
-  updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts'>>, now: string): Promise<boolean>;
+  updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env'>>, now: string): Promise<boolean>;
   buildsOfKernel(kernelVersion: string): Promise<BuildEntry[]>;
   buildsInState(state: BuildState, limit?: number): Promise<BuildEntry[]>;
 
@@ -286,6 +295,17 @@ export class DynamoPipelineStore implements PipelineStore {
     );
   }
 
+  async markKernelPromoted(kernel: string, at: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' },
+        UpdateExpression: 'SET promotedAt = :at',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+  }
+
   async markKernelProcessed(kernel: string): Promise<void> {
     await this.db.send(
       new UpdateCommand({
@@ -328,7 +348,7 @@ export class DynamoPipelineStore implements PipelineStore {
   async updateBuild(
     buildKey: string,
     from: readonly BuildState[],
-    changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts'>>,
+    changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env'>>,
     now: string,
   ): Promise<boolean> {
     const key = buildItemKey(buildKey);
@@ -391,14 +411,14 @@ export class DynamoPipelineStore implements PipelineStore {
   }
 
   async getDriver(name: string): Promise<Driver | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `DRIVER#${name}`, sk: 'DRIVER' }, ConsistentRead: true }));
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'DRIVERS', sk: `DRIVER#${name}` }, ConsistentRead: true }));
     return Item ? driverSchema.parse(Item['driver']) : undefined;
   }
 
   async putDriver(driver: Driver, now: string): Promise<void> {
-    const pk = `DRIVER#${driver.name}`;
+    const sk = `DRIVER#${driver.name}`;
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: { pk, sk: 'DRIVER', driver, updatedAt: now, gsi2pk: `CHANGES#${day(now)}`, gsi2sk: `${now}#${pk}` } }),
+      new PutCommand({ TableName: this.table, Item: { pk: 'DRIVERS', sk, driver, updatedAt: now, gsi2pk: `CHANGES#${day(now)}`, gsi2sk: `${now}#${sk}` } }),
     );
   }
 
@@ -433,6 +453,9 @@ export class DynamoPipelineStore implements PipelineStore {
   }
 
   async listDrivers(): Promise<Driver[]> {
-    return (await this.scanPrefix('DRIVER#')).map((i) => driverSchema.parse(i['driver']));
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'DRIVERS' }, ConsistentRead: true }),
+    );
+    return Items.map((i) => driverSchema.parse(i['driver']));
   }
 }

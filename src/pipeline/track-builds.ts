@@ -3,11 +3,12 @@
  * and the multi-arch join once every arch of a target is done.
  */
 import type { BuildPlanConfig } from './build-plan.ts';
-import { planJoin } from './build-plan.ts';
+import { planDriverBuilds, planJoin } from './build-plan.ts';
 import type { BuildMessage, CodeBuildStateChange } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import type { BuildState, PipelineStore } from './store.ts';
+import { driversOf } from './record-kernel.ts';
+import type { BuildEntry, BuildState, PipelineStore } from './store.ts';
 
 export interface TrackDeps {
   readonly store: PipelineStore;
@@ -67,11 +68,19 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
 
   let joinQueued = false;
   if (state !== 'failed' && build.kind !== 'join') {
-    const join = planJoin(await deps.store.buildsOfKernel(build.kernelVersion), build.target, deps.plan, now);
-    if (join && (await deps.store.createBuild(join))) {
-      await deps.builds.send([{ buildKey: join.buildKey }]);
-      joinQueued = true;
+    const next: BuildEntry[] = [];
+    const join = planJoin(await deps.store.buildsOfKernel(build.kernelVersion), { ...build, state }, deps.plan, now);
+    if (join) next.push(join);
+    // This project's DTK image now exists: drivers built FROM it can start.
+    const kernel = build.kind === 'dtk' ? await deps.store.getKernel(build.kernel) : undefined;
+    if (kernel) {
+      const drivers = (await driversOf(deps)).filter((d) => d.dtk === 'project');
+      next.push(...planDriverBuilds(kernel, drivers, deps.plan, now, { projectDtkReady: true }));
     }
+    const created: BuildEntry[] = [];
+    for (const b of next) if (await deps.store.createBuild(b)) created.push(b);
+    await deps.builds.send(created.map((b) => ({ buildKey: b.buildKey })));
+    joinQueued = created.some((b) => b.kind === 'join');
   }
   return { outcome: 'updated', joinQueued };
 }

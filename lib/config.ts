@@ -1,0 +1,179 @@
+/**
+ * The deploy configuration of the pipeline stack: one zod schema, read from the
+ * cdk.json context key `dtkPipeline`, or from a JSON file named by the context
+ * key `configFile` (`npx cdk synth -c configFile=deploy/prod.json`).
+ *
+ * A bad value fails synth with every problem named by its path, e.g.
+ * `config.channels[1]: "stabel-4.18" is not a channel name`.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { GRAPH_ARCHES } from '#core/arch.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+
+/** The cdk.json context key holding the config object. */
+export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
+/** The context key naming a JSON config file (takes precedence over CONFIG_CONTEXT_KEY). */
+export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
+
+/** Kernel arches CodeBuild has native builders for (x86 and Graviton). */
+export const BUILD_ARCHES = ['x86_64', 'aarch64'] as const;
+export type BuildArch = (typeof BUILD_ARCHES)[number];
+
+/** `quay.io`, `registry.example.com:5000`: a registry host, optionally with a port. */
+const REGISTRY_HOST = /^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/;
+/** `quay.io/myorg/driver-toolkit`: registry host, then lower-case path components. */
+const REPOSITORY = /^[^/]+(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
+/**
+ * A Secrets Manager secret ARN, complete (`…:secret:name-AbCdEf`) or partial
+ * (`…:secret:name`).
+ */
+const SECRET_ARN = /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+const unique = <T>(items: readonly T[]) => new Set(items).size === items.length;
+
+/**
+ * The channels Red Hat publishes. Stricter than the graph's CHANNEL_PATTERN on
+ * purpose: a misspelt channel is a valid-looking name whose graph is empty, so
+ * the pipeline would silently watch nothing.
+ */
+export const CHANNEL_PREFIXES = ['stable', 'fast', 'candidate', 'eus'] as const;
+const DEPLOY_CHANNEL = new RegExp(`^(?:${CHANNEL_PREFIXES.join('|')})-\\d{1,2}\\.\\d{1,3}$`);
+
+const channel = z
+  .string()
+  .refine((c) => DEPLOY_CHANNEL.test(c) && CHANNEL_PATTERN.test(c), {
+    error: (issue) =>
+      `${show(issue.input)} is not a channel name (expected ${CHANNEL_PREFIXES.join('|')}-<major>.<minor>, e.g. "stable-4.18", "candidate-5.0")`,
+  });
+
+const secretArn = z.string().regex(SECRET_ARN, {
+  error: (issue) =>
+    `${show(issue.input)} is not a Secrets Manager secret ARN (expected arn:aws:secretsmanager:<region>:<account>:secret:<name>)`,
+});
+
+export const deployConfigSchema = z
+  .strictObject({
+    /** Update-graph channels to watch, e.g. `stable-4.18`. */
+    channels: z.array(channel).min(1).refine(unique, 'lists a channel twice'),
+    /** Graph arches to watch per channel. */
+    arches: z
+      .array(z.enum(GRAPH_ARCHES, { error: (i) => `${show(i.input)} is not a graph arch (one of ${GRAPH_ARCHES.join(', ')})` }))
+      .min(1)
+      .refine(unique, 'lists an arch twice'),
+    /** Minutes between two polls of the graph. */
+    scheduleMinutes: z.number().int().min(1).max(480).default(10),
+    /** The update graph endpoint. */
+    graphUrl: z.url({ protocol: /^https$/, error: (i) => `${show(i.input)} is not an https URL` }).default(DEFAULT_GRAPH_URL),
+    /** The registry images are pushed to, e.g. `quay.io`. */
+    targetRegistry: z.string().regex(REGISTRY_HOST, { error: (i) => `${show(i.input)} is not a registry host (e.g. "quay.io")` }),
+    /** Where DTK images are pushed, e.g. `quay.io/myorg/driver-toolkit`. */
+    dtkRepository: z
+      .string()
+      .regex(REPOSITORY, { error: (i) => `${show(i.input)} is not a repository (e.g. "quay.io/myorg/driver-toolkit")` }),
+    /** Kernel arches to build images for, each on its native CodeBuild builder. */
+    buildArches: z
+      .array(z.enum(BUILD_ARCHES, { error: (i) => `${show(i.input)} has no CodeBuild builder (one of ${BUILD_ARCHES.join(', ')})` }))
+      .min(1)
+      .refine(unique, 'lists an arch twice')
+      .default([...BUILD_ARCHES]),
+    /** Addresses subscribed by e-mail to notifications and alarms. */
+    notificationEmails: z.array(z.email({ error: (i) => `${show(i.input)} is not an e-mail address` })).default([]),
+    /** OpenShift pull secret (docker config JSON). */
+    pullSecretArn: secretArn,
+    /** Push credentials of the target registry (docker config JSON). */
+    pushSecretArn: secretArn,
+    /** RHSM org id and activation key, a JSON secret `{"org": …, "key": …}`. */
+    rhsmSecretArn: secretArn,
+    /** Most releases resolved at once (SQS event source maxConcurrency, 2–1000). */
+    resolveConcurrency: z.number().int().min(2).max(1000).default(2),
+    /** Concurrent build limit of each CodeBuild project. */
+    maxConcurrentBuilds: z.number().int().min(1).max(1000).default(10),
+    /** Partner drivers to build (element schema: the partner-driver issue). */
+    drivers: z.array(z.unknown()).default([]),
+  })
+  .superRefine((config, ctx) => {
+    if (!config.dtkRepository.startsWith(`${config.targetRegistry}/`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dtkRepository'],
+        message: `${show(config.dtkRepository)} is not in the target registry ${show(config.targetRegistry)}`,
+      });
+    }
+  });
+
+/** The config as written (defaults optional). */
+export type DeployConfigInput = z.input<typeof deployConfigSchema>;
+/** The config after defaults. */
+export type DeployConfig = z.output<typeof deployConfigSchema>;
+
+export class DeployConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeployConfigError';
+  }
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+}
+
+/** Validates a raw config; `source` says where it came from, for the message. */
+export function parseDeployConfig(raw: unknown, source = `context "${CONFIG_CONTEXT_KEY}"`): DeployConfig {
+  const parsed = deployConfigSchema.safeParse(raw, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const message =
+      issue.code === 'invalid_type' && issue.input === undefined
+        ? `is required (${issue.expected})`
+        : issue.code === 'unrecognized_keys'
+          ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(show).join(', ')}`
+          : issue.message;
+    return `  config${pathOf(issue.path)}: ${message}`;
+  });
+  return failWith(`bad deploy config (${source}):\n${problems.join('\n')}`);
+}
+
+function failWith(message: string): never {
+  throw new DeployConfigError(message);
+}
+
+/**
+ * Reads the config from the app's context: the file named by `configFile`
+ * (relative to the working directory) if set, else the `dtkPipeline` object.
+ */
+export function loadDeployConfig(node: Node): DeployConfig {
+  const file: unknown = node.tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '') failWith(`context "${CONFIG_FILE_CONTEXT_KEY}" must be a file path`);
+    const path = resolve(file);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      return failWith(`cannot read the deploy config file ${path}: ${(error as Error).message}`);
+    }
+    return parseDeployConfig(parseJson(text, path), path);
+  }
+  let raw: unknown = node.tryGetContext(CONFIG_CONTEXT_KEY);
+  if (raw === undefined) {
+    failWith(
+      `no deploy config: set the context key "${CONFIG_CONTEXT_KEY}" in cdk.json, or name a JSON file with -c ${CONFIG_FILE_CONTEXT_KEY}=<path>`,
+    );
+  }
+  // `-c dtkPipeline='{…}'` on the command line arrives as a string.
+  if (typeof raw === 'string') raw = parseJson(raw, `context "${CONFIG_CONTEXT_KEY}"`);
+  return parseDeployConfig(raw);
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    return failWith(`the deploy config (${source}) is not JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The deployed pipeline (DESIGN.md §7):
+ *
+ *   schedule → poll-releases → [releases] → resolve-release → [kernels] → record-kernel
+ *     → [builds] → start-build → CodeBuild → "Build State Change" → track-builds → [builds] …
+ *
+ * Construct IDs below are a contract: renaming one replaces its resource.
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CfnElement, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { PipelineEnv } from '../src/pipeline/config.ts';
+import type { DeployConfig } from './config.ts';
+import { BuildProjects } from './constructs/build-projects.ts';
+import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts';
+import { Notifications } from './constructs/notifications.ts';
+import { PipelineDashboard } from './constructs/pipeline-dashboard.ts';
+import { METRICS_NAMESPACE, PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
+import { suppressPipelineNagFindings } from './nag-suppressions.ts';
+
+/** The repository this stack is defined in (lambdas/, buildspecs/, the build source). */
+export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/**
+ * What a build checks out (gitignore syntax, relative to the repository root):
+ * the build scripts, container image definitions, buildspecs, and the package
+ * and source they run with. Everything else (tests, node_modules, caches) is left out.
+ */
+export const BUILD_SOURCE_PATTERNS = [
+  '/*',
+  '!/buildspecs/',
+  '!/images/',
+  '!/scripts/',
+  '/scripts/*',
+  '!/scripts/build/',
+  '!/bin/',
+  '!/src/',
+  '!/package.json',
+  '!/package-lock.json',
+  '!/tsconfig.json',
+];
+
+/** The metric poll-releases emits once per successful poll (Powertools EMF). */
+export const POLL_SUCCEEDED_METRIC = 'PollSucceeded';
+
+/** A secret name's 6-character suffix marks a complete ARN. */
+const COMPLETE_SECRET_ARN = /-[A-Za-z0-9]{6}$/;
+
+export interface PipelineStackProps extends StackProps {
+  /** The validated deploy config (see lib/config.ts). */
+  readonly config: DeployConfig;
+  /**
+   * Repository root holding lambdas/, buildspecs/ and the build source.
+   * @default REPOSITORY_ROOT (the repository this file lives in)
+   */
+  readonly repositoryRoot?: string;
+}
+
+type Environment = Partial<Record<keyof PipelineEnv, string>>;
+
+export class PipelineStack extends Stack {
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const root = props.repositoryRoot ?? REPOSITORY_ROOT;
+
+    const notifications = new Notifications(this, 'Notifications', { emails: config.notificationEmails });
+    const { topic, alarmAction } = notifications;
+
+    /**
+     * The pipeline's state, one table; its items and access patterns are
+     * written down in src/pipeline/store.ts:
+     *   pk/sk                 releases, kernels, builds of a kernel, graph validators, drivers
+     *   gsi1 (gsi1pk/gsi1sk)  builds by state
+     *   gsi2 (gsi2pk/gsi2sk)  recent changes
+     *   expiresAt             TTL (epoch seconds) of items that may expire
+     */
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      timeToLiveAttribute: 'expiresAt',
+    });
+    for (const index of ['gsi1', 'gsi2']) {
+      table.addGlobalSecondaryIndex({
+        indexName: index,
+        partitionKey: { name: `${index}pk`, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: `${index}sk`, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+
+    const secret = (secretId: string, arn: string) =>
+      COMPLETE_SECRET_ARN.test(arn)
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, secretId, arn)
+        : secretsmanager.Secret.fromSecretPartialArn(this, secretId, arn);
+    const pullSecret = secret('PullSecret', config.pullSecretArn);
+    const pushSecret = secret('PushSecret', config.pushSecretArn);
+    const rhsmSecret = secret('RhsmSecret', config.rhsmSecretArn);
+
+    // Queues: visibility ≥ 6 × the consumer's timeout (checked by addConsumer).
+    const releases = new MonitoredQueue(this, 'ReleasesQueue', {
+      description: 'releases to resolve',
+      visibilityTimeout: Duration.minutes(30),
+      maxReceiveCount: 5,
+      alarmAction,
+    });
+    const kernels = new MonitoredQueue(this, 'KernelsQueue', {
+      description: 'kernels to record',
+      visibilityTimeout: Duration.minutes(6),
+      maxReceiveCount: 5,
+      alarmAction,
+    });
+    // Builds over the account's CodeBuild limit come back as batch item
+    // failures and wait here: one visibility timeout of backoff per try, 50 tries.
+    const builds = new MonitoredQueue(this, 'BuildsQueue', {
+      description: 'builds to start',
+      visibilityTimeout: Duration.minutes(10),
+      maxReceiveCount: 50,
+      retentionPeriod: Duration.days(14),
+      alarmAction,
+    });
+    const trackBuildsDeadLetters = new sqs.Queue(this, 'TrackBuildsDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const trackBuildsDeadLetterAlarm = deadLetterAlarm(this, 'TrackBuildsDeadLetterAlarm', trackBuildsDeadLetters, {
+      description: 'track-builds: a build state change event failed every retry',
+      alarmAction,
+    });
+
+    const buildSource = new s3assets.Asset(this, 'BuildSource', {
+      path: root,
+      exclude: BUILD_SOURCE_PATTERNS,
+      ignoreMode: IgnoreMode.GIT,
+    });
+    const buildProjects = new BuildProjects(this, 'Builds', {
+      source: codebuild.Source.s3({ bucket: buildSource.bucket, path: buildSource.s3ObjectKey }),
+      buildspecDirectory: join(root, 'buildspecs'),
+      buildArches: config.buildArches,
+      targetRegistry: config.targetRegistry,
+      dtkRepository: config.dtkRepository,
+      pullSecret,
+      pushSecret,
+      rhsmSecret,
+      encryptionKey: notifications.key,
+      concurrentBuildLimit: config.maxConcurrentBuilds,
+    });
+
+    const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn } satisfies Environment;
+    const fn = (id: string, serviceName: string, environment: Environment, options: Partial<PipelineFunctionProps> = {}) => {
+      const f = new PipelineFunction(this, id, {
+        entry: join(root, 'lambdas', serviceName, 'handler.ts'),
+        projectRoot: root,
+        serviceName,
+        environment: environment as Record<string, string>,
+        alarmAction,
+        ...options,
+      });
+      table.grantReadWriteData(f.function);
+      topic.grantPublish(f.function);
+      return f;
+    };
+
+    const scheduleRate = Duration.minutes(config.scheduleMinutes);
+    const poll = fn(
+      'PollReleases',
+      'poll-releases',
+      {
+        ...common,
+        RELEASES_QUEUE_URL: releases.queue.queueUrl,
+        CHANNELS: config.channels.join(','),
+        ARCHES: config.arches.join(','),
+        GRAPH_URL: config.graphUrl,
+      },
+      {
+        description: 'Polls the update graph for new release payloads',
+        timeout: Duration.minutes(2),
+        // One poll at a time; a missed tick is made good by the next one.
+        reservedConcurrentExecutions: 1,
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(Math.min(360, config.scheduleMinutes)),
+      },
+    );
+    releases.queue.grantSendMessages(poll.function);
+    new events.Rule(this, 'PollSchedule', {
+      description: `Runs poll-releases every ${config.scheduleMinutes} minutes`,
+      schedule: events.Schedule.rate(scheduleRate),
+      targets: [new targets.LambdaFunction(poll.function, { retryAttempts: 0 })],
+    });
+
+    const resolveRelease = fn(
+      'ResolveRelease',
+      'resolve-release',
+      { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '' },
+      { description: 'Resolves a release payload to its RHCOS kernels', timeout: Duration.minutes(5), memorySize: 1024 },
+    );
+    kernels.queue.grantSendMessages(resolveRelease.function);
+    pullSecret.grantRead(resolveRelease.function);
+    releases.addConsumer(resolveRelease.function, { batchSize: 5, maxConcurrency: config.resolveConcurrency });
+
+    // What to build and where: record-kernel and track-builds plan builds with these.
+    const buildTargets = {
+      DTK_REPOSITORY: config.dtkRepository,
+      BUILD_ARCHES: config.buildArches.join(','),
+      BUILD_PROJECTS: buildProjects.projectNamesJson(),
+    } satisfies Environment;
+    const recordKernel = fn(
+      'RecordKernel',
+      'record-kernel',
+      { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets },
+      { description: 'Records a kernel once and queues its builds', timeout: Duration.minutes(1) },
+    );
+    builds.queue.grantSendMessages(recordKernel.function);
+    kernels.addConsumer(recordKernel.function, { batchSize: 10 });
+
+    const startBuild = fn(
+      'StartBuild',
+      'start-build',
+      { ...common, BUILD_PROJECTS: buildProjects.projectNamesJson() },
+      { description: 'Starts CodeBuild builds, deferring those over the account limit', timeout: Duration.minutes(1) },
+    );
+    buildProjects.grantStartBuild(startBuild.function);
+    builds.addConsumer(startBuild.function, { batchSize: 5, maxConcurrency: 2 });
+
+    const trackBuilds = fn(
+      'TrackBuilds',
+      'track-builds',
+      { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets },
+      {
+        description: 'Records build state changes and queues the multi-arch join',
+        timeout: Duration.minutes(1),
+        retryAttempts: 2,
+        deadLetterQueue: trackBuildsDeadLetters,
+      },
+    );
+    builds.queue.grantSendMessages(trackBuilds.function);
+    new events.Rule(this, 'BuildStateChanges', {
+      description: "Sends this stack's CodeBuild state changes to track-builds",
+      eventPattern: {
+        source: ['aws.codebuild'],
+        detailType: ['CodeBuild Build State Change'],
+        detail: { 'project-name': buildProjects.projects.map((p) => p.projectName) },
+      },
+      targets: [
+        new targets.LambdaFunction(trackBuilds.function, {
+          deadLetterQueue: trackBuildsDeadLetters,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
+
+    // No successful poll for three intervals; no data at all is as bad as zero.
+    const pollSucceeded = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: POLL_SUCCEEDED_METRIC,
+      dimensionsMap: { service: poll.serviceName },
+      statistic: cloudwatch.Stats.SUM,
+      period: scheduleRate,
+    });
+    const pollStalenessAlarm = new cloudwatch.Alarm(this, 'PollStalenessAlarm', {
+      alarmDescription: `poll-releases: no successful poll in ${3 * config.scheduleMinutes} minutes`,
+      metric: pollSucceeded,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    pollStalenessAlarm.addAlarmAction(alarmAction);
+
+    const functions = [poll, resolveRelease, recordKernel, startBuild, trackBuilds];
+    const queues = [releases, kernels, builds];
+    const dashboard = new PipelineDashboard(this, 'Dashboard', {
+      functions,
+      queues,
+      deadLetterQueues: [trackBuildsDeadLetters],
+      buildProjects: buildProjects.projects,
+      pollMetric: pollSucceeded,
+      alarms: [
+        pollStalenessAlarm,
+        ...functions.map((f) => f.errorsAlarm),
+        ...queues.map((q) => q.deadLetterAlarm),
+        trackBuildsDeadLetterAlarm,
+      ],
+    });
+
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'TopicArn', { value: topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+
+    suppressPipelineNagFindings(this, {
+      functions,
+      buildProjects,
+      tableLogicalId: this.getLogicalId(table.node.defaultChild as CfnElement),
+      buildSecrets: [pullSecret, pushSecret, rhsmSecret],
+    });
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The coverage index: for every recorded kernel (per arch), the releases that
+ * ship it and whether this project has built its DTK image and each partner
+ * driver's image. One versioned JSON document, published next to a static page
+ * that answers "is my kernel covered?" (see coverage-page.ts).
+ *
+ * A pure function of one status snapshot: same snapshot, same bytes.
+ */
+import { z } from 'zod';
+import { KERNEL_ARCHES } from '#core/arch.ts';
+import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
+import { compareOpenShiftVersions } from '#core/versions.ts';
+import { driverKernels, type Driver } from './drivers.ts';
+import type { StatusSnapshot } from './status.ts';
+import { BUILD_STATES, type BuildEntry, type BuildState, type KernelEntry } from './store.ts';
+
+export const COVERAGE_SCHEMA = 'dtk-pipeline.coverage/v1';
+
+/** A build's own state, or `not-built` when a matching kernel has no build yet. */
+export const COVERAGE_BUILD_STATES = [...BUILD_STATES, 'not-built'] as const;
+/** A target's state for one kernel: its builds' worst state, or `not-matching` when the target does not apply. */
+export const COVERAGE_STATES = [...COVERAGE_BUILD_STATES, 'not-matching'] as const;
+export type CoverageState = (typeof COVERAGE_STATES)[number];
+
+const coverageBuildSchema = z.object({
+  /** The kernel the image is for: the base kernel, or its `+rt` / `+64k` flavour. */
+  kernel: z.string(),
+  flavour: z.enum(['base', 'rt', '64k']),
+  state: z.enum(COVERAGE_BUILD_STATES),
+  /** Image reference (repository:tag), when a build exists. */
+  image: z.string().nullable(),
+  digest: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+  /** Why it was skipped or failed, when known. */
+  detail: z.string().nullable(),
+});
+export type CoverageBuild = z.infer<typeof coverageBuildSchema>;
+
+const targetCoverageSchema = z.object({
+  state: z.enum(COVERAGE_STATES),
+  /** The target applies to this kernel (the DTK always does; a driver by its arches, channels and filters). */
+  matches: z.boolean(),
+  /** Every image it needs exists (built, or found already pushed). */
+  covered: z.boolean(),
+  /** One per kernel flavour it is built for; empty when nothing applies or was built. */
+  builds: z.array(coverageBuildSchema),
+});
+export type TargetCoverage = z.infer<typeof targetCoverageSchema>;
+
+const kernelCoverageSchema = z.object({
+  kernel: z.string(),
+  arch: z.enum(KERNEL_ARCHES),
+  rhelVersion: z.string().nullable(),
+  rtKernel: z.string().nullable(),
+  kernel64k: z.string().nullable(),
+  /** OpenShift releases that ship it, oldest first. */
+  releases: z.array(z.string()),
+  channels: z.array(z.string()),
+  /** Seen only in candidate channels or `-ec.`/`-rc.` releases so far. */
+  prerelease: z.boolean(),
+  rhcosVersions: z.array(z.string()),
+  /** The DTK images of the releases themselves (by digest). */
+  releaseDtkImages: z.array(z.string()),
+  firstSeenAt: z.string(),
+  dtk: targetCoverageSchema,
+  /** By driver name, in the order of `drivers`. */
+  drivers: z.record(z.string(), targetCoverageSchema),
+});
+export type KernelCoverage = z.infer<typeof kernelCoverageSchema>;
+
+const targetSummarySchema = z.object({
+  /** Kernels the target applies to. */
+  matching: z.number().int(),
+  covered: z.number().int(),
+  /** matching − covered: failed, building and not built yet. */
+  missing: z.number().int(),
+  failed: z.number().int(),
+  building: z.number().int(),
+  notBuilt: z.number().int(),
+});
+export type TargetSummary = z.infer<typeof targetSummarySchema>;
+
+export const coverageIndexSchema = z.object({
+  schema: z.literal(COVERAGE_SCHEMA),
+  generatedAt: z.string(),
+  drivers: z.array(
+    z.object({
+      name: z.string(),
+      repository: z.string(),
+      arches: z.array(z.string()),
+      channels: z.array(z.string()),
+    }),
+  ),
+  summary: z.object({
+    kernels: z.number().int(),
+    prerelease: z.number().int(),
+    dtk: targetSummarySchema,
+    drivers: z.record(z.string(), targetSummarySchema),
+  }),
+  /** Newest kernel first; the arches of one kernel together. */
+  kernels: z.array(kernelCoverageSchema),
+});
+export type CoverageIndex = z.infer<typeof coverageIndexSchema>;
+
+const BUILDING: readonly CoverageState[] = ['queued', 'started', 'in-progress'];
+/** Worst first: a target shows the first of these that any of its builds is in. */
+const SEVERITY: readonly CoverageState[] = ['failed', 'not-built', 'queued', 'started', 'in-progress', 'succeeded', 'skipped'];
+const AVAILABLE: readonly BuildState[] = ['succeeded', 'skipped'];
+
+const flavourOf = (kernel: string) => parseKernel(kernel)?.flavour ?? 'base';
+
+function coverageBuild(kernel: string, build: BuildEntry | undefined): CoverageBuild {
+  return {
+    kernel,
+    flavour: flavourOf(kernel),
+    state: build?.state ?? 'not-built',
+    image: build?.image ?? null,
+    digest: build?.digest ?? null,
+    updatedAt: build?.updatedAt ?? null,
+    detail: build?.detail ?? null,
+  };
+}
+
+function targetCoverage(expected: readonly string[], builds: ReadonlyMap<string, BuildEntry>): TargetCoverage {
+  // Images built earlier stay listed when a driver's filters no longer match.
+  const kernels = [...new Set([...expected, ...builds.keys()])];
+  const list = kernels.map((k) => coverageBuild(k, builds.get(k)));
+  const matches = expected.length > 0;
+  if (list.length === 0) return { state: 'not-matching', matches, covered: false, builds: [] };
+  const state = SEVERITY.find((s) => list.some((b) => b.state === s)) ?? 'not-built';
+  const covered =
+    matches &&
+    expected.every((k) => {
+      const built = builds.get(k);
+      return built !== undefined && AVAILABLE.includes(built.state);
+    });
+  return { state, matches, covered, builds: list };
+}
+
+/** Builds by target, then by the kernel they are for (joins are per kernel version, not per arch: left out). */
+function indexBuilds(builds: readonly BuildEntry[]): Map<string, Map<string, BuildEntry>> {
+  const byTarget = new Map<string, Map<string, BuildEntry>>();
+  for (const build of builds) {
+    if (build.kind === 'join') continue;
+    const byKernel = byTarget.get(build.target) ?? new Map<string, BuildEntry>();
+    byTarget.set(build.target, byKernel);
+    const seen = byKernel.get(build.kernel);
+    if (!seen || seen.updatedAt < build.updatedAt || (seen.updatedAt === build.updatedAt && seen.buildKey < build.buildKey)) {
+      byKernel.set(build.kernel, build);
+    }
+  }
+  return byTarget;
+}
+
+/** The builds of one target for a kernel and its flavours. */
+function buildsFor(index: Map<string, Map<string, BuildEntry>>, target: string, entry: KernelEntry): Map<string, BuildEntry> {
+  const byKernel = index.get(target);
+  const found = new Map<string, BuildEntry>();
+  for (const k of [entry.kernel, entry.rtKernel, entry.kernel64k]) {
+    const build = k ? byKernel?.get(k) : undefined;
+    if (k && build) found.set(k, build);
+  }
+  return found;
+}
+
+function kernelCoverage(entry: KernelEntry, drivers: readonly Driver[], builds: Map<string, Map<string, BuildEntry>>): KernelCoverage {
+  const releases = [...new Set(entry.releases)].sort(compareOpenShiftVersions);
+  const channels = [...new Set(entry.channels)].sort();
+  const sighting = { kernel: entry.kernel, arch: entry.arch, releases, channels, rtKernel: entry.rtKernel, kernel64k: entry.kernel64k };
+  // The DTK is built for the base kernel only.
+  const dtkExpected = parseKernel(entry.kernel) ? [entry.kernel] : [];
+  return {
+    kernel: entry.kernel,
+    arch: entry.arch,
+    rhelVersion: entry.rhelVersion,
+    rtKernel: entry.rtKernel,
+    kernel64k: entry.kernel64k,
+    releases,
+    channels,
+    prerelease: entry.prerelease,
+    rhcosVersions: [...new Set(entry.rhcosVersions)].sort(),
+    releaseDtkImages: [...new Set(entry.dtkImages)].sort(),
+    firstSeenAt: entry.firstSeenAt,
+    dtk: targetCoverage(dtkExpected, buildsFor(builds, 'dtk', entry)),
+    drivers: Object.fromEntries(drivers.map((d) => [d.name, targetCoverage(driverKernels(d, sighting), buildsFor(builds, `driver:${d.name}`, entry))])),
+  };
+}
+
+function summarize(targets: readonly TargetCoverage[]): TargetSummary {
+  const matching = targets.filter((t) => t.matches);
+  const covered = matching.filter((t) => t.covered).length;
+  return {
+    matching: matching.length,
+    covered,
+    missing: matching.length - covered,
+    failed: matching.filter((t) => !t.covered && t.state === 'failed').length,
+    building: matching.filter((t) => !t.covered && BUILDING.includes(t.state)).length,
+    notBuilt: matching.filter((t) => !t.covered && t.state === 'not-built').length,
+  };
+}
+
+/** Newest kernel version first, then arch; strings that are not kernels last. */
+function compareRows(a: KernelEntry, b: KernelEntry): number {
+  const ka = parseKernel(a.kernel);
+  const kb = parseKernel(b.kernel);
+  if (!ka || !kb) return ka ? -1 : kb ? 1 : a.kernel < b.kernel ? -1 : a.kernel > b.kernel ? 1 : 0;
+  return compareKernels(kernelWithoutArch(kb), kernelWithoutArch(ka)) || a.arch.localeCompare(b.arch) || (a.kernel < b.kernel ? -1 : a.kernel > b.kernel ? 1 : 0);
+}
+
+export function buildCoverageIndex(snapshot: StatusSnapshot): CoverageIndex {
+  const drivers = [...snapshot.drivers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const builds = indexBuilds(snapshot.builds);
+  const kernels = [...snapshot.kernels].sort(compareRows).map((k) => kernelCoverage(k, drivers, builds));
+  return {
+    schema: COVERAGE_SCHEMA,
+    generatedAt: snapshot.generatedAt,
+    drivers: drivers.map((d) => ({ name: d.name, repository: d.repository, arches: [...d.arches], channels: [...d.channels] })),
+    summary: {
+      kernels: kernels.length,
+      prerelease: kernels.filter((k) => k.prerelease).length,
+      dtk: summarize(kernels.map((k) => k.dtk)),
+      drivers: Object.fromEntries(drivers.map((d) => [d.name, summarize(kernels.map((k) => k.drivers[d.name]!))])),
+    },
+    kernels,
+  };
+}

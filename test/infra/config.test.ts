@@ -1,0 +1,106 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { DeployConfigError, loadDeployConfig, parseDeployConfig } from '../../lib/config.ts';
+import { REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
+import { exampleConfig, synthPipeline } from './fixture.ts';
+
+const problemsOf = (raw: unknown): string => {
+  try {
+    parseDeployConfig(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DeployConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('the config was accepted');
+};
+
+describe('deploy config', () => {
+  it('accepts the example config of cdk.json and fills in the defaults', () => {
+    const { scheduleMinutes: _s, buildArches: _b, notificationEmails: _n, resolveConcurrency: _r, maxConcurrentBuilds: _m, drivers: _d, ...required } =
+      exampleConfig;
+    expect(parseDeployConfig(required)).toMatchObject({
+      scheduleMinutes: 10,
+      graphUrl: 'https://api.openshift.com/api/upgrades_info/v1/graph',
+      buildArches: ['x86_64', 'aarch64'],
+      notificationEmails: [],
+      resolveConcurrency: 2,
+      maxConcurrentBuilds: 10,
+      drivers: [],
+    });
+  });
+
+  it('names a misspelt channel by its index', () => {
+    expect(problemsOf({ ...exampleConfig, channels: ['stable-4.18', 'stabel-4.18'] })).toContain(
+      'config.channels[1]: "stabel-4.18" is not a channel name',
+    );
+  });
+
+  it.each([
+    [{ arches: ['x86_64'] }, 'config.arches[0]: "x86_64" is not a graph arch'],
+    [{ scheduleMinutes: 0 }, 'config.scheduleMinutes:'],
+    [{ graphUrl: 'http://api.openshift.com/graph' }, 'config.graphUrl: "http://api.openshift.com/graph" is not an https URL'],
+    [{ targetRegistry: 'https://quay.io' }, 'config.targetRegistry: "https://quay.io" is not a registry host'],
+    [{ dtkRepository: 'docker.io/myorg/driver-toolkit' }, 'config.dtkRepository: "docker.io/myorg/driver-toolkit" is not in the target registry "quay.io"'],
+    [{ buildArches: ['s390x'] }, 'config.buildArches[0]: "s390x" has no CodeBuild builder'],
+    [{ notificationEmails: ['ops'] }, 'config.notificationEmails[0]: "ops" is not an e-mail address'],
+    [{ pullSecretArn: 'arn:aws:s3:::bucket' }, 'config.pullSecretArn: "arn:aws:s3:::bucket" is not a Secrets Manager secret ARN'],
+    [{ resolveConcurrency: 1 }, 'config.resolveConcurrency:'],
+    [{ maxConcurrentBuilds: 0 }, 'config.maxConcurrentBuilds:'],
+    [{ chanels: ['stable-4.18'] }, 'config: unknown key "chanels"'],
+    [{ channels: ['stable-4.18', 'stable-4.18'] }, 'config.channels: lists a channel twice'],
+  ])('rejects %j naming the field', (override, message) => {
+    expect(problemsOf({ ...exampleConfig, ...override })).toContain(message);
+  });
+
+  it('names every missing field at once', () => {
+    const message = problemsOf({ arches: ['amd64'] });
+    for (const field of ['channels', 'targetRegistry', 'dtkRepository', 'pullSecretArn', 'pushSecretArn', 'rhsmSecretArn']) {
+      expect(message).toContain(`config.${field}: is required`);
+    }
+  });
+
+  it('reads the context object, a JSON string of it, or a file named by configFile', () => {
+    expect(loadDeployConfig(new App({ context: { dtkPipeline: exampleConfig } }).node).channels).toEqual(exampleConfig.channels);
+    expect(loadDeployConfig(new App({ context: { dtkPipeline: JSON.stringify(exampleConfig) } }).node).channels).toEqual(exampleConfig.channels);
+    const file = join(mkdtempSync(join(tmpdir(), 'dtk-config-')), 'prod.json');
+    writeFileSync(file, JSON.stringify({ ...exampleConfig, channels: ['eus-4.16'] }));
+    const fromFile = loadDeployConfig(new App({ context: { dtkPipeline: exampleConfig, configFile: file } }).node);
+    expect(fromFile.channels).toEqual(['eus-4.16']);
+  });
+
+  it('says where the config should be when there is none, and names a bad file', () => {
+    expect(() => loadDeployConfig(new App().node)).toThrow(/no deploy config: set the context key "dtkPipeline"/);
+    expect(() => loadDeployConfig(new App({ context: { configFile: '/nonexistent/prod.json' } }).node)).toThrow(
+      /cannot read the deploy config file \/nonexistent\/prod\.json/,
+    );
+  });
+
+  it('applies the config to the stack: schedule, concurrency, e-mails, build arches', () => {
+    const { template } = synthPipeline({
+      config: { scheduleMinutes: 15, resolveConcurrency: 7, notificationEmails: ['ops@example.com'], buildArches: ['x86_64'], maxConcurrentBuilds: 3 },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PollSucceeded', Period: 900, EvaluationPeriods: 3 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, ScalingConfig: { MaximumConcurrency: 7 } });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    template.resourceCountIs('AWS::CodeBuild::Project', 3); // dtk and driver on x86_64, and the join
+    template.allResourcesProperties('AWS::CodeBuild::Project', { ConcurrentBuildLimit: 3 });
+  });
+
+  it('fails `cdk synth` of the app with the bad field named', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'dtk-config-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ ...exampleConfig, channels: ['stable-4.18', 'stabel-4.18'] }));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(REPOSITORY_ROOT, 'lib', 'app.ts')], {
+      cwd: REPOSITORY_ROOT,
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ configFile: file }), CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'cdk-out-')) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('config.channels[1]: "stabel-4.18" is not a channel name');
+  });
+});
