@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { driverSchema } from '#pipeline/drivers.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
 
@@ -93,8 +94,15 @@ export const deployConfigSchema = z
     resolveConcurrency: z.number().int().min(2).max(1000).default(2),
     /** Concurrent build limit of each CodeBuild project. */
     maxConcurrentBuilds: z.number().int().min(1).max(1000).default(10),
-    /** Partner drivers to build (element schema: the partner-driver issue). */
-    drivers: z.array(z.unknown()).default([]),
+    /** UBI base images of the DTK builds, pinned by digest, per RHEL major. */
+    ubiImages: z
+      .partialRecord(
+        z.enum(['8', '9', '10']),
+        z.string().regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest` }),
+      )
+      .default({}),
+    /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
+    drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
   })
   .superRefine((config, ctx) => {
     if (!config.dtkRepository.startsWith(`${config.targetRegistry}/`)) {

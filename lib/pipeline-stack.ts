@@ -217,6 +217,8 @@ export class PipelineStack extends Stack {
       DTK_REPOSITORY: config.dtkRepository,
       BUILD_ARCHES: config.buildArches.join(','),
       BUILD_PROJECTS: buildProjects.projectNamesJson(),
+      DRIVERS: JSON.stringify(config.drivers),
+      UBI_IMAGES: JSON.stringify(config.ubiImages),
     } satisfies Environment;
     const recordKernel = fn(
       'RecordKernel',

@@ -61,7 +61,7 @@ export const kernelEntrySchema = z.object({
   /** Set once `kernel.discovered` is published, so a retried step does not publish it again. */
   notifiedAt: z.string().optional(),
   /** First seen only in candidate channels or -ec/-rc releases. */
-  discoveredAsPrerelease: z.boolean().default(false),
+  discoveredAsPrerelease: z.boolean().optional(),
   /** Set once `kernel.promoted` is published. */
   promotedAt: z.string().optional(),
 });
