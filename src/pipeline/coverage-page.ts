@@ -187,7 +187,7 @@ function summaryItem(title: string, s: TargetSummary): string {
 /** The whole page, with the index embedded. */
 export function renderCoveragePage(index: CoverageIndex): string {
   const drivers = index.drivers.map((d) => d.name);
-  const driverHeads = index.drivers.map((d) => `<th scope="col" title="${e(d.repository)}">${e(d.name)}<br><span class="muted">driver</span></th>`);
+  const driverHeads = index.drivers.map((d) => `<th scope="col" title="${e(d.repository)}">${e(d.name)}<br><span class="muted">driver, version ${e(d.version)}</span></th>`);
   const summary = [
     `<div><dt>Kernels</dt><dd><span class="big">${index.summary.kernels}</span> recorded</dd><dd>${index.summary.prerelease} pre-release</dd></div>`,
     summaryItem('Driver Toolkit', index.summary.dtk),

@@ -86,6 +86,8 @@ export const coverageIndexSchema = z.object({
   drivers: z.array(
     z.object({
       name: z.string(),
+      /** The driver version whose builds count (older versions' builds do not). */
+      version: z.string(),
       repository: z.string(),
       arches: z.array(z.string()),
       channels: z.array(z.string()),
@@ -137,13 +139,17 @@ function targetCoverage(expected: readonly string[], builds: ReadonlyMap<string,
   return { state, matches, covered, builds: list };
 }
 
-/** Builds by target, then by the kernel they are for (joins are per kernel version, not per arch: left out). */
+/** `dtk`, or `driver:<name>@<version>`: builds of an older driver version do not cover the current one. */
+const targetKeyOf = (b: Pick<BuildEntry, 'target' | 'variant'>) => (b.variant ? `${b.target}@${b.variant}` : b.target);
+
+/** Builds by target key, then by the kernel they are for (joins are per kernel version, not per arch: left out). */
 function indexBuilds(builds: readonly BuildEntry[]): Map<string, Map<string, BuildEntry>> {
   const byTarget = new Map<string, Map<string, BuildEntry>>();
   for (const build of builds) {
     if (build.kind === 'join') continue;
-    const byKernel = byTarget.get(build.target) ?? new Map<string, BuildEntry>();
-    byTarget.set(build.target, byKernel);
+    const key = targetKeyOf(build);
+    const byKernel = byTarget.get(key) ?? new Map<string, BuildEntry>();
+    byTarget.set(key, byKernel);
     const seen = byKernel.get(build.kernel);
     if (!seen || seen.updatedAt < build.updatedAt || (seen.updatedAt === build.updatedAt && seen.buildKey < build.buildKey)) {
       byKernel.set(build.kernel, build);
@@ -153,8 +159,8 @@ function indexBuilds(builds: readonly BuildEntry[]): Map<string, Map<string, Bui
 }
 
 /** The builds of one target for a kernel and its flavours. */
-function buildsFor(index: Map<string, Map<string, BuildEntry>>, target: string, entry: KernelEntry): Map<string, BuildEntry> {
-  const byKernel = index.get(target);
+function buildsFor(index: Map<string, Map<string, BuildEntry>>, targetKey: string, entry: KernelEntry): Map<string, BuildEntry> {
+  const byKernel = index.get(targetKey);
   const found = new Map<string, BuildEntry>();
   for (const k of [entry.kernel, entry.rtKernel, entry.kernel64k]) {
     const build = k ? byKernel?.get(k) : undefined;
@@ -182,7 +188,7 @@ function kernelCoverage(entry: KernelEntry, drivers: readonly Driver[], builds: 
     releaseDtkImages: [...new Set(entry.dtkImages)].sort(),
     firstSeenAt: entry.firstSeenAt,
     dtk: targetCoverage(dtkExpected, buildsFor(builds, 'dtk', entry)),
-    drivers: Object.fromEntries(drivers.map((d) => [d.name, targetCoverage(driverKernels(d, sighting), buildsFor(builds, `driver:${d.name}`, entry))])),
+    drivers: Object.fromEntries(drivers.map((d) => [d.name, targetCoverage(driverKernels(d, sighting), buildsFor(builds, `driver:${d.name}@${d.version}`, entry))])),
   };
 }
 
@@ -214,7 +220,7 @@ export function buildCoverageIndex(snapshot: StatusSnapshot): CoverageIndex {
   return {
     schema: COVERAGE_SCHEMA,
     generatedAt: snapshot.generatedAt,
-    drivers: drivers.map((d) => ({ name: d.name, repository: d.repository, arches: [...d.arches], channels: [...d.channels] })),
+    drivers: drivers.map((d) => ({ name: d.name, version: d.version, repository: d.repository, arches: [...d.arches], channels: [...d.channels] })),
     summary: {
       kernels: kernels.length,
       prerelease: kernels.filter((k) => k.prerelease).length,

@@ -42,6 +42,7 @@
 import { Document } from 'yaml';
 import type { KernelArch } from '#core/arch.ts';
 import { KERNEL_ARCHES, goArchOf } from '#core/arch.ts';
+import type { FindingCode } from '#core/findings.ts';
 import { compareKernels, kernelTag, quoteUntrusted } from '#core/kernel.ts';
 import type { KernelStream, ResolvedRelease } from '#core/release-record.ts';
 import { compareOpenShiftVersions, parseOpenShiftVersion } from '#core/versions.ts';
@@ -182,7 +183,7 @@ export function kmmModule(snapshot: StatusSnapshot, driverName: string, options:
   const literals: KmmKernelMapping[] = [];
   for (const build of built) {
     const expandsToBuilt = kmmExpand(template, build.kernel, name, options.namespace) === build.image;
-    if (expandsToBuilt) viaRegexp.push(build.kernel);
+    if (expandsToBuilt && kernelTag(build.kernel) === build.kernel) viaRegexp.push(build.kernel);
     else literals.push({ literal: build.kernel, containerImage: build.image });
   }
   const kernelMappings: KmmKernelMapping[] = [
@@ -236,6 +237,8 @@ export interface KmmPreflightValidationOcp {
 }
 
 const PRIMARY_STREAM = 'rhel-coreos';
+/** Findings that put the manifest's kernel or DTK image in doubt (others, such as a junk label that was ignored, do not). */
+const PREFLIGHT_FINDINGS: readonly FindingCode[] = ['dtk-kernel-mismatch', 'kernel-sources-disagree'];
 
 /** Up to `count` recorded versions on each side of where `version` would sort. */
 function nearestVersions(known: readonly string[], version: string, count = 3): string[] {
@@ -316,13 +319,14 @@ export function kmmPreflight(snapshot: StatusSnapshot, openshiftVersion: string,
   const name = checkName(options.name ?? defaultName, 'PreflightValidationOCP name', DNS1123_SUBDOMAIN);
 
   const others = release.streams.filter((s) => s !== stream);
+  const warnings = release.findings.filter((f) => PREFLIGHT_FINDINGS.includes(f.code));
   const annotations: Record<string, string> = {
     [`${ANNOTATION}/openshift-version`]: openshiftVersion,
     [`${ANNOTATION}/arch`]: arch,
     [`${ANNOTATION}/stream`]: stream.stream,
     ...(stream.rhcosVersion ? { [`${ANNOTATION}/rhcos-version`]: stream.rhcosVersion } : {}),
     ...(others.length ? { [`${ANNOTATION}/other-streams`]: others.map((s) => `${s.stream}=${s.kernel}`).join(', ') } : {}),
-    ...(release.findings.length ? { [`${ANNOTATION}/findings`]: release.findings.map((f) => `${f.code}: ${f.message}`).join('; ') } : {}),
+    ...(warnings.length ? { [`${ANNOTATION}/findings`]: warnings.map((f) => `${f.code}: ${f.message}`).join('; ') } : {}),
     ...(stream.dtkImage ? {} : { [`${ANNOTATION}/no-dtk-image`]: 'the release has no driver-toolkit image recorded for this stream; KMM cannot use DTK_AUTO' }),
   };
 

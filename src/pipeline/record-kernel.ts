@@ -15,7 +15,7 @@ import type { BuildMessage, KernelMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import { notifyIfPromoted } from './promotion.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import type { KernelEntry, PipelineStore } from './store.ts';
+import type { BuildEntry, KernelEntry, PipelineStore } from './store.ts';
 
 export interface RecordDeps {
   readonly store: PipelineStore;
@@ -80,7 +80,11 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   if (!(await deps.store.createKernel(entry))) {
     current = await deps.store.addKernelSighting(kernel.full, { releases: [message.release], channels: message.channels, prerelease });
     await notifyIfPromoted(deps, current, message.release, now);
-    if (current.state === 'processed') return { outcome: 'already-recorded', buildsQueued: 0 };
+    if (current.state === 'processed') {
+      // Known and done: only drivers that match it now (more channels) get builds.
+      const more = planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false });
+      return { outcome: 'already-recorded', buildsQueued: await queueBuilds(deps, more) };
+    }
     // Still `new`: either the first sighting's step died (its redelivery, or after
     // the lease anyone, finishes it) or it is running right now (wait for it).
     const age = clock.getTime() - Date.parse(current.firstSeenAt);
@@ -111,16 +115,21 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     ...planDtkBuild(kernel, current, deps.plan, now),
     ...planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false }),
   ];
+  const buildsQueued = await queueBuilds(deps, planned);
+  await deps.store.markKernelProcessed(kernel.full);
+  return { outcome, buildsQueued };
+}
+
+/** Records each planned build once and queues it; a build already queued is queued again (its message may be lost). */
+async function queueBuilds(deps: Pick<RecordDeps, 'store' | 'builds'>, planned: readonly BuildEntry[]): Promise<number> {
   const toStart: BuildMessage[] = [];
   for (const build of planned) {
     if (await deps.store.createBuild(build)) {
       toStart.push({ buildKey: build.buildKey });
-    } else {
-      const existing = await deps.store.getBuild(build.buildKey);
-      if (existing?.state === 'queued') toStart.push({ buildKey: build.buildKey }); // its message may have been lost
+    } else if ((await deps.store.getBuild(build.buildKey))?.state === 'queued') {
+      toStart.push({ buildKey: build.buildKey });
     }
   }
   await deps.builds.send(toStart);
-  await deps.store.markKernelProcessed(kernel.full);
-  return { outcome, buildsQueued: toStart.length };
+  return toStart.length;
 }

@@ -6,13 +6,11 @@
  * The release is marked resolved last, after its kernels are queued, so a retry
  * after a crash redoes the work instead of losing kernels.
  */
-import { isGenerallyAvailable } from '#core/kernel-index.ts';
 import { PayloadError } from '#core/release-payload.ts';
 import type { ReleaseResolver } from '#core/release-resolver.ts';
 import type { KernelMessage, ReleaseMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import { notifyIfPromoted } from './promotion.ts';
 import type { PipelineStore } from './store.ts';
 
 export interface ResolveDeps {
@@ -51,17 +49,15 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
     return { outcome: 'unusable', kernelsQueued: 0 };
   }
 
-  const prerelease = !isGenerallyAvailable(message.version, message.channels);
+  // One message per (kernel, arch) this release is news for: a kernel not seen
+  // before, or a known one shipped by one more release (its channels may now
+  // match more drivers, or promote it out of pre-release).
   const queue: KernelMessage[] = [];
   for (const release of releases) {
     for (const stream of release.streams) {
       const known = await deps.store.getKernel(stream.kernel);
-      if (known) {
-        const updated = await deps.store.addKernelSighting(stream.kernel, { releases: [release.version], channels: message.channels, prerelease });
-        await notifyIfPromoted(deps, updated, release.version, now());
-      } else {
-        queue.push({ arch: release.arch, stream, release: release.version, payload: message.payload, channels: message.channels });
-      }
+      const news = !known || !known.releases.includes(release.version) || message.channels.some((c) => !known.channels.includes(c));
+      if (news) queue.push({ arch: release.arch, stream, release: release.version, payload: message.payload, channels: message.channels });
     }
   }
   await deps.kernels.send(queue);

@@ -1,0 +1,105 @@
+/**
+ * Builds asked for after the fact: a new or changed driver built for every
+ * recorded kernel it matches (backfill), everything since an OpenShift minor,
+ * or one kernel again (rebuild). Work goes through the builds queue like any
+ * other build, so the concurrency limits and idempotency hold.
+ */
+import { kernelWithoutArch, parseKernel } from '#core/kernel.ts';
+import { parseOpenShiftVersion } from '#core/versions.ts';
+import type { BuildPlanConfig } from './build-plan.ts';
+import { planDriverBuilds, planDtkBuild } from './build-plan.ts';
+import type { BuildMessage } from './messages.ts';
+import type { MessageQueue } from './ports.ts';
+import { driversOf } from './record-kernel.ts';
+import type { BuildEntry, KernelEntry, PipelineStore } from './store.ts';
+import { TERMINAL_BUILD_STATES } from './store.ts';
+
+export interface BackfillRequest {
+  /** Only kernels shipped by a release of this minor or later, e.g. `4.12`. */
+  readonly since?: string;
+  /** One kernel: its full string (`…x86_64`) or without arch (every arch). */
+  readonly kernel?: string;
+  /** Only this driver's builds (no DTK builds). */
+  readonly driver?: string;
+  /** Build again what was built (or skipped) before, pushing over the existing tag. */
+  readonly rebuild: boolean;
+}
+
+export interface BackfillResult {
+  readonly kernels: number;
+  readonly queued: number;
+  readonly requeued: number;
+  readonly unchanged: number;
+}
+
+export class BackfillError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackfillError';
+  }
+}
+
+function matchesKernel(entry: KernelEntry, wanted: string): boolean {
+  const k = parseKernel(entry.kernel);
+  return entry.kernel === wanted || entry.rtKernel === wanted || entry.kernel64k === wanted || (k !== undefined && kernelWithoutArch(k) === wanted);
+}
+
+function shippedSince(entry: KernelEntry, since: string): boolean {
+  const min = parseOpenShiftVersion(`${since}.0`);
+  if (!min) throw new BackfillError(`--since ${JSON.stringify(since)} is not an OpenShift minor like 4.12`);
+  return entry.releases.some((r) => {
+    const v = parseOpenShiftVersion(r);
+    return v !== undefined && (v.major > min.major || (v.major === min.major && v.minor >= min.minor));
+  });
+}
+
+export async function backfill(
+  deps: { store: PipelineStore; builds: MessageQueue<BuildMessage>; plan: BuildPlanConfig; now?: () => Date },
+  request: BackfillRequest,
+): Promise<BackfillResult> {
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const drivers = await driversOf(deps);
+  if (request.driver && !drivers.some((d) => d.name === request.driver)) {
+    throw new BackfillError(`no driver named ${JSON.stringify(request.driver)}; known: ${drivers.map((d) => d.name).join(', ') || 'none'}`);
+  }
+  const kernels = (await deps.store.listKernels()).filter(
+    (k) => (!request.kernel || matchesKernel(k, request.kernel)) && (!request.since || shippedSince(k, request.since)),
+  );
+  if (request.kernel && kernels.length === 0) throw new BackfillError(`kernel ${JSON.stringify(request.kernel)} is not recorded`);
+
+  const builds = await deps.store.listBuilds();
+  const dtkDone = new Set(builds.filter((b) => b.kind === 'dtk' && (b.state === 'succeeded' || b.state === 'skipped')).map((b) => b.kernel));
+  const selected = request.driver ? drivers.filter((d) => d.name === request.driver) : drivers;
+  const planned: BuildEntry[] = [];
+  for (const k of kernels) {
+    const kernel = parseKernel(k.kernel);
+    if (!kernel) continue;
+    if (!request.driver) planned.push(...planDtkBuild(kernel, k, deps.plan, now));
+    planned.push(...planDriverBuilds(k, selected, deps.plan, now, { projectDtkReady: dtkDone.has(k.kernel), rebuild: request.rebuild }));
+  }
+
+  let queued = 0;
+  let requeued = 0;
+  let unchanged = 0;
+  const messages: BuildMessage[] = [];
+  for (const build of planned) {
+    const entry = request.rebuild ? { ...build, env: { ...build.env, REBUILD: 'true' } } : build;
+    if (await deps.store.createBuild(entry)) {
+      queued++;
+      messages.push({ buildKey: entry.buildKey });
+      continue;
+    }
+    const existing = await deps.store.getBuild(entry.buildKey);
+    if (request.rebuild && existing && TERMINAL_BUILD_STATES.includes(existing.state)) {
+      if (await deps.store.updateBuild(entry.buildKey, TERMINAL_BUILD_STATES, { state: 'queued', env: { ...existing.env, REBUILD: 'true' } }, now)) {
+        requeued++;
+        messages.push({ buildKey: entry.buildKey });
+        continue;
+      }
+    }
+    if (existing?.state === 'queued') messages.push({ buildKey: entry.buildKey }); // its message may have been lost
+    unchanged++;
+  }
+  await deps.builds.send(messages);
+  return { kernels: kernels.length, queued, requeued, unchanged };
+}
