@@ -5,19 +5,43 @@
  * local stand-in for CodeBuild. By default the graph and the registry are the
  * bundled offline world; `--live` uses the public graph and quay.io.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch } from '#core/arch.ts';
 import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
-import { startEmulators } from '#local/emulators.ts';
+import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline } from '#local/pipeline.ts';
+import { SqsQueue } from '#pipeline/aws.ts';
+import { buildCoverageIndex } from '#pipeline/coverage.ts';
+import { renderCoveragePage } from '#pipeline/coverage-page.ts';
+import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
+import type { BuildMessage } from '#pipeline/messages.ts';
 import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
+import { loadSnapshot } from '#pipeline/status.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
 import { channelsOf, demoWorld } from '#world/demo.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
 import type { CommandIo } from './scan-command.ts';
 import { choosePullSecret } from './pull-secret.ts';
+
+/** The bundled example out-of-tree module, built for every kernel like a partner driver. */
+export const EXAMPLE_DRIVER: DriverInput = {
+  name: 'dtk-example',
+  moduleName: 'dtk_example',
+  source: { type: 'inline', context: 'images/driver-example' },
+  repository: 'localhost/partner/dtk-example',
+  channels: ['stable-*', 'fast-*', 'eus-*', 'candidate-*'],
+  filters: { rt: true },
+};
+
+function localStore(emulators: Emulators): DynamoPipelineStore {
+  const client = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  return new DynamoPipelineStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+}
 
 export interface LocalFlags {
   readonly dataDir: string;
@@ -79,6 +103,18 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       logLevel: 'WARN',
     });
 
+    const store = localStore(emulators);
+    if (!(await store.getDriver(EXAMPLE_DRIVER.name))) {
+      await store.putDriver(driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${dtkRepository.replace(/\/[^/]+\/[^/]+$/, '')}/partner/dtk-example` }), new Date().toISOString());
+      say(`registered the bundled example driver ${EXAMPLE_DRIVER.name} (images/driver-example)`);
+    }
+    // Builds asked for since the last run (rebuild, backfill, driver add) wait as queued.
+    const waiting = await store.buildsInState('queued', 1000);
+    if (waiting.length > 0) {
+      say(`starting ${waiting.length} builds queued since the last run`);
+      await new SqsQueue<BuildMessage>(pipeline.sqs, emulators.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
+    }
+
     say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
     const started = Date.now();
     await pipeline.tick();
@@ -105,6 +141,12 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
         `(${((Date.now() - started) / 1000).toFixed(1)} s; failed records ${stats.failedRecords})\n`,
     );
     if (summary.releasesSeen === 0) io.stdout.write('nothing new since the last run\n');
+    const coverageDir = join(flags.dataDir, 'coverage');
+    const index = buildCoverageIndex(await loadSnapshot(store));
+    await mkdir(coverageDir, { recursive: true });
+    await writeFile(join(coverageDir, 'coverage.json'), `${JSON.stringify(index, null, 2)}\n`);
+    await writeFile(join(coverageDir, 'index.html'), renderCoveragePage(index));
+    io.stdout.write(`coverage page: ${join(coverageDir, 'index.html')}\n`);
     return 0;
   } finally {
     await runner.stop();

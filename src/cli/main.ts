@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { runLocal } from './local-command.ts';
+import { kmmModuleFlagsSchema, kmmPreflightFlagsSchema, runKmmModule, runKmmPreflight } from './kmm-command.ts';
 import {
   joinFlagsSchema,
   runCheckModules,
@@ -14,6 +15,8 @@ import {
 } from './build-commands.ts';
 import type { CommandIo } from './scan-command.ts';
 import { runScan, scanFlagsSchema } from './scan-command.ts';
+import { planFlagsSchema, runBackfill, runDriverAdd, runDriverList, runStatus } from './status-command.ts';
+import { addStoreOptions, storeFlagsSchema } from './store-source.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -81,6 +84,176 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         ),
       );
     });
+
+  program
+    .command('validate-build-env')
+    .description('Validate a build job\'s environment variables and print the derived values as KEY=value lines (used by scripts/build).')
+    .option('--kind <kind>', 'dtk, driver or join')
+    .option('--write-context <dir>', 'dtk: write the package plan and release file into this build context')
+    .action(async (options: Record<string, unknown>) => {
+      const flags = validateFlagsSchema.safeParse({ kind: options['kind'], writeContext: options['writeContext'] });
+      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+      setExit(await runValidateBuildEnv(flags.data, io));
+    });
+
+  program
+    .command('image-exists')
+    .description('Print the manifest digest of an image reference, or "absent" (registry HEAD with auth).')
+    .argument('<ref>', 'image reference with a tag or digest')
+    .option('--pull-secret <file>', 'docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json, else anonymous)')
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .action(async (ref: string, options: Record<string, unknown>) => {
+      const pullSecret = typeof options['pullSecret'] === 'string' ? options['pullSecret'] : undefined;
+      const insecureRegistry = (options['insecureRegistry'] as string[] | undefined) ?? [];
+      setExit(await runImageExists(ref, { ...(pullSecret === undefined ? {} : { pullSecret }), insecureRegistry }, io));
+    });
+
+  program
+    .command('check-modules')
+    .description('The vermagic gate: every .ko under --dir must be built for --kernel, and modules.dep must exist.')
+    .requiredOption('--kernel <kernel>', 'target kernel (uname -r)')
+    .requiredOption('--dir <dir>', 'the image\'s /opt/lib/modules/<kernel> directory')
+    .action(async (options: { kernel: string; dir: string }) => {
+      setExit(await runCheckModules(options, io));
+    });
+
+  program
+    .command('join')
+    .description('Push one multi-arch index under --tag once every per-arch image exists (exit 3 while one is missing).')
+    .option('--image <repo>', 'registry/repository of the per-arch images, without tag')
+    .option('--tag <tag>', 'the arch-less tag of the index, e.g. 5.14.0-427.68.1.el9_4')
+    .addOption(new Option('--arch-tag <arch=tag>', 'per-arch tag, repeatable: x86_64=TAG1 aarch64=TAG2').argParser(collect))
+    .option('--pull-secret <file>', 'docker config JSON with push credentials (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .action(async (options: Record<string, unknown>) => {
+      const flags = joinFlagsSchema.safeParse({
+        image: options['image'],
+        tag: options['tag'],
+        archTag: options['archTag'] ?? [],
+        pullSecret: options['pullSecret'],
+        insecureRegistry: options['insecureRegistry'] ?? [],
+      });
+      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+      setExit(await runJoin(flags.data, io));
+    });
+
+  const kmm = program.command('kmm').description('Print Kernel Module Management manifests from the recorded state, ready for `oc apply -f -`.');
+  addStoreOptions(
+    kmm
+      .command('module')
+      .description('A KMM Module whose kernelMappings point at the images built for a driver.')
+      .option('--driver <name>', 'the registered driver')
+      .option('--namespace <ns>', 'namespace of the Module (default: none, oc apply uses the current project)')
+      .option('--name <name>', 'name of the Module, KMM\'s ${MOD_NAME} (default: the driver name)')
+      .option('--image-repo-secret <name>', 'secret to pull the driver images with (spec.imageRepoSecret)')
+      .option('--output <format>', 'yaml or json (default yaml)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const flags = kmmModuleFlagsSchema.safeParse({
+      driver: options['driver'],
+      namespace: options['namespace'],
+      name: options['name'],
+      imageRepoSecret: options['imageRepoSecret'],
+      output: options['output'],
+      store: { local: options['local'], table: options['table'] },
+    });
+    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+    setExit(await runKmmModule(flags.data, io));
+  });
+  addStoreOptions(
+    kmm
+      .command('preflight')
+      .description('A KMM PreflightValidationOCP with the kernel and DTK image of a recorded OpenShift release.')
+      .option('--openshift <version>', 'the OpenShift release, e.g. 4.18.14')
+      .option('--arch <arch>', 'x86_64, aarch64, s390x or ppc64le (default x86_64)')
+      .option('--stream <name>', 'RHCOS stream for releases with two, e.g. rhel-coreos-10 or rhel-10 (default rhel-coreos)')
+      .option('--flavour <flavour>', 'base, rt or 64k kernel (default base)')
+      .option('--push-built-image', 'let KMM push the images it builds while validating', false)
+      .option('--name <name>', 'name of the resource (default preflight-<version>)')
+      .option('--namespace <ns>', 'not accepted: PreflightValidationOCP is cluster-scoped')
+      .option('--output <format>', 'yaml or json (default yaml)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const flags = kmmPreflightFlagsSchema.safeParse({
+      openshift: options['openshift'],
+      arch: options['arch'],
+      stream: options['stream'],
+      flavour: options['flavour'],
+      pushBuiltImage: options['pushBuiltImage'],
+      name: options['name'],
+      namespace: options['namespace'],
+      output: options['output'],
+      store: { local: options['local'], table: options['table'] },
+    });
+    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+    setExit(await runKmmPreflight(flags.data, io));
+  });
+  const storeOf = (options: { local?: string | true; table?: string }) => {
+    const source = storeFlagsSchema.safeParse({ local: options.local, table: options.table });
+    if (!source.success) throw new UsageError(source.error.issues[0]?.message ?? 'bad --local/--table');
+    return source.data;
+  };
+  const planOfFlags = (options: { buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+    const flags = planFlagsSchema.safeParse(options);
+    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
+    return flags.data;
+  };
+  const addPlanOptions = (command: Command) =>
+    command
+      .option('--builds-queue-url <url>', 'the deployed builds queue (default: record the builds as queued for the next local run)')
+      .option('--dtk-repository <repo>', 'where DTK images go (deployed: as in the deploy config)')
+      .option('--build-projects <json>', 'CodeBuild project names by kind and arch (deployed: the BUILD_PROJECTS of the stack)');
+
+  addStoreOptions(
+    program
+      .command('status')
+      .description('Kernels, the releases that ship them, and per driver and arch the build state and image.')
+      .option('--missing', 'only kernels with a matching image not built yet', false)
+      .option('--json', 'the coverage index as JSON', false),
+  ).action(async (options: { local?: string | true; table?: string; missing: boolean; json: boolean }) => {
+    setExit(await runStatus(storeOf(options), { missing: options.missing, json: options.json }, io));
+  });
+
+  const driver = program.command('driver').description('Partner drivers stored in the table (no redeploy needed).');
+  addPlanOptions(addStoreOptions(driver.command('add').description('Add or change a driver from a JSON definition, then build it for every recorded kernel it matches.').requiredOption('--file <file>', 'driver definition (JSON)'))).action(
+    async (options: { file: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+      setExit(await runDriverAdd(storeOf(options), planOfFlags(options), options.file, io));
+    },
+  );
+  addStoreOptions(driver.command('list').description('List the stored drivers.')).action(async (options: { local?: string | true; table?: string }) => {
+    setExit(await runDriverList(storeOf(options), io));
+  });
+
+  addPlanOptions(
+    addStoreOptions(
+      program
+        .command('rebuild')
+        .description('Build a kernel again (its DTK and drivers, or one driver), pushing over the existing tags.')
+        .requiredOption('--kernel <kernel>', 'kernel, with arch (one arch) or without (every arch)')
+        .option('--driver <name>', 'only this driver'),
+    ),
+  ).action(async (options: { kernel: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+    setExit(await runBackfill(storeOf(options), planOfFlags(options), { kernel: options.kernel, ...(options.driver ? { driver: options.driver } : {}), rebuild: true }, io));
+  });
+
+  addPlanOptions(
+    addStoreOptions(
+      program
+        .command('backfill')
+        .description('Queue the builds missing for recorded kernels (what a new driver or a failed run left out).')
+        .option('--since <minor>', 'only kernels shipped by this OpenShift minor or later, e.g. 4.12')
+        .option('--driver <name>', 'only this driver'),
+    ),
+  ).action(async (options: { since?: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+    if (options.since && !/^\d{1,2}\.\d{1,3}$/.test(options.since)) throw new UsageError(`--since ${JSON.stringify(options.since)} is not an OpenShift minor like 4.12`);
+    setExit(
+      await runBackfill(
+        storeOf(options),
+        planOfFlags(options),
+        { ...(options.since ? { since: options.since } : {}), ...(options.driver ? { driver: options.driver } : {}), rebuild: false },
+        io,
+      ),
+    );
+  });
+
   return program;
 }
 

@@ -174,7 +174,10 @@ export function kmmModule(snapshot: StatusSnapshot, driverName: string, options:
     const target = `driver:${driver.name}`;
     const counts = new Map<string, number>();
     for (const b of snapshot.builds) if (b.target === target && b.kind === 'driver') counts.set(b.state, (counts.get(b.state) ?? 0) + 1);
-    const recorded = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+    const recorded = [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([state, n]) => `${n} ${state}`)
+      .join(', ');
     throw new Error(`nothing has been built yet for driver ${driver.name}: ${recorded ? `its builds are ${recorded}` : 'no builds are recorded'}`);
   }
 
