@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests and the local world need, when missing:
-# Debian's docker-registry (a real OCI registry server) and openssl.
+# Debian's docker-registry (a real OCI registry server) and openssl; for the image build
+# tests buildah (the engine the build scripts use here and in CodeBuild), debootstrap
+# (makes the stand-in DTK base from Debian packages) and shellcheck (lints the scripts).
 # Runs as root on the project's machines; uses sudo otherwise.
 set -euo pipefail
 
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+# debootstrap lives in /usr/sbin, which may not be on a non-root PATH.
+{ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; } || need+=(debootstrap)
 for extra in "$@"; do
   command -v "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

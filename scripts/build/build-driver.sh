@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Builds one partner driver image for (driver, kernel, arch) FROM a DTK image, checks
+# every module's vermagic, and pushes it under the rendered per-arch tag, unless that
+# tag exists and REBUILD is not true.
+#
+# Environment (validated before any use; src/core/builds/params.ts has the full rules):
+#   KERNEL               target kernel `uname -r` (RHEL; Debian test kernels only with ALLOW_TEST_KERNELS=true)
+#   ARCH                 x86_64 | aarch64; must match KERNEL and this machine (ALLOW_CROSS_ARCH=true: tests)
+#   DRIVER_NAME          [a-z0-9][a-z0-9-]{0,62}
+#   MOD_NAME             [A-Za-z0-9_][A-Za-z0-9_-]{0,63}
+#   DRIVER_SOURCE        "inline" (DRIVER_CONTEXT_DIR is the build context) or an https git URL
+#   DRIVER_REF           git branch, tag or commit (required for git)
+#   DRIVER_CONTEXT_DIR   inline: context dir (relative to the repo root, or absolute); git: subdirectory
+#   DRIVER_CONTAINERFILE relative to the context; default Containerfile, else Dockerfile
+#   DTK_IMAGE            pull spec (tag or digest) the driver builds FROM (build arg DTK_AUTO)
+#   TARGET_IMAGE         registry/repository, no tag
+#   TAG_TEMPLATE         KMM placeholders; default ${KERNEL_FULL_VERSION}
+#   BUILD_ARGS_JSON      {"NAME": "value", …} extra build args; default {}
+#   REBUILD              true | false (default false)
+#   REGISTRY_AUTH_FILE   docker config JSON for pulls and the push (optional)
+#   RESULT_FILE          where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
+#   STORAGE_DRIVER       vfs (default) | overlay
+# Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+no_control_chars KERNEL ARCH DRIVER_NAME MOD_NAME DRIVER_SOURCE DRIVER_REF DRIVER_CONTEXT_DIR DRIVER_CONTAINERFILE \
+  DTK_IMAGE TARGET_IMAGE TAG_TEMPLATE BUILD_ARGS_JSON REBUILD REGISTRY_AUTH_FILE RESULT_FILE STORAGE_DRIVER \
+  ALLOW_TEST_KERNELS ALLOW_CROSS_ARCH
+quick_check KERNEL '^[A-Za-z0-9._+-]{1,128}$'
+quick_check ARCH '^(x86_64|aarch64)$'
+quick_check DRIVER_NAME '^[a-z0-9][a-z0-9-]{0,62}$'
+quick_check MOD_NAME '^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$'
+quick_check DRIVER_SOURCE '^(inline|https://[A-Za-z0-9./~_:-]+)$'
+quick_check DRIVER_REF '^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$'
+quick_check DRIVER_CONTEXT_DIR '^[A-Za-z0-9._/-]{1,255}$'
+quick_check DRIVER_CONTAINERFILE '^[A-Za-z0-9._/-]{1,255}$'
+quick_check DTK_IMAGE '^[A-Za-z0-9._:/@-]{1,400}$'
+quick_check TARGET_IMAGE '^[A-Za-z0-9._:/-]{1,300}$'
+quick_check TAG_TEMPLATE '^([A-Za-z0-9._-]|\$\{[A-Z_]{1,32}\})+$'
+quick_check REBUILD '^(true|false)$'
+quick_check REGISTRY_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
+quick_check RESULT_FILE '^[A-Za-z0-9._/-]+$'
+quick_check STORAGE_DRIVER '^(vfs|overlay)$'
+
+validated="$(dtk_pipeline validate-build-env --kind driver)" || exit 2
+
+build_args=()
+labels=()
+git_url=""
+git_ref=""
+containerfile=""
+while IFS= read -r line; do
+  key="${line%%=*}"
+  value="${line#*=}"
+  case "$key" in
+    KERNEL) kernel="$value" ;;
+    TARGET_TAG) target_tag="$value" ;;
+    TARGET_REF) target_ref="$value" ;;
+    TARGET_TLS_VERIFY) target_tls="$value" ;;
+    REBUILD) rebuild="$value" ;;
+    RESULT_FILE) RESULT_FILE="$value" ;;
+    STORAGE_DRIVER) storage_driver="$value" ;;
+    DRIVER_NAME) driver_name="$value" ;;
+    SOURCE) source_kind="$value" ;;
+    GIT_URL) git_url="$value" ;;
+    GIT_REF) git_ref="$value" ;;
+    CONTEXT_DIR) context_dir="$value" ;;
+    CONTAINERFILE) containerfile="$value" ;;
+    DTK_IMAGE) dtk_image="$value" ;;
+    DTK_TLS_VERIFY) dtk_tls="$value" ;;
+    BUILD_ARG) build_args+=(--build-arg "$value") ;;
+    LABEL) labels+=(--label "$value") ;;
+    ARCH | MULTI_ARCH_TAG | MOD_NAME) ;;
+    *) die "internal: unexpected line from validate-build-env" ;;
+  esac
+done <<<"$validated"
+buildah_cmd=(buildah --storage-driver "$storage_driver")
+set_auth_args
+
+existing="$(existing_digest "$target_ref")"
+if [[ "$existing" != absent && "$rebuild" != true ]]; then
+  log "$target_ref exists ($existing): skipped (REBUILD=true rebuilds it)"
+  write_result skipped-exists "$existing"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+image="localhost/dtk-pipeline-build/$driver_name:$target_tag-$$"
+cleanup() {
+  "${buildah_cmd[@]}" rmi --force "$image" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ "$source_kind" == git ]]; then
+  log "fetching $git_url at $git_ref"
+  git init --quiet "$work/src"
+  git -C "$work/src" remote add origin "$git_url"
+  git -C "$work/src" -c protocol.allow=never -c protocol.https.allow=always fetch --quiet --depth 1 origin "$git_ref"
+  git -C "$work/src" -c advice.detachedHead=false checkout --quiet FETCH_HEAD
+  context="$work/src/$context_dir"
+  # The context must stay inside the clone (no symlink escapes).
+  real_context="$(realpath -e "$context")" || die "DRIVER_CONTEXT_DIR does not exist in the repository"
+  [[ "$real_context" == "$(realpath "$work/src")"* ]] || die "DRIVER_CONTEXT_DIR leaves the repository"
+  context="$real_context"
+elif [[ "$context_dir" == /* ]]; then
+  context="$context_dir"
+else
+  context="$repo_root/$context_dir"
+fi
+[[ -d "$context" ]] || die "DRIVER_CONTEXT_DIR is not a directory"
+if [[ -z "$containerfile" ]]; then
+  if [[ -f "$context/Containerfile" ]]; then containerfile=Containerfile; else containerfile=Dockerfile; fi
+fi
+[[ -f "$context/$containerfile" ]] || die "no $containerfile in the build context"
+
+log "building $target_ref FROM $dtk_image"
+t0="$(now_ms)"
+"${buildah_cmd[@]}" build --isolation chroot --format oci --pull=false --tls-verify="$dtk_tls" "${auth_args[@]}" \
+  "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
+t1="$(now_ms)"
+log "built in $((t1 - t0)) ms; checking modules"
+
+check_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: a module is not built for $kernel (see above)"
+
+push_image "$image" "$target_ref" "$target_tls" "$work/digest"
+t2="$(now_ms)"
+digest="$(cat "$work/digest")"
+log "pushed $target_ref@$digest in $((t2 - t1)) ms"
+write_result pushed "$digest"

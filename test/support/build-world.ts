@@ -1,0 +1,380 @@
+/**
+ * The world the build-script tests run in: buildah with its own vfs storage under
+ * `.cache/build-world/`, and three local images made from Debian packages (no registry
+ * other than Debian's apt repository is reachable here):
+ *
+ *   localhost/dtk-test-standin:<key>   stand-in DTK base: Debian bookworm minbase with gcc,
+ *                                      make, kmod and the headers of a Debian kernel in the
+ *                                      DTK layout (/usr/src/kernels/<kernel>), plus the
+ *                                      headers of a second ("cloud") kernel, and
+ *                                      /etc/driver-toolkit-release.json
+ *   localhost/dtk-test-minimal:<key>   busybox only: the small final base of driver images
+ *   localhost/dtk-test-fake-ubi:<key>  minimal + stub subscription-manager / dnf / rpm that
+ *                                      behave enough like UBI for images/dtk/install.sh
+ *
+ * They are built once (debootstrap, about a minute and a half on two cores) and kept,
+ * keyed by a hash of this recipe, so later runs start in seconds. A lock directory
+ * keeps parallel test files from building them twice.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const CACHE_DIR = join(REPO_ROOT, '.cache', 'build-world');
+const SUITE = 'bookworm';
+/** Debian packages of the stand-in DTK base. */
+const PACKAGES = ['gcc', 'make', 'kmod', 'libc6-dev', 'busybox-static', 'linux-headers-amd64', 'linux-headers-cloud-amd64'];
+/** Bump when a recipe below changes in a way the package list or the stubs do not show. */
+const RECIPE_VERSION = 3;
+const FAKE_UBI_VERSION = 2;
+
+export interface BuildWorld {
+  /** Environment for buildah and the build scripts (storage configuration, PATH). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The stand-in DTK image (local storage). */
+  readonly dtkImage: string;
+  /** The busybox image. */
+  readonly minimalImage: string;
+  /** The fake UBI image. */
+  readonly fakeUbiImage: string;
+  /** The Debian kernel whose headers the stand-in DTK has, e.g. `6.1.0-50-amd64`. */
+  readonly kernel: string;
+  /** A second kernel with headers in the stand-in (`…-cloud-amd64`): "another kernel". */
+  readonly otherKernel: string;
+  /** Whether the images came from the cache, and how long getting them took. */
+  readonly cached: boolean;
+  readonly setupMs: number;
+}
+
+export function storageEnv(): Record<string, string> {
+  return {
+    CONTAINERS_STORAGE_CONF: join(CACHE_DIR, 'storage.conf'),
+    PATH: `${process.env['PATH'] ?? '/usr/bin:/bin'}:/usr/sbin:/sbin`,
+  };
+}
+
+/** Runs buildah with the world's storage; resolves with stdout. */
+export async function buildah(args: readonly string[], options: { maxBuffer?: number } = {}): Promise<string> {
+  const { stdout } = await execFileAsync('buildah', ['--storage-driver', 'vfs', ...args], {
+    env: { ...process.env, ...storageEnv() },
+    maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+function debianMirror(): string {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
+    if (deb822?.[1] && !deb822[1].includes('security')) return deb822[1];
+    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text);
+    if (oneLine?.[1]) return oneLine[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+async function imageExists(name: string): Promise<boolean> {
+  try {
+    await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function imageLabel(name: string, label: string): Promise<string> {
+  const out = await buildah(['inspect', '--type', 'image', '--format', `{{index .OCIv1.Config.Labels "${label}"}}`, name]);
+  return out.trim();
+}
+
+async function run(command: string, args: readonly string[], what: string): Promise<void> {
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...storageEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const keep = (chunk: Buffer): void => {
+      tail = (tail + chunk.toString('utf8')).slice(-4000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${what} failed (exit ${code}): ${tail}`))));
+  });
+}
+
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(CACHE_DIR, 'lock');
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > 20 * 60_000) await rm(lock, { recursive: true, force: true }); // a crashed run's lock
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** Commits a directory tree as a single-layer image. */
+async function commitTree(root: string, name: string, labels: Readonly<Record<string, string>>): Promise<void> {
+  const ctr = (await buildah(['from', '--quiet', 'scratch'])).trim();
+  try {
+    await buildah(['copy', '--quiet', ctr, `${root}/`, '/']);
+    const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    await buildah(['config', '--env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '--os', 'linux', '--arch', 'amd64', ...labelArgs, ctr]);
+    await buildah(['commit', '--quiet', '--format', 'oci', ctr, name]);
+  } finally {
+    await buildah(['rm', ctr]).catch(() => undefined);
+  }
+}
+
+/** A busybox-only root file system (static binary from the Debian rootfs). */
+async function busyboxTree(debianRoot: string, dir: string): Promise<void> {
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  for (const d of ['etc', 'tmp', 'usr/bin', 'var/log', 'root']) await mkdir(join(dir, d), { recursive: true });
+  await copyFile(join(debianRoot, 'bin', 'busybox'), join(dir, 'bin', 'busybox'));
+  await chmod(join(dir, 'bin', 'busybox'), 0o755);
+  const { stdout } = await execFileAsync(join(dir, 'bin', 'busybox'), ['--list']);
+  for (const applet of stdout.split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox')) {
+    await symlink('busybox', join(dir, 'bin', applet)).catch(() => undefined);
+  }
+  await writeFile(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  await writeFile(join(dir, 'etc', 'group'), 'root:x:0:\n');
+  await chmod(join(dir, 'tmp'), 0o1777);
+}
+
+/** Stub UBI tools: enough of subscription-manager, dnf and rpm for images/dtk/install.sh. */
+const FAKE_UBI_STUBS: Readonly<Record<string, string>> = {
+  'usr/bin/subscription-manager': `#!/bin/sh
+# Test stand-in for subscription-manager: records calls in /var/log/fake-rhsm.log.
+# On register it records sha256(org:key), never the values, so a test can prove the
+# secrets reached the build step while the image holds no secret.
+log=/var/log/fake-rhsm.log
+case "$1" in
+register)
+  org=""; key=""
+  while [ $# -gt 0 ]; do
+    case "$1" in --org) org="$2"; shift ;; --activationkey) key="$2"; shift ;; esac
+    shift
+  done
+  [ -n "$org" ] && [ -n "$key" ] || { echo "missing org or key" >&2; exit 64; }
+  [ ! -e /etc/rhsm-host ] || { echo "still using the host's entitlements (/etc/rhsm-host)" >&2; exit 65; }
+  echo "register $(printf '%s:%s' "$org" "$key" | sha256sum | cut -d' ' -f1)" >>"$log"
+  mkdir -p /etc/pki/consumer /etc/pki/entitlement
+  echo "consumer certificate" >/etc/pki/consumer/cert.pem
+  echo "entitlement" >/etc/pki/entitlement/1.pem
+  echo "The system has been registered with ID: 00000000-0000-0000-0000-000000000000"
+  ;;
+unregister) rm -rf /etc/pki/consumer/* /etc/pki/entitlement/*; echo unregister >>"$log" ;;
+clean) echo clean >>"$log" ;;
+*) echo "$*" >>"$log" ;;
+esac
+`,
+  'usr/bin/dnf': `#!/bin/sh
+# Test stand-in for dnf: records "install" package lists in /var/log/fake-dnf.log and
+# lays out kernel-core / kernel-devel like the real packages.
+log=/var/log/fake-dnf.log
+[ -e /etc/pki/entitlement/1.pem ] || { echo "dnf: not entitled" >&2; exit 1; }
+install=false
+for a in "$@"; do
+  if [ "$install" = true ]; then
+    echo "install $a" >>"$log"
+    case "$a" in
+    kernel-core-*)
+      v="\${a#kernel-core-}"
+      mkdir -p "/lib/modules/$v" /var/lib/fake-rpm
+      echo 'CONFIG_CC_VERSION_TEXT="gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3)"' >"/lib/modules/$v/config"
+      echo "$v" >/var/lib/fake-rpm/kernel-core ;;
+    kernel-devel-[0-9]*)
+      v="\${a#kernel-devel-}"
+      mkdir -p "/usr/src/kernels/$v" && echo "# kernel build tree" >"/usr/src/kernels/$v/Makefile" ;;
+    esac
+  fi
+  [ "$a" = install ] && install=true
+done
+[ "$1" = clean ] && echo "clean $*" >>"$log"
+exit 0
+`,
+  'usr/bin/rpm': `#!/bin/sh
+# Test stand-in for rpm -q --qf FORMAT kernel-core.
+cat /var/lib/fake-rpm/kernel-core 2>/dev/null || { echo "package kernel-core is not installed"; exit 1; }
+`,
+};
+
+async function buildImages(key: string, names: { dtk: string; minimal: string }): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'build-world-'));
+  try {
+    const root = join(work, 'debian');
+    await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, root, debianMirror()], 'debootstrap');
+    const headers = (await readdir(join(root, 'usr', 'src'))).filter((d) => /^linux-headers-\d.*-amd64$/.test(d));
+    const kernel = headers.find((d) => !d.includes('-cloud-'))?.replace('linux-headers-', '');
+    const otherKernel = headers.find((d) => d.includes('-cloud-'))?.replace('linux-headers-', '');
+    if (!kernel || !otherKernel) throw new Error(`debootstrap installed no usable kernel headers: ${headers.join(', ')}`);
+    for (const k of [kernel, otherKernel]) {
+      await mkdir(join(root, 'usr', 'src', 'kernels'), { recursive: true });
+      await symlink(`../linux-headers-${k}`, join(root, 'usr', 'src', 'kernels', k));
+      // linux-headers-* ships /lib/modules/<k>/build already; add it only where it does not.
+      await mkdir(join(root, 'lib', 'modules', k), { recursive: true });
+      await symlink(`/usr/src/linux-headers-${k}`, join(root, 'lib', 'modules', k, 'build')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    }
+    await writeFile(join(root, 'etc', 'driver-toolkit-release.json'), `${JSON.stringify({ KERNEL_VERSION: kernel, RHEL_VERSION: 'debian-12 (test stand-in)' })}\n`);
+    for (const d of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'var/cache/apt/archives', 'var/lib/apt/lists']) {
+      await rm(join(root, d), { recursive: true, force: true });
+    }
+    await commitTree(root, names.dtk, {
+      'io.dtk-pipeline.test.kernel': kernel,
+      'io.dtk-pipeline.test.other-kernel': otherKernel,
+      'io.dtk-pipeline.test.key': key,
+    });
+
+    const minimal = join(work, 'minimal');
+    await busyboxTree(root, minimal);
+    await commitTree(minimal, names.minimal, { 'io.dtk-pipeline.test.key': key });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The fake UBI: busybox, with dash as /bin/sh (busybox's shell runs its own `rpm` applet
+ * whatever PATH says) and the stubs in /usr/bin. Files come from the stand-in DTK image.
+ */
+async function buildFakeUbi(dtkImage: string, name: string, key: string): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'build-world-ubi-'));
+  const ctr = (await buildah(['from', '--pull=false', '--quiet', dtkImage])).trim();
+  try {
+    const debian = (await buildah(['mount', ctr])).trim();
+    const tree = join(work, 'ubi');
+    await busyboxTree(debian, tree);
+    for (const file of ['usr/bin/dash', 'lib/x86_64-linux-gnu/libc.so.6', 'lib64/ld-linux-x86-64.so.2']) {
+      await mkdir(join(tree, file, '..'), { recursive: true });
+      await copyFile(join(debian, file), join(tree, file));
+    }
+    await chmod(join(tree, 'usr/bin/dash'), 0o755);
+    await rm(join(tree, 'bin', 'sh'));
+    await symlink('/usr/bin/dash', join(tree, 'bin', 'sh'));
+    await rm(join(tree, 'bin', 'rpm'), { force: true });
+    for (const [path, text] of Object.entries(FAKE_UBI_STUBS)) {
+      await writeFile(join(tree, path), text, { mode: 0o755 });
+    }
+    await mkdir(join(tree, 'etc', 'rhsm'), { recursive: true });
+    await symlink('/run/secrets/rhsm', join(tree, 'etc', 'rhsm-host'));
+    await commitTree(tree, name, { 'io.dtk-pipeline.test.key': key, name: 'fake-ubi9' });
+  } finally {
+    await buildah(['umount', ctr]).catch(() => undefined);
+    await buildah(['rm', ctr]).catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes the images of earlier recipes, so the cache does not grow. (The fake UBI also
+ * carries a digest name per test registry it was pulled from: names only, same image.)
+ */
+async function pruneStale(current: readonly string[]): Promise<void> {
+  const listed = (await buildah(['images', '--format', '{{.Name}}:{{.Tag}}'])).split('\n').filter(Boolean);
+  const stale = listed.filter((name) => name.startsWith('localhost/dtk-test-') && !current.includes(name));
+  for (const name of stale) await buildah(['rmi', '--force', name]).catch(() => undefined);
+}
+
+/** Makes sure the world's images exist (building them on first use) and describes them. */
+export async function ensureBuildWorld(): Promise<BuildWorld> {
+  const started = Date.now();
+  await mkdir(CACHE_DIR, { recursive: true });
+  await writeFile(
+    join(CACHE_DIR, 'storage.conf'),
+    ['[storage]', 'driver = "vfs"', `graphroot = "${join(CACHE_DIR, 'storage')}"`, `runroot = "${join(CACHE_DIR, 'run')}"`, ''].join('\n'),
+  );
+  const hash = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
+  const key = hash({ RECIPE_VERSION, SUITE, PACKAGES });
+  const ubiKey = hash({ key, FAKE_UBI_VERSION, FAKE_UBI_STUBS });
+  const names = {
+    dtk: `localhost/dtk-test-standin:${key}`,
+    minimal: `localhost/dtk-test-minimal:${key}`,
+    fakeUbi: `localhost/dtk-test-fake-ubi:${ubiKey}`,
+  };
+  let cached = true;
+  await withLock(async () => {
+    await pruneStale(Object.values(names));
+    if (!(await imageExists(names.dtk)) || !(await imageExists(names.minimal))) {
+      cached = false;
+      for (const name of [names.dtk, names.minimal]) await buildah(['rmi', '--force', name]).catch(() => undefined);
+      await buildImages(key, names);
+    }
+    if (!(await imageExists(names.fakeUbi))) {
+      cached = false;
+      await buildFakeUbi(names.dtk, names.fakeUbi, ubiKey);
+    }
+  });
+  return {
+    env: storageEnv(),
+    dtkImage: names.dtk,
+    minimalImage: names.minimal,
+    fakeUbiImage: names.fakeUbi,
+    kernel: await imageLabel(names.dtk, 'io.dtk-pipeline.test.kernel'),
+    otherKernel: await imageLabel(names.dtk, 'io.dtk-pipeline.test.other-kernel'),
+    cached,
+    setupMs: Date.now() - started,
+  };
+}
+
+export interface ScriptRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+  /** `KEY=value` lines of stdout. */
+  readonly result: Readonly<Record<string, string>>;
+}
+
+/** Runs one of scripts/build/*.sh with exactly `env` (plus the world's storage and PATH). */
+export async function runScript(script: string, env: Readonly<Record<string, string>>, options: { timeoutMs?: number } = {}): Promise<ScriptRun> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build', script)], {
+      cwd: REPO_ROOT,
+      env: { HOME: process.env['HOME'] ?? '/root', ...storageEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const result = Object.fromEntries(
+        stdout
+          .split('\n')
+          .map((l) => /^([A-Z_]+)=(.*)$/.exec(l))
+          .filter((m): m is RegExpExecArray => m !== null)
+          .map((m) => [m[1] ?? '', m[2] ?? '']),
+      );
+      resolvePromise({ code: code ?? -1, stdout, stderr, ms: Date.now() - started, result });
+    });
+  });
+}
+
+/** A docker config JSON granting `username` on `registryHost`. */
+export function dockerConfigJson(registryHost: string, username: string, password: string): string {
+  return JSON.stringify({ auths: { [registryHost]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } });
+}
