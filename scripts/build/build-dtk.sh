@@ -80,12 +80,7 @@ done <<<"$validated"
 buildah_cmd=(buildah --storage-driver "$storage_driver")
 set_auth_args
 
-existing="$(existing_digest "$target_ref")"
-if [[ "$existing" != absent && "$rebuild" != true ]]; then
-  log "$target_ref exists ($existing): skipped (REBUILD=true rebuilds it)"
-  write_result skipped-exists "$existing"
-  exit 0
-fi
+skip_if_exists "$target_ref" "$rebuild"
 
 cp "$repo_root/images/dtk/Containerfile" "$repo_root/images/dtk/install.sh" "$context/"
 image="localhost/dtk-pipeline-build/driver-toolkit:$target_tag-$$"

@@ -74,6 +74,17 @@ existing_digest() {
 
 # auth_args: --authfile when REGISTRY_AUTH_FILE is set.
 auth_args=()
+# Ends the build as skipped when the target tag already exists, unless REBUILD=true.
+skip_if_exists() {
+  local ref="$1" rebuild="$2" existing
+  existing="$(existing_digest "$ref")"
+  if [[ "$existing" != absent && "$rebuild" != true ]]; then
+    log "$ref exists ($existing): skipped (REBUILD=true rebuilds it)"
+    write_result skipped-exists "$existing"
+    exit 0
+  fi
+}
+
 set_auth_args() {
   auth_args=()
   if [[ -n "${REGISTRY_AUTH_FILE-}" ]]; then auth_args=(--authfile "$REGISTRY_AUTH_FILE"); fi

@@ -5,30 +5,16 @@
  * while drivers that follow only stable channels get built then. Subscribers
  * with SNS filter policies receive exactly the messages they asked for.
  */
-import { readFile } from 'node:fs/promises';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
-import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PROJECTS, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import { LOCAL_PROJECTS } from '#local/pipeline.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { backfill } from '#pipeline/backfill.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
-import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
 import { buildRelease } from '#world/eras.ts';
-import { fixtureWorld } from '#world/fixtures.ts';
-import { startWorld, type RunningWorld } from '#world/index.ts';
+import { startPipelineHarness, type PipelineHarness } from '../support/pipeline-harness.ts';
 
-let world: RunningWorld;
-let emulators: Emulators;
-let runner: RunningBuildRunner;
-let pipeline: LocalPipeline;
-let store: DynamoPipelineStore;
-const events: CodeBuildStateChangeEvent[] = [];
+let h: PipelineHarness;
 const KERNEL = '5.14.0-570.777.1.el9_6.x86_64';
 const now = () => new Date().toISOString();
 
@@ -43,53 +29,21 @@ const driver = (name: string, channels: string[], extra: Record<string, unknown>
   driverSchema.parse({ name, source: { type: 'inline', context: 'images/driver-example' }, repository: `registry.example/partner/${name}`, channels, arches: ['x86_64'], ...extra });
 
 beforeAll(async () => {
-  world = await startWorld(fixtureWorld(), { etag: true });
-  emulators = await startEmulators({ visibilityTimeoutSeconds: 1 });
-  for (const [name, policy] of Object.entries(subscriptions)) {
-    emulators.fauxqs.createQueue(name);
-    emulators.fauxqs.subscribe({ topic: 'notifications', queue: name, attributes: { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify(policy) } });
-  }
-  runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
-  pipeline = await startLocalPipeline({
-    emulators,
-    runner,
-    events,
-    graphUrl: world.graphUrl,
-    pullSecret: await readFile(world.pullSecretPath, 'utf8'),
-    channels: ['candidate-4.21', 'stable-4.21'],
-    arches: ['amd64'],
-    buildArches: ['x86_64', 'aarch64'],
-    dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
-  });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  store = new DynamoPipelineStore(dynamo, emulators.tableName);
-  await store.putDriver(driver('gpu', ['candidate-*', 'stable-*'], { filters: { rt: true } }), now());
-  await store.putDriver(driver('nic', ['stable-*']), now());
-  await pipeline.tick();
-  await pipeline.drain();
+  h = await startPipelineHarness({ channels: ['candidate-4.21', 'stable-4.21'], arches: ['amd64'], emulators: { visibilityTimeoutSeconds: 1 }, subscribers: subscriptions });
+  await h.store.putDriver(driver('gpu', ['candidate-*', 'stable-*'], { filters: { rt: true } }), now());
+  await h.store.putDriver(driver('nic', ['stable-*']), now());
+  await h.pipeline.tick();
+  await h.pipeline.drain();
 });
-afterAll(async () => {
-  await runner?.stop();
-  await emulators?.stop();
-  await world?.stop();
-});
+afterAll(async () => h?.stop());
 
-async function received(queue: keyof typeof subscriptions): Promise<Notification[]> {
-  const out: Notification[] = [];
-  for (;;) {
-    const { Messages = [] } = await pipeline.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queueUrl(queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    if (Messages.length === 0) return out;
-    out.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
-  }
-}
-const buildsOf = (name: string) => runner.builds.filter((b) => b.env['DRIVER_NAME'] === name && b.env['KERNEL']?.startsWith('5.14.0-570.777.1'));
+const received = (queue: keyof typeof subscriptions) => h.received(queue);
+const buildsOf = (name: string) => h.runner.builds.filter((b) => b.env['DRIVER_NAME'] === name && b.env['KERNEL']?.startsWith('5.14.0-570.777.1'));
 
 async function publish(version: string, channels: string[]): Promise<void> {
-  await world.addRelease(buildRelease({ version, channels, arches: [{ arch: 'amd64', rhcosVersion: '9.6.20261101-0', kernel: KERNEL, rtKernel: `${KERNEL}+rt` }] }));
-  await pipeline.tick();
-  await pipeline.drain();
+  await h.world.addRelease(buildRelease({ version, channels, arches: [{ arch: 'amd64', rhcosVersion: '9.6.20261101-0', kernel: KERNEL, rtKernel: `${KERNEL}+rt` }] }));
+  await h.pipeline.tick();
+  await h.pipeline.drain();
 }
 
 describe('partner prebuild', () => {
@@ -97,15 +51,15 @@ describe('partner prebuild', () => {
     await received('prerelease');
     await received('gpuBuilds');
     const kernel = '5.14.0-570.700.1.el9_6.x86_64';
-    await world.addRelease(
+    await h.world.addRelease(
       buildRelease({
         version: '4.21.80',
         channels: ['stable-4.21'],
         arches: [{ arch: 'amd64', rhcosVersion: '9.6.20261001-0', kernel, rtKernel: `${kernel}+rt`, faults: { dtkKernel: '5.14.0-570.699.1.el9_6.x86_64' } }],
       }),
     );
-    await pipeline.tick();
-    await pipeline.drain();
+    await h.pipeline.tick();
+    await h.pipeline.drain();
     const mismatch = await received('mismatch');
     expect(mismatch.map((n) => (n.type === 'release.finding' ? [n.release, n.finding.code] : []))).toEqual([['4.21.80', 'dtk-kernel-mismatch']]);
     expect(await received('prerelease')).toEqual([]);
@@ -119,7 +73,7 @@ describe('partner prebuild', () => {
     expect(buildsOf('gpu').map((b) => b.env['KERNEL']).sort()).toEqual([KERNEL, `${KERNEL}+rt`]);
     expect(buildsOf('nic')).toEqual([]);
     expect((await received('gpuBuilds')).map((n) => (n.type === 'build.succeeded' ? n.kernel : '')).sort()).toEqual([KERNEL, `${KERNEL}+rt`]);
-    expect((await store.getKernel(KERNEL))?.prerelease).toBe(true);
+    expect((await h.store.getKernel(KERNEL))?.prerelease).toBe(true);
   });
 
   it('announces the promotion once when a GA release ships it, rebuilds nothing, and builds the stable-only driver', async () => {
@@ -134,24 +88,24 @@ describe('partner prebuild', () => {
   });
 
   it('backfills a driver added later for every recorded kernel it matches', async () => {
-    await store.putDriver(driver('fpga', ['stable-4.21']), now());
-    const builds = new SqsQueue<BuildMessage>(pipeline.sqs, emulators.queues.builds.url);
+    await h.store.putDriver(driver('fpga', ['stable-4.21']), now());
+    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.emulators.queues.builds.url);
     const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
-    const result = await backfill({ store, builds, plan }, { driver: 'fpga', rebuild: false });
-    await pipeline.drain();
-    const stableKernels = (await store.listKernels()).filter((k) => k.channels.includes('stable-4.21') && k.arch === 'x86_64');
+    const result = await backfill({ store: h.store, builds, plan }, { driver: 'fpga', rebuild: false });
+    await h.pipeline.drain();
+    const stableKernels = (await h.store.listKernels()).filter((k) => k.channels.includes('stable-4.21') && k.arch === 'x86_64');
     expect(result.queued).toBe(stableKernels.length);
-    expect(runner.builds.filter((b) => b.env['DRIVER_NAME'] === 'fpga')).toHaveLength(stableKernels.length);
-    const again = await backfill({ store, builds, plan }, { driver: 'fpga', rebuild: false });
+    expect(h.runner.builds.filter((b) => b.env['DRIVER_NAME'] === 'fpga')).toHaveLength(stableKernels.length);
+    const again = await backfill({ store: h.store, builds, plan }, { driver: 'fpga', rebuild: false });
     expect(again).toMatchObject({ queued: 0, requeued: 0 });
   });
 
   it('rebuilds one kernel for one driver on request, once, pushing over the tag', async () => {
-    const builds = new SqsQueue<BuildMessage>(pipeline.sqs, emulators.queues.builds.url);
+    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.emulators.queues.builds.url);
     const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
     const before = buildsOf('gpu').length;
-    const result = await backfill({ store, builds, plan }, { kernel: KERNEL, driver: 'gpu', rebuild: true });
-    await pipeline.drain();
+    const result = await backfill({ store: h.store, builds, plan }, { kernel: KERNEL, driver: 'gpu', rebuild: true });
+    await h.pipeline.drain();
     expect(result).toMatchObject({ queued: 0, requeued: 2 });
     const rebuilt = buildsOf('gpu').slice(before);
     expect(rebuilt.map((b) => `${b.env['KERNEL']} REBUILD=${b.env['REBUILD']}`).sort()).toEqual([`${KERNEL} REBUILD=true`, `${KERNEL}+rt REBUILD=true`]);

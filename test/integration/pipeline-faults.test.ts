@@ -4,70 +4,44 @@
  * and CodeBuild refusing builds at its concurrency limit. Every test asserts
  * exact counts of kernels recorded, builds started and messages sent.
  */
-import { readFile } from 'node:fs/promises';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
-import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PROJECTS, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import type { Emulators } from '#local/emulators.ts';
+import { REGION } from '#local/emulators.ts';
+import type { RunningBuildRunner } from '#local/build-runner.ts';
+import { LOCAL_PROJECTS, type LocalPipeline } from '#local/pipeline.ts';
 import { SnsNotifier } from '#pipeline/aws.ts';
 import type { BuildMessage, KernelMessage } from '#pipeline/messages.ts';
-import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
+import type { Notification } from '#pipeline/notifications.ts';
 import { recordKernel } from '#pipeline/record-kernel.ts';
-import { DynamoPipelineStore, type PipelineStore } from '#pipeline/store.ts';
+import type { DynamoPipelineStore, PipelineStore } from '#pipeline/store.ts';
 import { buildRelease } from '#world/eras.ts';
-import { fixtureWorld } from '#world/fixtures.ts';
-import { startWorld, type RunningWorld } from '#world/index.ts';
+import type { RunningWorld } from '#world/index.ts';
+import { startPipelineHarness, type PipelineHarness } from '../support/pipeline-harness.ts';
 
+let h: PipelineHarness;
 let world: RunningWorld;
 let emulators: Emulators;
 let runner: RunningBuildRunner;
 let pipeline: LocalPipeline;
 let store: DynamoPipelineStore;
 let sqs: SQSClient;
-const events: CodeBuildStateChangeEvent[] = [];
-let subscriber: string;
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 beforeAll(async () => {
-  world = await startWorld(fixtureWorld(), { etag: true });
-  emulators = await startEmulators({ maxReceiveCount: 3, visibilityTimeoutSeconds: 1 });
-  emulators.fauxqs.createQueue('subscriber');
-  emulators.fauxqs.subscribe({ topic: 'notifications', queue: 'subscriber', attributes: { RawMessageDelivery: 'true' } });
-  subscriber = emulators.queueUrl('subscriber');
-  runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
-  pipeline = await startLocalPipeline({
-    emulators,
-    runner,
-    events,
-    graphUrl: world.graphUrl,
-    pullSecret: await readFile(world.pullSecretPath, 'utf8'),
+  h = await startPipelineHarness({
     channels: ['test-4.21'],
     arches: ['amd64'],
-    buildArches: ['x86_64', 'aarch64'],
-    dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    emulators: { maxReceiveCount: 3, visibilityTimeoutSeconds: 1 },
+    subscribers: { subscriber: null },
   });
+  ({ world, emulators, runner, pipeline, store } = h);
   sqs = pipeline.sqs;
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials }));
-  store = new DynamoPipelineStore(dynamo, emulators.tableName);
 });
-afterAll(async () => {
-  await runner?.stop();
-  await emulators?.stop();
-  await world?.stop();
-});
+afterAll(async () => h?.stop());
 
-async function notifications(): Promise<Notification[]> {
-  const out: Notification[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: subscriber, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    if (Messages.length === 0) return out;
-    out.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
-  }
-}
+const notifications = (): Promise<Notification[]> => h.received('subscriber');
 
 let patch = 0;
 /** A new z-stream with a new x86_64 kernel appears in the graph. */

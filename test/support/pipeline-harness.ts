@@ -1,0 +1,86 @@
+/**
+ * The local pipeline on loopback for integration tests: the fixture world, the
+ * AWS emulators, the CodeBuild stand-in and the deployed handlers, wired once.
+ */
+import { readFile } from 'node:fs/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { GraphArch, KernelArch } from '#core/arch.ts';
+import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
+import { REGION, startEmulators, type EmulatorOptions, type Emulators } from '#local/emulators.ts';
+import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
+import { DynamoPipelineStore } from '#pipeline/store.ts';
+import { fixtureWorld } from '#world/fixtures.ts';
+import { startWorld, type RunningWorld } from '#world/index.ts';
+
+export interface PipelineHarness {
+  readonly world: RunningWorld;
+  readonly emulators: Emulators;
+  readonly runner: RunningBuildRunner;
+  readonly pipeline: LocalPipeline;
+  /** The table, for assertions on what was recorded. */
+  readonly store: DynamoPipelineStore;
+  /** Every notification delivered so far to a queue subscribed with this filter policy (then removed from it). */
+  received(queue: string): Promise<Notification[]>;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly channels: readonly string[];
+  readonly arches: readonly GraphArch[];
+  readonly buildArches?: readonly KernelArch[];
+  readonly emulators?: EmulatorOptions;
+  /** Queues subscribed to the topic: name → SNS filter policy (or null for every message). */
+  readonly subscribers?: Readonly<Record<string, object | null>>;
+}
+
+export async function startPipelineHarness(options: HarnessOptions): Promise<PipelineHarness> {
+  const world = await startWorld(fixtureWorld(), { etag: true });
+  const emulators = await startEmulators(options.emulators);
+  for (const [name, policy] of Object.entries(options.subscribers ?? {})) {
+    emulators.fauxqs.createQueue(name);
+    emulators.fauxqs.subscribe({
+      topic: 'notifications',
+      queue: name,
+      attributes: { RawMessageDelivery: 'true', ...(policy ? { FilterPolicy: JSON.stringify(policy) } : {}) },
+    });
+  }
+  const events: CodeBuildStateChangeEvent[] = [];
+  const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  const pipeline = await startLocalPipeline({
+    emulators,
+    runner,
+    events,
+    graphUrl: world.graphUrl,
+    pullSecret: await readFile(world.pullSecretPath, 'utf8'),
+    channels: options.channels,
+    arches: options.arches,
+    buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
+    dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+  });
+  const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+  return {
+    world,
+    emulators,
+    runner,
+    pipeline,
+    store,
+    async received(queue) {
+      const out: Notification[] = [];
+      for (;;) {
+        const { Messages = [] } = await pipeline.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queueUrl(queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (Messages.length === 0) return out;
+        out.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
+      }
+    },
+    async stop() {
+      dynamo.destroy();
+      await runner.stop();
+      await emulators.stop();
+      await world.stop();
+    },
+  };
+}
