@@ -6,6 +6,7 @@
  * Handlers read their configuration at import, like a cold start; so one process
  * runs one configuration.
  */
+import { createHash } from 'node:crypto';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
@@ -30,6 +31,8 @@ export interface LocalPipelineOptions {
   /** Log level of the handlers' structured logs. @default 'ERROR' */
   readonly logLevel?: string;
 }
+
+const LOCAL_UBI_REGISTRY = 'registry.access.redhat.com';
 
 export const LOCAL_PROJECTS: BuildProjects = {
   dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' },
@@ -90,6 +93,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     DTK_REPOSITORY: options.dtkRepository,
     BUILD_ARCHES: options.buildArches.join(','),
     BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
+    // Builds are simulated locally; these name UBI images the way the deploy config pins them.
+    UBI_IMAGES: JSON.stringify(Object.fromEntries(['8', '9', '10'].map((m) => [m, `${LOCAL_UBI_REGISTRY}/ubi${m}/ubi@sha256:${createHash('sha256').update(`ubi${m}`).digest('hex')}`]))),
     POWERTOOLS_SERVICE_NAME: 'dtk-pipeline-local',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',

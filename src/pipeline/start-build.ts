@@ -4,6 +4,7 @@
  * tried again later; the build stays queued, nothing is lost.
  */
 import { createHash } from 'node:crypto';
+import { BuildEnvError, parseBuildEnv } from '#core/builds/params.ts';
 import type { BuildMessage } from './messages.ts';
 import type { BuildService } from './ports.ts';
 import type { PipelineStore } from './store.ts';
@@ -14,13 +15,26 @@ export interface StartDeps {
   readonly now?: () => Date;
 }
 
-export type StartOutcome = 'started' | 'not-queued' | 'missing';
+export type StartOutcome = 'started' | 'not-queued' | 'missing' | 'invalid';
+
+/** Where the buildspecs put the RHSM secrets; only their shape is checked here. */
+const SECRET_FILES = { RHSM_ORG_FILE: '/run/secrets/rhsm_org', RHSM_KEY_FILE: '/run/secrets/rhsm_key' };
 
 export async function startBuild(deps: StartDeps, message: BuildMessage): Promise<{ outcome: StartOutcome; buildId?: string }> {
   const now = () => (deps.now ?? (() => new Date()))().toISOString();
   const build = await deps.store.getBuild(message.buildKey);
   if (!build) return { outcome: 'missing' };
   if (build.state !== 'queued') return { outcome: 'not-queued' };
+
+  // The build scripts check every parameter again; checking here too means a bad
+  // value never reaches a build machine, and the build says why it failed.
+  try {
+    parseBuildEnv(build.kind, { ...SECRET_FILES, ...build.env });
+  } catch (error) {
+    if (!(error instanceof BuildEnvError)) throw error;
+    await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'failed', detail: `not started: ${error.message}` }, now());
+    return { outcome: 'invalid' };
+  }
 
   // One token per attempt: a redelivered message for the same attempt gets the
   // same CodeBuild build back instead of a second one.

@@ -158,4 +158,40 @@ describe('faults', () => {
     const build = (await store.buildsOfKernel(kernel.replace(/\.x86_64$/, '')))[0];
     expect(build).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
+
+  it.each([
+    ['KERNEL', '5.14.0-570.1.1.el9_6.x86_64;rm -rf /'],
+    ['KERNEL', '5.14.0-570.1.1.el9_6.x86_64$(reboot)'],
+    ['TAG_TEMPLATE', '${KERNEL_FULL_VERSION}`id`'],
+    ['TARGET_IMAGE', 'quay.io/../etc'],
+    ['DRIVER_NAME', 'gpu\nREBUILD=true'],
+  ])('never starts a build whose %s is %j, and records why', async (variable, value) => {
+    const now = new Date().toISOString();
+    const buildKey = `5.14.0-570.1.1.el9_6|driver:evil-${Math.random().toString(36).slice(2, 8)}@1|x86_64`;
+    const env = {
+      DRIVER_NAME: 'evil',
+      MOD_NAME: 'evil',
+      DRIVER_SOURCE: 'inline',
+      DRIVER_CONTEXT_DIR: 'images/driver-example',
+      KERNEL: '5.14.0-570.1.1.el9_6.x86_64',
+      ARCH: 'x86_64',
+      DTK_IMAGE: 'quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:' + 'a'.repeat(64),
+      TARGET_IMAGE: 'quay.io/partner/evil',
+      TAG_TEMPLATE: '${KERNEL_FULL_VERSION}',
+      BUILD_ARGS_JSON: '{}',
+      REBUILD: 'false',
+      [variable]: value,
+    };
+    await store.createBuild({
+      buildKey, kind: 'driver', target: 'driver:evil', variant: '1', kernelVersion: '5.14.0-570.1.1.el9_6', kernel: '5.14.0-570.1.1.el9_6.x86_64',
+      arch: 'x86_64', project: 'driver-x86_64', image: 'quay.io/partner/evil:x', env, state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
+    });
+    const before = runner.builds.length;
+    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
+    await pipeline.drain();
+    expect(runner.builds.length).toBe(before);
+    const build = await store.getBuild(buildKey);
+    expect(build?.state).toBe('failed');
+    expect(build?.detail).toContain(variable);
+  });
 });
