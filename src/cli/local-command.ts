@@ -100,7 +100,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       arches,
       buildArches: ['x86_64', 'aarch64'],
       dtkRepository,
-      logLevel: 'WARN',
+      logLevel: 'ERROR',
     });
 
     const store = localStore(emulators);

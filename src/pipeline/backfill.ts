@@ -26,6 +26,7 @@ export interface BackfillRequest {
 }
 
 export interface BackfillResult {
+  /** Kernels something was planned for. */
   readonly kernels: number;
   readonly queued: number;
   readonly requeued: number;
@@ -71,11 +72,16 @@ export async function backfill(
   const dtkDone = new Set(builds.filter((b) => b.kind === 'dtk' && (b.state === 'succeeded' || b.state === 'skipped')).map((b) => b.kernel));
   const selected = request.driver ? drivers.filter((d) => d.name === request.driver) : drivers;
   const planned: BuildEntry[] = [];
+  let matched = 0;
   for (const k of kernels) {
     const kernel = parseKernel(k.kernel);
     if (!kernel) continue;
-    if (!request.driver) planned.push(...planDtkBuild(kernel, k, deps.plan, now));
-    planned.push(...planDriverBuilds(k, selected, deps.plan, now, { projectDtkReady: dtkDone.has(k.kernel), rebuild: request.rebuild }));
+    const forKernel = [
+      ...(request.driver ? [] : planDtkBuild(kernel, k, deps.plan, now)),
+      ...planDriverBuilds(k, selected, deps.plan, now, { projectDtkReady: dtkDone.has(k.kernel), rebuild: request.rebuild }),
+    ];
+    if (forKernel.length > 0) matched++;
+    planned.push(...forKernel);
   }
 
   let queued = 0;
@@ -101,5 +107,5 @@ export async function backfill(
     unchanged++;
   }
   await deps.builds.send(messages);
-  return { kernels: kernels.length, queued, requeued, unchanged };
+  return { kernels: matched, queued, requeued, unchanged };
 }

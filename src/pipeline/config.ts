@@ -60,6 +60,10 @@ export const envSchema = z.object({
   UBI_IMAGES: jsonOf(z.partialRecord(z.enum(['8', '9', '10']), z.string().regex(/@sha256:[0-9a-f]{64}$/, { error: 'UBI images must be pinned by digest' })), 'UBI_IMAGES').default({}),
   /** JSON, see buildProjectsSchema. */
   BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
+  /** S3 bucket the coverage index and page are published to. */
+  COVERAGE_BUCKET: z.string().min(1),
+  /** Key prefix (a folder, e.g. `coverage/`) of the coverage objects; empty for the bucket's root. */
+  COVERAGE_PREFIX: z.string().default(''),
 });
 export type PipelineEnv = z.infer<typeof envSchema>;
 

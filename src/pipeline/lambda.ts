@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -29,6 +30,7 @@ export const aws = {
   sns: () => new SNSClient({}),
   codebuild: () => new CodeBuildClient({}),
   secrets: () => new SecretsManagerClient({}),
+  s3: () => new S3Client({}),
 };
 
 /** Throws with the zod issues and the message id; the body itself is not logged (it may be large). */

@@ -1,0 +1,110 @@
+/**
+ * The commands people run, end to end on this machine: `local` (the pipeline
+ * against the offline world, twice), then `status`, `driver add` (with its
+ * backfill), `rebuild` and `kmm preflight` against the state it left.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { main } from '#cli/main.ts';
+import { coverageIndexSchema } from '#pipeline/coverage.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-local-'));
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+/**
+ * `local` runs in its own process, as a person runs it: the handlers read their
+ * configuration at import (a cold start), so one process runs one pipeline.
+ */
+async function runLocal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/dtk-pipeline.js', 'local', ...args], { env: { ...process.env, HOME: dir }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await main(args, { stdout, stderr, env: { ...process.env, HOME: dir } });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+describe('the local run and the commands that read its state', () => {
+  it('runs the pipeline, and a second run over the unchanged world reports nothing new', async () => {
+    const first = await runLocal('--data-dir', dir);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/releases seen: 31\nkernels recorded: 33\n/);
+    expect(first.stdout).toMatch(/builds started: [1-9]\d*/);
+    const page = await readFile(join(dir, 'coverage', 'index.html'), 'utf8');
+    expect(page).toContain('5.14.0-427.68.1.el9_4.x86_64');
+    const second = await runLocal('--data-dir', dir);
+    expect(second.stdout).toMatch(/releases seen: 0\nkernels recorded: 0\nnotifications published: 0\nbuilds started: 0\n/);
+    expect(second.stdout).toContain('nothing new since the last run');
+  }, 180_000);
+
+  it('status --json lists every kernel with its DTK and example-driver images', async () => {
+    const r = await run('status', '--local', dir, '--json');
+    expect(r.code).toBe(0);
+    const index = coverageIndexSchema.parse(JSON.parse(r.stdout));
+    expect(index.kernels).toHaveLength(33);
+    const k = index.kernels.find((x) => x.kernel === '5.14.0-427.68.1.el9_4.x86_64');
+    expect(k?.releases).toEqual(['4.18.14']);
+    expect(k?.dtk.state).toBe('succeeded');
+    expect(k?.drivers['dtk-example']?.covered).toBe(true);
+  });
+
+  it('driver add stores a driver and queues its backfill for the next local run', async () => {
+    const file = join(dir, 'nic.json');
+    await writeFile(file, JSON.stringify({ name: 'nic', source: { type: 'inline', context: 'images/driver-example' }, repository: 'registry.example/partner/nic', channels: ['stable-4.18'], arches: ['x86_64'] }));
+    const added = await run('driver', 'add', '--local', dir, '--file', file);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/added driver nic/);
+    expect(added.stdout).toMatch(/backfill: 1 kernels matched; 1 builds queued/);
+    const missing = await run('status', '--local', dir, '--missing');
+    expect(missing.stdout).toContain('5.14.0-427.68.1.el9_4.x86_64');
+    const next = await runLocal('--data-dir', dir);
+    expect(next.stderr).toContain('starting 1 builds queued since the last run');
+    expect(next.stdout).toMatch(/builds started: [1-9]/);
+    const after = await run('status', '--local', dir, '--json');
+    expect(coverageIndexSchema.parse(JSON.parse(after.stdout)).summary.drivers['nic']).toMatchObject({ matching: 1, covered: 1 });
+  }, 120_000);
+
+  it('refuses a bad driver definition with one line naming the field', async () => {
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ name: 'nic', source: { type: 'git', url: 'http://x/y', ref: 'main' }, repository: 'registry.example/partner/nic' }));
+    const r = await run('driver', 'add', '--local', dir, '--file', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/source\.url .*https/);
+  });
+
+  it('rebuild queues a recorded kernel again, and refuses an unknown one', async () => {
+    const r = await run('rebuild', '--local', dir, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'nic');
+    expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 1 queued again/);
+    const unknown = await run('rebuild', '--local', dir, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/kernel "5.14.0-1.1.1.el9_4.x86_64" is not recorded/);
+  });
+
+  it('kmm preflight prints a PreflightValidationOCP for a recorded release', async () => {
+    const r = await run('kmm', 'preflight', '--local', dir, '--openshift', '4.18.14');
+    expect(r.code).toBe(0);
+    const doc = parse(r.stdout) as { kind: string; spec: { kernelVersion: string; dtkImage: string } };
+    expect(doc.kind).toBe('PreflightValidationOCP');
+    expect(doc.spec.kernelVersion).toBe('5.14.0-427.68.1.el9_4.x86_64');
+    expect(doc.spec.dtkImage).toMatch(/@sha256:[0-9a-f]{64}$/);
+  });
+});
