@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { driverSchema } from '#pipeline/drivers.ts';
+import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
 
@@ -34,6 +35,29 @@ const REPOSITORY = /^[^/]+(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
 const SECRET_ARN = /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+/** The folder of the coverage objects in the stack's coverage bucket, unless configured. */
+export const DEFAULT_COVERAGE_PREFIX = 'coverage/';
+/** A key prefix, normalised to a folder with one trailing slash (`coverage` → `coverage/`), or '' for the bucket's root. */
+const coveragePrefix = z
+  .string()
+  .refine(
+    (p) => {
+      // `*` is a valid key character but a wildcard in the IAM grant of the prefix.
+      if (p.includes('*')) return false;
+      try {
+        coverageKey(p, 'index.html');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: (i) => `${show(i.input)} is not a key prefix (a relative folder such as "coverage/": letters, digits, / . _ - ! ' ( ), no ".." or "*")` },
+  )
+  .transform((p) => {
+    const folder = p.replace(/\/+$/, '');
+    return folder ? `${folder}/` : '';
+  });
 
 const unique = <T>(items: readonly T[]) => new Set(items).size === items.length;
 
@@ -103,6 +127,13 @@ export const deployConfigSchema = z
       .default({}),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
     drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
+    /** Where the coverage index (`coverage.json`) and its page (`index.html`) are published in the stack's coverage bucket. */
+    coverage: z
+      .strictObject({
+        /** Key prefix (folder) of both objects; '' publishes at the bucket's root. */
+        prefix: coveragePrefix.default(DEFAULT_COVERAGE_PREFIX),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     if (!config.dtkRepository.startsWith(`${config.targetRegistry}/`)) {

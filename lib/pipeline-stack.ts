@@ -3,6 +3,7 @@
  *
  *   schedule → poll-releases → [releases] → resolve-release → [kernels] → record-kernel
  *     → [builds] → start-build → CodeBuild → "Build State Change" → track-builds → [builds] …
+ *   table stream (kernels, builds, drivers changed) → publish-coverage → coverage bucket
  *
  * Construct IDs below are a contract: renaming one replaces its resource.
  */
@@ -14,6 +15,9 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -25,7 +29,7 @@ import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts
 import { Notifications } from './constructs/notifications.ts';
 import { PipelineDashboard } from './constructs/pipeline-dashboard.ts';
 import { METRICS_NAMESPACE, PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
-import { suppressPipelineNagFindings } from './nag-suppressions.ts';
+import { acknowledgeNagFindings, suppressPipelineNagFindings } from './nag-suppressions.ts';
 
 /** The repository this stack is defined in (lambdas/, buildspecs/, the build source). */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -51,6 +55,13 @@ export const BUILD_SOURCE_PATTERNS = [
 
 /** The metric poll-releases emits once per successful poll (Powertools EMF). */
 export const POLL_SUCCEEDED_METRIC = 'PollSucceeded';
+
+/**
+ * Partition-key prefixes of the items the coverage index is made of: kernels
+ * (`KERNEL#`, including new sightings), builds (`KVER#`) and drivers (`DRIVERS`).
+ * Changes to any other item do not trigger a publish.
+ */
+export const COVERAGE_KEY_PREFIXES = ['KERNEL#', 'KVER#', 'DRIVERS'] as const;
 
 /** A secret name's 6-character suffix marks a complete ARN. */
 const COMPLETE_SECRET_ARN = /-[A-Za-z0-9]{6}$/;
@@ -83,6 +94,9 @@ export class PipelineStack extends Stack {
      *   gsi1 (gsi1pk/gsi1sk)  builds by state
      *   gsi2 (gsi2pk/gsi2sk)  recent changes
      *   expiresAt             TTL (epoch seconds) of items that may expire
+     * Its stream (keys only) tells publish-coverage that something changed.
+     * Adding or changing `stream` updates the table in place (StreamSpecification
+     * is "update requires: no interruption"); it is never replaced.
      */
     const table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -92,6 +106,7 @@ export class PipelineStack extends Stack {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
       timeToLiveAttribute: 'expiresAt',
+      stream: dynamodb.StreamViewType.KEYS_ONLY,
     });
     for (const index of ['gsi1', 'gsi2']) {
       table.addGlobalSecondaryIndex({
@@ -266,6 +281,80 @@ export class PipelineStack extends Stack {
       ],
     });
 
+    /**
+     * The coverage index and page (src/pipeline/publish-coverage.ts), private:
+     * read them with `aws s3 cp` or share a pre-signed URL of the page, which is
+     * self-contained (`aws s3 presign s3://<CoverageBucketName>/<prefix>index.html`).
+     * Versioned, so an earlier index can be restored; old versions expire.
+     */
+    const coverageAccessLogs = new s3.Bucket(this, 'CoverageAccessLogsBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED, // the only encryption S3 server access logging can write to
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const coverageBucket = new s3.Bucket(this, 'CoverageBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: coverageAccessLogs,
+      serverAccessLogsPrefix: 'coverage-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const coveragePrefix = config.coverage.prefix;
+    const publishCoverageFailures = new sqs.Queue(this, 'PublishCoverageDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const publishCoverageFailureAlarm = deadLetterAlarm(this, 'PublishCoverageDeadLetterAlarm', publishCoverageFailures, {
+      description: 'publish-coverage: a batch of table changes failed every retry; the coverage page is stale until the next change',
+      alarmAction,
+    });
+    // Not `fn`: publishing reads the table and writes the bucket; it neither writes the table nor notifies.
+    const publishCoverage = new PipelineFunction(this, 'PublishCoverage', {
+      entry: join(root, 'lambdas', 'publish-coverage', 'handler.ts'),
+      projectRoot: root,
+      serviceName: 'publish-coverage',
+      description: 'Publishes the coverage index and page to S3 when kernels, builds or drivers change',
+      environment: {
+        TABLE_NAME: table.tableName,
+        DRIVERS: buildTargets.DRIVERS,
+        COVERAGE_BUCKET: coverageBucket.bucketName,
+        COVERAGE_PREFIX: coveragePrefix,
+      } satisfies Environment,
+      timeout: Duration.minutes(2),
+      memorySize: 1024,
+      // One publish at a time; each reads the whole table, so batches from other shards simply wait.
+      reservedConcurrentExecutions: 1,
+      // Failed stream batches (onFailure below) and failed asynchronous invocations
+      // (e.g. a manual re-publish, `aws lambda invoke --invocation-type Event`) both land here.
+      deadLetterQueue: publishCoverageFailures,
+      alarmAction,
+    });
+    table.grantReadData(publishCoverage.function);
+    coverageBucket.grantRead(publishCoverage.function, `${coveragePrefix}*`); // with s3:ListBucket: a missing object is a 404, not a 403
+    coverageBucket.grantPut(publishCoverage.function, `${coveragePrefix}*`);
+    // A mapping, not DynamoEventSource: that grants dynamodb:ListStreams on "*"; these are on this table's stream only.
+    table.grantStream(publishCoverage.function, 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams');
+    publishCoverage.function.addEventSourceMapping('TableChanges', {
+      eventSourceArn: table.tableStreamArn!,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      filters: [
+        lambda.FilterCriteria.filter({ dynamodb: { Keys: { pk: { S: COVERAGE_KEY_PREFIXES.flatMap((p) => lambda.FilterRule.beginsWith(p)) } } } }),
+      ],
+      // Records only signal a change: gather a minute of them into one publish.
+      batchSize: 1000,
+      maxBatchingWindow: Duration.seconds(60),
+      retryAttempts: 3,
+      onFailure: new SqsDlq(publishCoverageFailures),
+    });
+
     // No successful poll for three intervals; no data at all is as bad as zero.
     const pollSucceeded = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
@@ -285,12 +374,12 @@ export class PipelineStack extends Stack {
     });
     pollStalenessAlarm.addAlarmAction(alarmAction);
 
-    const functions = [poll, resolveRelease, recordKernel, startBuild, trackBuilds];
+    const functions = [poll, resolveRelease, recordKernel, startBuild, trackBuilds, publishCoverage];
     const queues = [releases, kernels, builds];
     const dashboard = new PipelineDashboard(this, 'Dashboard', {
       functions,
       queues,
-      deadLetterQueues: [trackBuildsDeadLetters],
+      deadLetterQueues: [trackBuildsDeadLetters, publishCoverageFailures],
       buildProjects: buildProjects.projects,
       pollMetric: pollSucceeded,
       alarms: [
@@ -298,12 +387,18 @@ export class PipelineStack extends Stack {
         ...functions.map((f) => f.errorsAlarm),
         ...queues.map((q) => q.deadLetterAlarm),
         trackBuildsDeadLetterAlarm,
+        publishCoverageFailureAlarm,
       ],
     });
 
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'TopicArn', { value: topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+    new CfnOutput(this, 'CoverageBucketName', { value: coverageBucket.bucketName });
+    new CfnOutput(this, 'CoveragePageUri', {
+      description: 'The coverage page; share it with `aws s3 presign <uri> --expires-in 604800`',
+      value: coverageBucket.s3UrlForObject(`${coveragePrefix}index.html`),
+    });
 
     suppressPipelineNagFindings(this, {
       functions,
@@ -311,5 +406,20 @@ export class PipelineStack extends Stack {
       tableLogicalId: this.getLogicalId(table.node.defaultChild as CfnElement),
       buildSecrets: [pullSecret, pushSecret, rhsmSecret],
     });
+    const coverageBucketArn = `<${this.getLogicalId(coverageBucket.node.defaultChild as CfnElement)}.Arn>`;
+    acknowledgeNagFindings(this, [
+      ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*'].map((action) => ({
+        scope: publishCoverage,
+        finding: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: 'publish-coverage reads (grantRead, including s3:ListBucket so a missing object is a 404) and puts (grantPut) the coverage objects, in the coverage bucket only.',
+      })),
+      {
+        scope: publishCoverage,
+        finding: `AwsSolutions-IAM5[Resource::${coverageBucketArn}/${coveragePrefix}*]`,
+        reason: coveragePrefix
+          ? `publish-coverage reads and writes coverage.json and index.html under "${coveragePrefix}" (config coverage.prefix) of the coverage bucket; the wildcard covers that folder only.`
+          : 'publish-coverage reads and writes coverage.json and index.html at the root of the coverage bucket (config coverage.prefix is empty), a bucket that holds nothing else.',
+      },
+    ]);
   }
 }

@@ -6,7 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { DeployConfigError, loadDeployConfig, parseDeployConfig } from '../../lib/config.ts';
 import { REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
-import { exampleConfig, synthPipeline } from './fixture.ts';
+import { asArray, exampleConfig, flatten, resourcesOf, statementsOfRole, synthPipeline } from './fixture.ts';
 
 const problemsOf = (raw: unknown): string => {
   try {
@@ -30,7 +30,16 @@ describe('deploy config', () => {
       resolveConcurrency: 2,
       maxConcurrentBuilds: 10,
       drivers: [],
+      coverage: { prefix: 'coverage/' },
     });
+  });
+
+  it.each([
+    ['public/dtk', 'public/dtk/'],
+    ['public/dtk//', 'public/dtk/'],
+    ['', ''],
+  ])('reads the coverage prefix %j as the folder %j', (prefix, folder) => {
+    expect(parseDeployConfig({ ...exampleConfig, coverage: { prefix } }).coverage.prefix).toBe(folder);
   });
 
   it('names a misspelt channel by its index', () => {
@@ -52,6 +61,10 @@ describe('deploy config', () => {
     [{ maxConcurrentBuilds: 0 }, 'config.maxConcurrentBuilds:'],
     [{ chanels: ['stable-4.18'] }, 'config: unknown key "chanels"'],
     [{ channels: ['stable-4.18', 'stable-4.18'] }, 'config.channels: lists a channel twice'],
+    [{ coverage: { prefix: '/coverage' } }, 'config.coverage.prefix: "/coverage" is not a key prefix'],
+    [{ coverage: { prefix: 'a/../b' } }, 'config.coverage.prefix: "a/../b" is not a key prefix'],
+    [{ coverage: { prefix: 'cov*' } }, 'config.coverage.prefix: "cov*" is not a key prefix'],
+    [{ coverage: { bucket: 'mine' } }, 'config.coverage: unknown key "bucket"'],
   ])('rejects %j naming the field', (override, message) => {
     expect(problemsOf({ ...exampleConfig, ...override })).toContain(message);
   });
@@ -89,6 +102,22 @@ describe('deploy config', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.resourceCountIs('AWS::CodeBuild::Project', 3); // dtk and driver on x86_64, and the join
     template.allResourcesProperties('AWS::CodeBuild::Project', { ConcurrentBuildLimit: 3 });
+  });
+
+  it.each([
+    ['public/dtk', 'public/dtk/'],
+    ['', ''],
+  ])('publishes coverage under the prefix %j, grants writes only there, and keeps cdk-nag clean', (prefix, folder) => {
+    const { template } = synthPipeline({ config: { coverage: { prefix } }, nag: true });
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }));
+    const publish = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find(
+      (f) => (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME === 'publish-coverage',
+    )!;
+    expect((publish.Properties.Environment as { Variables: Record<string, unknown> }).Variables.COVERAGE_PREFIX).toBe(folder);
+    const role = flatten(publish.Properties.Role).slice(1, -'.Arn>'.length);
+    const puts = statementsOfRole(template, role).filter((s) => asArray(s.Action).includes('s3:PutObject'));
+    expect(puts.flatMap((s) => asArray(s.Resource).map(flatten))).toEqual([`<${bucketId}.Arn>/${folder}*`]);
+    expect(flatten((template.findOutputs('CoveragePageUri').CoveragePageUri as { Value: unknown }).Value)).toBe(`s3://<${bucketId}>/${folder}index.html`);
   });
 
   it('fails `cdk synth` of the app with the bad field named', () => {

@@ -9,7 +9,7 @@ import { asArray, flatten, functionId, resourcesOf, statementsOfRole, synthPipel
 
 type Json = Record<string, unknown>;
 
-const FUNCTIONS = ['PollReleases', 'ResolveRelease', 'RecordKernel', 'StartBuild', 'TrackBuilds'] as const;
+const FUNCTIONS = ['PollReleases', 'ResolveRelease', 'RecordKernel', 'StartBuild', 'TrackBuilds', 'PublishCoverage'] as const;
 const QUEUES = { ReleasesQueue: 5, KernelsQueue: 5, BuildsQueue: 50 } as const;
 
 let template: Template;
@@ -23,13 +23,16 @@ const projects = () => resourcesOf(template, 'AWS::CodeBuild::Project');
 const projectByPath = (name: string) =>
   Object.entries(projects()).find(([, r]) => (r.Metadata as Json)['aws:cdk:path'] === `DriverToolkitPipeline/Builds/${name}/Resource`)!;
 const topicId = () => Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
+/** The logical id of the one resource of `type` at `DriverToolkitPipeline/<path>`. */
+const pathId = (type: string, path: string) =>
+  Object.entries(template.findResources(type)).find(([, r]) => (r.Metadata as Json)['aws:cdk:path'] === `DriverToolkitPipeline/${path}`)![0];
 const trackBuildsFailures = () =>
   Object.entries(template.findResources('AWS::SQS::Queue')).find(
     ([, r]) => (r.Metadata as Json)['aws:cdk:path'] === 'DriverToolkitPipeline/TrackBuildsDeadLetterQueue/Resource',
   )![0];
 
 beforeAll(() => {
-  // Bundles the five handlers with esbuild once: proves they build as configured.
+  // Bundles the six handlers with esbuild once: proves they build as configured.
   ({ template } = synthPipeline({ bundle: true }));
 });
 
@@ -52,9 +55,14 @@ describe('queues', () => {
         const config = f.Properties.DeadLetterConfig as Json | undefined;
         return config ? [flatten(config.TargetArn)] : [];
       }),
+      ...Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).flatMap((m) => {
+        const onFailure = (m.Properties.DestinationConfig as { OnFailure?: Json } | undefined)?.OnFailure;
+        return onFailure ? [flatten(onFailure.Destination)] : [];
+      }),
     ].map((arn) => arn.slice(1, -'.Arn>'.length));
-    expect(deadLetterQueues).toHaveLength(4); // the three queues' DLQs and track-builds' failures
-    for (const dlq of deadLetterQueues) {
+    // The three queues' DLQs, track-builds' failures and publish-coverage's failures.
+    expect(new Set(deadLetterQueues).size).toBe(5);
+    for (const dlq of new Set(deadLetterQueues)) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -68,7 +76,7 @@ describe('queues', () => {
 
   it('encrypts every queue and refuses non-TLS access to each', () => {
     const queues = Object.keys(resourcesOf(template, 'AWS::SQS::Queue'));
-    expect(queues).toHaveLength(7);
+    expect(queues).toHaveLength(8);
     for (const q of Object.values(resourcesOf(template, 'AWS::SQS::Queue'))) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     const tlsOnly = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy')).filter((p) =>
       (p.Properties.PolicyDocument as { Statement: Json[] }).Statement.some(
@@ -81,9 +89,13 @@ describe('queues', () => {
 });
 
 describe('SQS consumers', () => {
-  const mappings = () => Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'));
+  const queueIds = () => Object.keys(template.findResources('AWS::SQS::Queue'));
+  const mappings = () =>
+    Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter((m) =>
+      queueIds().some((q) => flatten(m.Properties.EventSourceArn) === `<${q}.Arn>`),
+    );
 
-  it('report partial batch failures on every event source', () => {
+  it('report partial batch failures on every SQS event source', () => {
     expect(mappings()).toHaveLength(3);
     for (const m of mappings()) expect(m.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
@@ -134,7 +146,7 @@ describe('functions', () => {
 
   it('name each function its service in logs and metrics', () => {
     const services = FUNCTIONS.map((id) => (fn(id).Properties.Environment as { Variables: Json }).Variables.POWERTOOLS_SERVICE_NAME);
-    expect(services).toEqual(['poll-releases', 'resolve-release', 'record-kernel', 'start-build', 'track-builds']);
+    expect(services).toEqual(['poll-releases', 'resolve-release', 'record-kernel', 'start-build', 'track-builds', 'publish-coverage']);
   });
 
   it('log to their own log group with retention', () => {
@@ -151,6 +163,7 @@ describe('functions', () => {
     ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES']],
     ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN', 'BUILD_PROJECTS']],
     ['TrackBuilds', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES']],
+    ['PublishCoverage', ['TABLE_NAME', 'DRIVERS', 'COVERAGE_BUCKET', 'COVERAGE_PREFIX']],
   ] as const)('%s gets exactly its variables, valid for the runtime schema', (id, names) => {
     const variables = (fn(id).Properties.Environment as { Variables: Json }).Variables;
     const own = Object.keys(variables).filter((k) => !['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k));
@@ -254,7 +267,9 @@ describe('least privilege', () => {
   it('grants functions data access to the table, never table admin or wildcard actions', () => {
     for (const id of FUNCTIONS) {
       const actions = lambdaStatements(id).flatMap((s) => asArray(s.Action) as string[]);
-      expect(actions).toContain('dynamodb:PutItem');
+      // publish-coverage only reads the table.
+      if (id === 'PublishCoverage') expect(actions.filter((a) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toEqual([]);
+      else expect(actions).toContain('dynamodb:PutItem');
       expect(actions).toContain('dynamodb:Query');
       expect(actions.filter((a) => a === '*' || a === 'dynamodb:*' || /dynamodb:(Create|Delete|Update)Table/.test(a))).toEqual([]);
       for (const s of lambdaStatements(id)) expect(asArray(s.Resource)).not.toContain('*');
@@ -279,6 +294,7 @@ describe('least privilege', () => {
     expect(sends('TrackBuilds').sort()).toEqual(
       [`<${queueId('BuildsQueue', 'Queue')}.Arn>`, `<${trackBuildsFailures()}.Arn>`].sort(),
     );
+    expect(sends('PublishCoverage')).toEqual([`<${pathId('AWS::SQS::Queue', 'PublishCoverageDeadLetterQueue/Resource')}.Arn>`]);
   });
 });
 
@@ -425,5 +441,127 @@ describe('state and notifications', () => {
     for (const title of ['Alarms', 'Successful polls', 'Builds started', 'Builds failed', 'Lambda invocations', 'Lambda errors', 'Lambda duration (p90)', 'Queue depth', 'Age of oldest message (s)', 'Dead-letter queue depth']) {
       expect(body).toContain(`"title":"${title}"`);
     }
+  });
+});
+
+describe('coverage publishing', () => {
+  const tableId = () => Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+  const bucketId = () => pathId('AWS::S3::Bucket', 'CoverageBucket/Resource');
+  const failuresId = () => pathId('AWS::SQS::Queue', 'PublishCoverageDeadLetterQueue/Resource');
+  const mapping = () => {
+    const streams = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => flatten(m.Properties.EventSourceArn) === `<${tableId()}.StreamArn>`,
+    );
+    expect(streams).toHaveLength(1);
+    return streams[0]!.Properties;
+  };
+  /** The role's statements that allow `action`, named literally or by a wildcard such as `s3:List*`. */
+  const allowing = (id: (typeof FUNCTIONS)[number], action: string) =>
+    statementsOfRole(template, roleOf(id)).filter(
+      (s) =>
+        s.Effect === 'Allow' &&
+        asArray(s.Action).some((a) => new RegExp(`^${String(a).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(action)),
+    );
+  const resourcesAllowing = (id: (typeof FUNCTIONS)[number], action: string) => allowing(id, action).flatMap((s) => asArray(s.Resource).map(flatten));
+
+  it('streams the keys of changed items, updating the table in place (same logical id)', () => {
+    expect(tableId()).toBe('TableCD117FA1');
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'KEYS_ONLY' } });
+  });
+
+  it('feeds publish-coverage only changes of kernels, builds and drivers, batched for up to a minute', () => {
+    const props = mapping();
+    expect(flatten(props.FunctionName)).toBe(`<${functionId(template, 'PublishCoverage')}>`);
+    const filters = (props.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+    expect(filters.map((f) => JSON.parse(f.Pattern) as unknown)).toEqual([
+      { dynamodb: { Keys: { pk: { S: [{ prefix: 'KERNEL#' }, { prefix: 'KVER#' }, { prefix: 'DRIVERS' }] } } } },
+    ]);
+    expect(props.MaximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(30);
+    expect(props.MaximumBatchingWindowInSeconds).toBeLessThanOrEqual(60);
+    expect(props.BatchSize).toBeGreaterThanOrEqual(100);
+    expect(props.StartingPosition).toBe('TRIM_HORIZON');
+  });
+
+  it('retries a failed batch a few times, then sends it to a dead-letter queue that alarms', () => {
+    const props = mapping();
+    expect(props.MaximumRetryAttempts).toBeGreaterThanOrEqual(1);
+    expect(props.MaximumRetryAttempts).toBeLessThanOrEqual(5);
+    expect(props.BisectBatchOnFunctionError).toBeUndefined();
+    expect(props.DestinationConfig).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': [failuresId(), 'Arn'] } } });
+    expect(fn('PublishCoverage').Properties.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [failuresId(), 'Arn'] } });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [failuresId(), 'QueueName'] } }],
+      Threshold: 1,
+      AlarmActions: [{ Ref: topicId() }],
+    });
+  });
+
+  it('publishes one batch at a time', () => {
+    expect(fn('PublishCoverage').Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('reads the stream of this table only', () => {
+    for (const action of ['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:DescribeStream', 'dynamodb:ListStreams']) {
+      expect(resourcesAllowing('PublishCoverage', action)).toContain(`<${tableId()}.StreamArn>`);
+      expect(resourcesAllowing('PublishCoverage', action)).not.toContain('*');
+    }
+  });
+
+  it('lets publish-coverage read and write objects only under the prefix, and list the bucket', () => {
+    const objects = `<${bucketId()}.Arn>/coverage/*`;
+    expect(resourcesAllowing('PublishCoverage', 's3:GetObject')).toContain(objects);
+    expect(resourcesAllowing('PublishCoverage', 's3:PutObject')).toEqual([objects]);
+    // Without s3:ListBucket a missing object is a 403, not the 404 publishCoverage treats as "not published yet".
+    expect(resourcesAllowing('PublishCoverage', 's3:ListBucket')).toContain(`<${bucketId()}.Arn>`);
+    expect(allowing('PublishCoverage', 's3:DeleteObject')).toEqual([]);
+    const s3Resources = statementsOfRole(template, roleOf('PublishCoverage'))
+      .filter((s) => asArray(s.Action).some((a) => String(a).startsWith('s3:')))
+      .flatMap((s) => asArray(s.Resource).map(flatten));
+    expect([...new Set(s3Resources)].sort()).toEqual([`<${bucketId()}.Arn>`, objects].sort());
+    for (const id of FUNCTIONS.filter((f) => f !== 'PublishCoverage')) {
+      expect(statementsOfRole(template, roleOf(id)).flatMap((s) => asArray(s.Resource).map(flatten)).filter((r) => r.includes(bucketId()))).toEqual([]);
+    }
+  });
+
+  it('tells publish-coverage the bucket and prefix', () => {
+    expect((fn('PublishCoverage').Properties.Environment as { Variables: Json }).Variables).toMatchObject({
+      COVERAGE_BUCKET: { Ref: bucketId() },
+      COVERAGE_PREFIX: 'coverage/',
+    });
+  });
+
+  it('keeps the bucket private, encrypted, TLS-only and versioned, with access logs in a separate bucket', () => {
+    const logsId = pathId('AWS::S3::Bucket', 'CoverageAccessLogsBucket/Resource');
+    expect(resourcesOf(template, 'AWS::S3::Bucket')[bucketId()]!.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logsId } },
+    });
+    for (const id of [bucketId(), logsId]) {
+      const bucket = resourcesOf(template, 'AWS::S3::Bucket')[id]!;
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption).toBeDefined();
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('outputs the bucket name and the page location', () => {
+    template.hasOutput('CoverageBucketName', { Value: { Ref: bucketId() } });
+    const uri = flatten((template.findOutputs('CoveragePageUri').CoveragePageUri as Json).Value);
+    expect(uri).toBe(`s3://<${bucketId()}>/coverage/index.html`);
   });
 });
