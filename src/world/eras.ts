@@ -18,6 +18,7 @@
  */
 import type { ImageFormat } from './oci.ts';
 import type { ComponentSpec, GoArch, ImageSpec, LayerSpec, ReleaseArchSpec, ReleaseSpec } from './spec.ts';
+import { compareOpenShiftVersions, parseOpenShiftVersion, type OpenShiftVersion } from '#core/versions.ts';
 
 /** `uname -m` spelling of a Go arch (kernels, RPMs, quay payload tags). */
 export function unameArch(arch: GoArch): 'x86_64' | 'aarch64' | 's390x' | 'ppc64le' {
@@ -80,37 +81,14 @@ export interface BuildReleaseArchOptions extends KernelStreamFacts {
 
 export type Era = 'machine-os-content' | '4.12' | '4.13-4.14' | '4.15-4.18' | '4.19-4.21' | 'dual-stream';
 
-export function parseOcpVersion(version: string): { major: number; minor: number; patch: number; pre?: string } {
-  const m = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/.exec(version);
-  if (!m) throw new Error(`not an OpenShift version: ${JSON.stringify(version)} (want e.g. 4.18.14 or 4.17.0-rc.1)`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), ...(m[4] ? { pre: m[4] } : {}) };
+/** A fixture's OpenShift version, parsed; throws on a typo in a fixture. */
+export function parseOcpVersion(version: string): OpenShiftVersion {
+  const v = parseOpenShiftVersion(version);
+  if (!v) throw new Error(`not an OpenShift version: ${JSON.stringify(version)} (want e.g. 4.18.14 or 4.17.0-rc.1)`);
+  return v;
 }
 
-/** Compare OpenShift versions like semver (`4.17.0-ec.2` < `4.17.0-rc.1` < `4.17.0`). */
-export function compareOcpVersions(a: string, b: string): number {
-  const x = parseOcpVersion(a);
-  const y = parseOcpVersion(b);
-  for (const k of ['major', 'minor', 'patch'] as const) if (x[k] !== y[k]) return x[k] - y[k];
-  if (x.pre === y.pre) return 0;
-  if (x.pre === undefined) return 1;
-  if (y.pre === undefined) return -1;
-  const xs = x.pre.split('.');
-  const ys = y.pre.split('.');
-  for (let i = 0; i < Math.max(xs.length, ys.length); i++) {
-    const p = xs[i];
-    const q = ys[i];
-    if (p === undefined) return -1;
-    if (q === undefined) return 1;
-    const pn = /^\d+$/.test(p) ? Number(p) : NaN;
-    const qn = /^\d+$/.test(q) ? Number(q) : NaN;
-    if (!Number.isNaN(pn) && !Number.isNaN(qn)) {
-      if (pn !== qn) return pn - qn;
-    } else if (p !== q) {
-      return p < q ? -1 : 1;
-    }
-  }
-  return 0;
-}
+export { compareOpenShiftVersions as compareOcpVersions };
 
 export function eraOf(ocp: string): Era {
   const { major, minor } = parseOcpVersion(ocp);
