@@ -1,18 +1,12 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
-import { PLAN_ENV, planConfig, readEnv } from '#pipeline/config.ts';
-import { aws, logger } from '#pipeline/lambda.ts';
-import { codeBuildStateChangeSchema, type BuildMessage } from '#pipeline/messages.ts';
+import { buildPlanningDeps } from '#pipeline/build-deps.ts';
+import { PLAN_ENV, readEnv } from '#pipeline/config.ts';
+import { logger } from '#pipeline/lambda.ts';
+import { codeBuildStateChangeSchema } from '#pipeline/messages.ts';
 import { trackBuild } from '#pipeline/track-builds.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV]);
-const deps = {
-  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
-  notifier: new SnsNotifier(aws.sns(), env.TOPIC_ARN),
-  builds: new SqsQueue<BuildMessage>(aws.sqs(), env.BUILDS_QUEUE_URL),
-  plan: planConfig(env),
-};
+const deps = buildPlanningDeps(env);
 
 export const handler = async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const result = await trackBuild(deps, codeBuildStateChangeSchema.parse(event));

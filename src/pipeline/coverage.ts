@@ -7,12 +7,12 @@
  * A pure function of one status snapshot: same snapshot, same bytes.
  */
 import { z } from 'zod';
-import { KERNEL_ARCHES } from '#core/arch.ts';
 import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driverKernels, type Driver } from './drivers.ts';
 import type { StatusSnapshot } from './status.ts';
 import { BUILD_STATES, type BuildEntry, type BuildState, type KernelEntry } from './store.ts';
+import { kernelRecordSchema } from '#core/kernel-index.ts';
 
 export const COVERAGE_SCHEMA = 'dtk-pipeline.coverage/v1';
 
@@ -47,25 +47,16 @@ const targetCoverageSchema = z.object({
 });
 export type TargetCoverage = z.infer<typeof targetCoverageSchema>;
 
-const kernelCoverageSchema = z.object({
-  kernel: z.string(),
-  arch: z.enum(KERNEL_ARCHES),
-  rhelVersion: z.string().nullable(),
-  rtKernel: z.string().nullable(),
-  kernel64k: z.string().nullable(),
-  /** OpenShift releases that ship it, oldest first. */
-  releases: z.array(z.string()),
-  channels: z.array(z.string()),
-  /** Seen only in candidate channels or `-ec.`/`-rc.` releases so far. */
-  prerelease: z.boolean(),
-  rhcosVersions: z.array(z.string()),
-  /** The DTK images of the releases themselves (by digest). */
-  releaseDtkImages: z.array(z.string()),
-  firstSeenAt: z.string(),
-  dtk: targetCoverageSchema,
-  /** By driver name, in the order of `drivers`. */
-  drivers: z.record(z.string(), targetCoverageSchema),
-});
+const kernelCoverageSchema = kernelRecordSchema
+  .pick({ kernel: true, arch: true, rhelVersion: true, rtKernel: true, kernel64k: true, releases: true, channels: true, prerelease: true, rhcosVersions: true })
+  .extend({
+    /** The DTK images of the releases themselves (by digest). */
+    releaseDtkImages: z.array(z.string()),
+    firstSeenAt: z.string(),
+    dtk: targetCoverageSchema,
+    /** By driver name, in the order of `drivers`. */
+    drivers: z.record(z.string(), targetCoverageSchema),
+  });
 export type KernelCoverage = z.infer<typeof kernelCoverageSchema>;
 
 const targetSummarySchema = z.object({
