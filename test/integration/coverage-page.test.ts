@@ -15,54 +15,21 @@ import { driverSchema } from '#pipeline/drivers.ts';
 import { publishCoverage } from '#pipeline/publish-coverage.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
 import type { BuildEntry, KernelEntry } from '#pipeline/store.ts';
+import { buildEntry, kernelEntry } from '../support/entries.ts';
 
 const BUCKET = 'coverage';
 const XSS = '<script>alert(1)</script>';
 const CHROMIUM = '/usr/bin/chromium';
 
-function kernel(name: string, releases: string[], fields: Partial<KernelEntry> = {}): KernelEntry {
-  return {
-    kernel: name,
-    arch: name.includes('aarch64') ? 'aarch64' : 'x86_64',
-    rhelVersion: '9.4',
-    rtKernel: null,
-    kernel64k: null,
-    stream: 'rhel-coreos',
-    streamClass: null,
-    releases,
-    channels: releases.map((r) => `stable-${r.split('.').slice(0, 2).join('.')}`),
-    prerelease: false,
-    discoveredAsPrerelease: false,
-    rhcosVersions: [],
-    dtkImages: [],
-    firstSeenAt: '2025-01-10T08:00:00.000Z',
-    discoveredBy: `payload|${releases[0]}`,
-    state: 'processed',
-    ...fields,
-  };
-}
+const kernel = (name: string, releases: string[], fields: Partial<KernelEntry> = {}): KernelEntry =>
+  kernelEntry(name, { releases, channels: releases.map((r) => `stable-${r.split('.').slice(0, 2).join('.')}`), ...fields });
 
-function build(target: string, kernelName: string, state: BuildEntry['state'], updatedAt = '2025-01-10T10:00:00.000Z'): BuildEntry {
-  const arch = kernelName.includes('aarch64') ? 'aarch64' : 'x86_64';
-  const kernelVersion = kernelName.replace(/\.(x86_64|aarch64)$/, '');
-  return {
-    buildKey: `${kernelVersion}|${target}|${arch}`,
-    kind: target === 'dtk' ? 'dtk' : 'driver',
-    target,
-    kernelVersion,
-    kernel: kernelName,
-    arch,
-    project: 'project',
-    env: {},
-    image: `quay.io/example/${target.replace('driver:', '')}:${kernelName}`,
-    ...(target === 'dtk' ? {} : { variant: '1' }),
-    state,
-    ...(state === 'succeeded' ? { digest: `sha256:${'b'.repeat(64)}` } : {}),
-    attempts: 1,
-    createdAt: '2025-01-10T09:00:00.000Z',
+const build = (target: string, kernelName: string, state: BuildEntry['state'], updatedAt = '2025-01-10T10:00:00.000Z'): BuildEntry =>
+  buildEntry(target, kernelName, state, {
+    repository: `quay.io/example/${target.replace('driver:', '')}`,
     updatedAt,
-  };
-}
+    ...(state === 'succeeded' ? { digest: `sha256:${'b'.repeat(64)}` } : {}),
+  });
 
 const K = {
   new: '5.14.0-570.12.1.el9_6.x86_64',

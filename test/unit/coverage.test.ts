@@ -5,7 +5,7 @@ import { embedJson, renderCoveragePage } from '#pipeline/coverage-page.ts';
 import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
-import type { BuildEntry, KernelEntry } from '#pipeline/store.ts';
+import { buildEntry, kernelEntry } from '../support/entries.ts';
 
 const K1 = '5.14.0-427.68.1.el9_4.x86_64';
 const K1_RT = '5.14.0-427.68.1.el9_4.x86_64+rt';
@@ -15,50 +15,8 @@ const K2 = '5.14.0-570.12.1.el9_6.x86_64';
 const K3 = '5.14.0-284.40.1.el9_2.x86_64';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-function kernel(name: string, fields: Partial<KernelEntry> = {}): KernelEntry {
-  return {
-    kernel: name,
-    arch: name.includes('aarch64') ? 'aarch64' : 'x86_64',
-    rhelVersion: '9.4',
-    rtKernel: null,
-    kernel64k: null,
-    stream: 'rhel-coreos',
-    streamClass: null,
-    releases: ['4.16.3'],
-    channels: ['stable-4.16'],
-    prerelease: false,
-    discoveredAsPrerelease: false,
-    rhcosVersions: [],
-    dtkImages: [],
-    firstSeenAt: '2025-01-10T08:00:00.000Z',
-    discoveredBy: 'payload|4.16.3',
-    state: 'processed',
-    ...fields,
-  };
-}
-
-function build(target: string, kernelName: string, state: BuildEntry['state'], fields: Partial<BuildEntry> = {}): BuildEntry {
-  const kernelVersion = kernelName.replace(/\.(x86_64|aarch64)(\+rt|\+64k)?$/, '');
-  const arch = /aarch64/.test(kernelName) ? 'aarch64' : 'x86_64';
-  const repository = target === 'dtk' ? 'quay.io/example/dtk' : `quay.io/partner/${target.slice('driver:'.length)}`;
-  return {
-    buildKey: `${kernelVersion}|${target}|${arch}|${kernelName}`,
-    kind: target === 'dtk' ? 'dtk' : 'driver',
-    target,
-    kernelVersion,
-    kernel: kernelName,
-    arch,
-    project: 'project',
-    env: {},
-    image: `${repository}:${kernelName.replace(/\+/g, '_')}`,
-    ...(target === 'dtk' ? {} : { variant: '1' }),
-    state,
-    attempts: 1,
-    createdAt: '2025-01-10T09:00:00.000Z',
-    updatedAt: '2025-01-10T10:00:00.000Z',
-    ...fields,
-  };
-}
+const kernel = kernelEntry;
+const build = buildEntry;
 
 const driver = (input: Partial<DriverInput> & { name: string }) =>
   driverSchema.parse({ source: { type: 'inline', context: 'examples/driver' }, repository: `quay.io/partner/${input.name}`, ...input });
