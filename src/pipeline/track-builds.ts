@@ -2,21 +2,14 @@
  * track-builds: CodeBuild state changes → the build's record, notifications,
  * and the multi-arch join once every arch of a target is done.
  */
-import type { BuildPlanConfig } from './build-plan.ts';
 import { planDriverBuilds, planJoin } from './build-plan.ts';
-import type { BuildMessage, CodeBuildStateChange } from './messages.ts';
+import type { CodeBuildStateChange } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
-import type { MessageQueue, Notifier } from './ports.ts';
-import { driversOf } from './record-kernel.ts';
-import type { BuildEntry, BuildState, PipelineStore } from './store.ts';
+import { driversOf, type RecordDeps } from './record-kernel.ts';
+import type { BuildEntry, BuildState } from './store.ts';
 
-export interface TrackDeps {
-  readonly store: PipelineStore;
-  readonly notifier: Notifier;
-  readonly builds: MessageQueue<BuildMessage>;
-  readonly plan: BuildPlanConfig;
-  readonly now?: () => Date;
-}
+/** The same dependencies as record-kernel: both plan builds. */
+export type TrackDeps = Omit<RecordDeps, 'leaseMs'>;
 
 export type TrackOutcome = 'updated' | 'ignored' | 'unknown-build';
 

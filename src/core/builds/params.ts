@@ -303,11 +303,28 @@ function kernelAndArch(raw: { KERNEL: string; ARCH: BuildArch; ALLOW_TEST_KERNEL
   return kernel;
 }
 
+/** What every per-arch build shares, from its validated environment. */
+function commonParams(
+  raw: { KERNEL: string; ARCH: BuildArch; ALLOW_TEST_KERNELS: boolean; ALLOW_CROSS_ARCH: boolean; TARGET_IMAGE: ImageRef; REBUILD: boolean; REGISTRY_AUTH_FILE?: string | undefined; RESULT_FILE: string; STORAGE_DRIVER: 'vfs' | 'overlay' },
+  options: ParseBuildEnvOptions,
+): CommonParams {
+  return {
+    kernel: kernelAndArch(raw, options),
+    arch: raw.ARCH,
+    target: raw.TARGET_IMAGE,
+    rebuild: raw.REBUILD,
+    ...(raw.REGISTRY_AUTH_FILE === undefined ? {} : { registryAuthFile: raw.REGISTRY_AUTH_FILE }),
+    resultFile: raw.RESULT_FILE,
+    storageDriver: raw.STORAGE_DRIVER,
+  };
+}
+
 export function parseDtkBuildEnv(env: Env, options: ParseBuildEnvOptions = {}): DtkBuildParams {
   const parsed = dtkEnvSchema.safeParse(pick('dtk', env));
   if (!parsed.success) fail(parsed.error);
   const raw = parsed.data;
-  const kernel = kernelAndArch(raw, options);
+  const common = commonParams(raw, options);
+  const { kernel } = common;
   if (kernel.test) throw new BuildEnvError('KERNEL', `KERNEL ${kernel.full} is a test kernel: DTK images are built for RHEL kernels only`);
   if (kernel.flavour !== 'base') {
     throw new BuildEnvError('KERNEL', `KERNEL ${kernel.full} is a ${kernel.flavour} kernel: a DTK is built for the base kernel (it carries the RT/64k packages)`);
@@ -323,13 +340,7 @@ export function parseDtkBuildEnv(env: Env, options: ParseBuildEnvOptions = {}): 
   if (raw.RT_KERNEL !== undefined && raw.ARCH !== 'x86_64') throw new BuildEnvError('RT_KERNEL', 'RT_KERNEL is for x86_64 builds only');
   return {
     kind: 'dtk',
-    kernel,
-    arch: raw.ARCH,
-    target: raw.TARGET_IMAGE,
-    rebuild: raw.REBUILD,
-    ...(raw.REGISTRY_AUTH_FILE === undefined ? {} : { registryAuthFile: raw.REGISTRY_AUTH_FILE }),
-    resultFile: raw.RESULT_FILE,
-    storageDriver: raw.STORAGE_DRIVER,
+    ...common,
     rhel,
     ubiImage: raw.UBI_IMAGE,
     ...(raw.RT_KERNEL === undefined ? {} : { rtKernel: raw.RT_KERNEL }),
@@ -344,7 +355,7 @@ export function parseDriverBuildEnv(env: Env, options: ParseBuildEnvOptions = {}
   const parsed = driverEnvSchema.safeParse(pick('driver', env));
   if (!parsed.success) fail(parsed.error);
   const raw = parsed.data;
-  const kernel = kernelAndArch(raw, options);
+  const common = commonParams(raw, options);
   const inline = raw.DRIVER_SOURCE === 'inline';
   if (inline && raw.DRIVER_CONTEXT_DIR === undefined) {
     throw new BuildEnvError('DRIVER_CONTEXT_DIR', 'DRIVER_CONTEXT_DIR is required when DRIVER_SOURCE=inline (the build context directory)');
@@ -355,13 +366,7 @@ export function parseDriverBuildEnv(env: Env, options: ParseBuildEnvOptions = {}
   }
   return {
     kind: 'driver',
-    kernel,
-    arch: raw.ARCH,
-    target: raw.TARGET_IMAGE,
-    rebuild: raw.REBUILD,
-    ...(raw.REGISTRY_AUTH_FILE === undefined ? {} : { registryAuthFile: raw.REGISTRY_AUTH_FILE }),
-    resultFile: raw.RESULT_FILE,
-    storageDriver: raw.STORAGE_DRIVER,
+    ...common,
     driverName: raw.DRIVER_NAME,
     modName: raw.MOD_NAME,
     source: raw.DRIVER_SOURCE,
