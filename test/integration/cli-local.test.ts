@@ -7,11 +7,10 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { main } from '#cli/main.ts';
 import { coverageIndexSchema } from '#pipeline/coverage.ts';
+import { runCli } from '../support/cli.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -31,16 +30,7 @@ async function runLocal(...args: string[]): Promise<{ code: number; stdout: stri
   });
 }
 
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main(args, { stdout, stderr, env: { ...process.env, HOME: dir } });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = (...args: string[]) => runCli(args, { ...process.env, HOME: dir });
 
 describe('the local run and the commands that read its state', () => {
   it('runs the pipeline, and a second run over the unchanged world reports nothing new', async () => {

@@ -1,12 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '#cli/main.ts';
 import { scanReportSchema } from '#core/scan.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
+import { runCli } from '../support/cli.ts';
 
 let world: RunningWorld;
 let dir: string;
@@ -19,16 +18,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], env: NodeJS.ProcessEnv = { HOME: dir }): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main(args, { stdout, stderr, env });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = { HOME: dir }) => runCli(args, env);
 
 describe('dtk-pipeline scan', () => {
   it('prints the JSON report the issue describes', async () => {
