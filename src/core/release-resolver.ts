@@ -17,6 +17,7 @@ import type { Observation } from './observation.ts';
 import { ImageReader } from './image-reader.ts';
 import type { ComponentImage } from './release-payload.ts';
 import { PayloadError, readReleasePayload } from './release-payload.ts';
+import { PlatformNotFoundError } from './registry/errors.ts';
 import { parseImageReference } from './registry/reference.ts';
 import type { ImageRef, ImageSource, Platform } from './registry/types.ts';
 import { readExtensionsImage, readRhcosImage } from './rhcos-image.ts';
@@ -152,6 +153,23 @@ function supports64k(openshiftVersion: string, kernel: Kernel): boolean {
   return ocpOk && kernel.rhelMajor >= 9;
 }
 
+/** Failures that stay true for a payload's digest: the payload itself is unusable, retrying will not help. */
+export function isUnusablePayload(error: unknown): boolean {
+  return error instanceof PayloadError || error instanceof PlatformNotFoundError;
+}
+
+/** A payload pull spec, pinned by digest; anything else is an unusable payload. */
+export function payloadReference(payload: string): ImageRef {
+  let ref: ImageRef;
+  try {
+    ref = parseImageReference(payload);
+  } catch (error) {
+    throw new PayloadError(`payload ${JSON.stringify(payload)} is not a pull spec: ${(error as Error).message}`, { cause: error });
+  }
+  if (!ref.digest) throw new PayloadError(`payload ${JSON.stringify(payload)} is not pinned by digest`);
+  return ref;
+}
+
 export interface PayloadToResolve {
   readonly version: string;
   /** Pull spec by digest, as the graph lists it. */
@@ -173,8 +191,7 @@ export class ReleaseResolver {
 
   /** Every architecture of a payload: one result for a single-arch payload, one per entry of a multi payload. */
   async resolvePayload(input: PayloadToResolve): Promise<ResolvedRelease[]> {
-    const payloadRef = parseImageReference(input.payload);
-    if (!payloadRef.digest) throw new PayloadError(`payload ${JSON.stringify(input.payload)} is not pinned by digest`);
+    const payloadRef = payloadReference(input.payload);
     if (input.graphArch !== 'multi') {
       return [await this.resolveArch({ ...input, payloadRef, goArch: input.graphArch })];
     }

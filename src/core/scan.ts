@@ -16,11 +16,10 @@ import type { GraphClient } from './graph.ts';
 import { GraphError, channelsOf } from './graph.ts';
 import type { ReleaseSighting } from './kernel-index.ts';
 import { indexKernels, kernelRecordSchema } from './kernel-index.ts';
-import { PayloadError } from './release-payload.ts';
-import type { ReleaseResolver } from './release-resolver.ts';
+import { isUnusablePayload, payloadReference, type ReleaseResolver } from './release-resolver.ts';
 import type { GraphSnapshot, Resolution, ScanStore } from './scan-store.ts';
 import { compareOpenShiftVersions } from './versions.ts';
-import { LayerReadError } from './layer-files.ts';
+import { RegistryAuthError } from './registry/errors.ts';
 
 export const releaseRecordSchema = z.object({
   version: z.string(),
@@ -71,7 +70,7 @@ export interface ScanDeps {
 
 /** Errors that end a whole scan: every further request would fail the same way. */
 export function isFatal(error: unknown): boolean {
-  return error instanceof Error && error.name === 'RegistryAuthError';
+  return error instanceof RegistryAuthError;
 }
 
 interface PayloadEntry {
@@ -145,6 +144,7 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
       limit(async (): Promise<{ entry: PayloadEntry } & Resolution> => {
         try {
           if (fatal) return { entry, releases: [] };
+          payloadReference(entry.payload); // the store keys resolutions by digest
           const stored = await deps.store.getResolution(entry.payload, entry.graphArch);
           if (stored) {
             stats.payloadsFromStore++;
@@ -161,12 +161,12 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
           }
           const message = `${entry.version} (${entry.payload}): ${error instanceof Error ? error.message : String(error)}`;
           const failure: Finding = { code: 'resolve-failed', message };
-          if (error instanceof PayloadError) {
+          if (isUnusablePayload(error) && /@sha256:[0-9a-f]{64}$/.test(entry.payload)) {
             // The payload itself is unusable; its digest never changes, so neither will this.
             await deps.store.putResolution(entry.payload, entry.graphArch, { releases: [], failure });
             stats.payloadsResolved++;
           } else {
-            if (!(error instanceof LayerReadError) && !isRegistryOrNetworkError(error)) throw error;
+            // Anything else (registry answers, the network, a broken layer stream) may pass: tried again next scan.
             stats.payloadsFailed++;
           }
           return { entry, releases: [], failure };
@@ -221,11 +221,4 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
   };
 }
 
-/** Failures that may pass on a later try: registry answers and network trouble. */
-function isRegistryOrNetworkError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    ['RegistryError', 'ManifestNotFoundError'].includes(error.name) ||
-    'code' in error // Node/undici network errors carry a code (ECONNREFUSED, UND_ERR_…)
-  );
-}
+

@@ -6,8 +6,7 @@
  * The release is marked resolved last, after its kernels are queued, so a retry
  * after a crash redoes the work instead of losing kernels.
  */
-import { PayloadError } from '#core/release-payload.ts';
-import type { ReleaseResolver } from '#core/release-resolver.ts';
+import { isUnusablePayload, type ReleaseResolver } from '#core/release-resolver.ts';
 import type { KernelMessage, ReleaseMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
@@ -33,8 +32,8 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
   try {
     releases = await deps.resolver.resolvePayload(message);
   } catch (error) {
-    if (!(error instanceof PayloadError)) throw error; // transient: SQS retries, then dead-letters
-    const failure = { code: 'resolve-failed' as const, message: error.message };
+    if (!isUnusablePayload(error)) throw error; // transient: SQS retries, then dead-letters
+    const failure = { code: 'resolve-failed' as const, message: (error as Error).message };
     await deps.notifier.publish({
       schema: NOTIFICATION_SCHEMA,
       id: `release.finding:${message.payload}|${message.graphArch}|resolve-failed`,

@@ -54,6 +54,8 @@ export interface RunningGraphServer {
   readonly stats: GraphStats;
   /** Make a release appear (as a newly published z-stream does). */
   addRelease(release: SeededRelease): void;
+  /** Lists a release (every payload of that version) in other channels, as when a candidate is promoted to fast and stable. */
+  setChannels(version: string, channels: readonly string[]): void;
   /** Set (or clear, with undefined) the fault of a channel. */
   setFault(channel: string, fault: GraphFault | undefined): void;
   /** The graph the server would send for a channel and arch. */
@@ -193,6 +195,11 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
     stats,
     addRelease(release) {
       all.push(release);
+    },
+    setChannels(version, channels) {
+      const found = all.filter((r) => r.version === version);
+      if (found.length === 0) throw new Error(`no release ${version} in the graph`);
+      for (const r of found) all.splice(all.indexOf(r), 1, { ...r, channels: [...channels] });
     },
     setFault(channel, fault) {
       if (fault === undefined) faults.delete(channel);

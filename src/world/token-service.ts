@@ -98,6 +98,8 @@ export interface RunningTokenService {
   pushCredentials(): Credentials;
   /** Change the lifetime of tokens issued from now on. */
   setTtlSeconds(seconds: number): void;
+  /** Makes `expires_in` lie (undefined: tell the truth again), so tokens expire while clients still trust them. */
+  setAdvertisedTtlSeconds(seconds: number | undefined): void;
   /** Issue a token directly (what a request would get), without HTTP. */
   issueToken(username: string | undefined, scopes: readonly string[]): Promise<TokenResponse>;
   resetStats(): void;
@@ -180,6 +182,8 @@ export async function startTokenService(options: TokenServiceOptions = {}): Prom
   const service = options.service ?? 'local-registry';
   const issuer = options.issuer ?? 'local-token-service';
   let ttlSeconds = options.ttlSeconds ?? 300;
+  /** When set, `expires_in` says this instead of the truth: clients then hold tokens the registry already refuses. */
+  let advertisedTtlSeconds: number | undefined;
   if (!(ttlSeconds > 0)) throw new Error(`token ttlSeconds must be positive, got ${ttlSeconds}`);
   const identity = options.signingIdentity ?? (await generateSigningIdentity(issuer));
   const key = await importPKCS8(identity.privateKeyPem, 'RS256');
@@ -217,7 +221,7 @@ export async function startTokenService(options: TokenServiceOptions = {}): Prom
     stats.issued++;
     if (username === undefined) stats.anonymous++;
     else stats.byUser[username] = (stats.byUser[username] ?? 0) + 1;
-    return { token, access_token: token, expires_in: ttlSeconds, issued_at: new Date(now * 1000).toISOString() };
+    return { token, access_token: token, expires_in: advertisedTtlSeconds ?? ttlSeconds, issued_at: new Date(now * 1000).toISOString() };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -283,6 +287,9 @@ export async function startTokenService(options: TokenServiceOptions = {}): Prom
     setTtlSeconds(seconds: number) {
       if (!(seconds > 0)) throw new Error(`token ttlSeconds must be positive, got ${seconds}`);
       ttlSeconds = seconds;
+    },
+    setAdvertisedTtlSeconds(seconds: number | undefined) {
+      advertisedTtlSeconds = seconds;
     },
     issueToken,
     resetStats() {

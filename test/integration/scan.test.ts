@@ -178,18 +178,35 @@ describe('faults', () => {
     }
   });
 
-  it('re-authenticates once when a token expires mid-scan', async () => {
+  it('re-authenticates once when a token it still trusts is refused mid-scan', async () => {
+    // Tokens really last 1 s, but the token service says 300 s: the client keeps using one the registry refuses.
     world.tokenService.setTtlSeconds(1);
+    world.tokenService.setAdvertisedTtlSeconds(300);
     try {
       const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
       await runScan(['stable-4.17'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
       await new Promise((r) => setTimeout(r, 1500));
+      world.proxy.resetStats(); // the log keeps the last 2,000 requests: start it afresh
       const { report } = await runScan(['stable-4.18'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
+      const after = world.proxy.log;
+      expect(after.filter((e) => e.status === 401 && e.pathClass !== 'token').length).toBeGreaterThan(0);
       expect(report.stats.payloadsFailed).toBe(0);
-      expect(report.kernels.length).toBeGreaterThan(0);
+      expect(report.releases.find((r) => r.version === '4.18.14')?.kernels).toEqual(['5.14.0-427.68.1.el9_4.x86_64']);
     } finally {
       world.tokenService.setTtlSeconds(300);
+      world.tokenService.setAdvertisedTtlSeconds(undefined);
     }
+  });
+
+  it('reports graph nodes whose payload is not pinned by digest or not a pull spec, and resolves the rest', async () => {
+    world.graph.addRelease({ version: '4.18.90', channels: ['odd-4.18'], graphArch: 'amd64', payload: `${world.registryHost}/openshift-release-dev/ocp-release:4.18.90-x86_64` });
+    world.graph.addRelease({ version: '4.18.91', channels: ['odd-4.18'], graphArch: 'amd64', payload: 'not a pull spec;rm -rf /' });
+    world.graph.addRelease({ version: '4.18.14', channels: ['odd-4.18'], graphArch: 'amd64', payload: world.seeded.find((r) => r.version === '4.18.14')!.payload });
+    const { report } = await runScan(['odd-4.18'], ['amd64'], { dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
+    const failed = Object.fromEntries(report.releases.filter((r) => r.kernels.length === 0).map((r) => [r.version, r.findings[0]?.message]));
+    expect(failed['4.18.90']).toMatch(/not pinned by digest/);
+    expect(failed['4.18.91']).toMatch(/not a pull spec/);
+    expect(report.releases.find((r) => r.version === '4.18.14')?.kernels).toEqual(['5.14.0-427.68.1.el9_4.x86_64']);
   });
 
   it('keeps scanning the other channels when one graph is not JSON', async () => {
