@@ -17,9 +17,10 @@ const deps = {
 export const handler = async (): Promise<void> => {
   const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });
   for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
-  metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued);
+  metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
   metrics.addMetric('GraphErrors', MetricUnit.Count, result.graphErrors.length);
-  metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
+  // The staleness alarm watches this: a poll that could read no graph at all did not succeed.
+  if (result.graphErrors.length < result.graphsRead) metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   logger.info('poll done', { ...result, graphErrors: result.graphErrors.length });
 };

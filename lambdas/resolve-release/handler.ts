@@ -12,14 +12,20 @@ const store = new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME);
 const kernels = new SqsQueue<KernelMessage>(aws.sqs(), env.KERNELS_QUEUE_URL);
 const notifier = new SnsNotifier(aws.sns(), env.TOPIC_ARN);
 
-// The pull secret is fetched once per container, on first use.
+// The pull secret is fetched once per container, on first use; a failed fetch is tried again next time.
 let deps: Promise<ResolveDeps> | undefined;
 const getDeps = () =>
-  (deps ??= loadPullSecret(aws.secrets(), env.PULL_SECRET_ARN).then((credentials) => ({
-    resolver: new ReleaseResolver(new RegistryClient({ credentials, insecureRegistries: env.INSECURE_REGISTRIES, userAgent: USER_AGENT })),
-    store,
-    kernels,
-    notifier,
-  })));
+  (deps ??= loadPullSecret(aws.secrets(), env.PULL_SECRET_ARN).then(
+    (credentials) => ({
+      resolver: new ReleaseResolver(new RegistryClient({ credentials, insecureRegistries: env.INSECURE_REGISTRIES, userAgent: USER_AGENT })),
+      store,
+      kernels,
+      notifier,
+    }),
+    (error: unknown) => {
+      deps = undefined;
+      throw error;
+    },
+  ));
 
 export const handler = sqsHandler(releaseMessageSchema, async (message) => resolveRelease(await getDeps(), message));

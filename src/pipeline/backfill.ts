@@ -11,8 +11,8 @@ import { planDriverBuilds, planDtkBuild } from './build-plan.ts';
 import type { BuildMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
 import { driversOf } from './record-kernel.ts';
+import { queueBuilds } from './queue-builds.ts';
 import type { BuildEntry, KernelEntry, PipelineStore } from './store.ts';
-import { TERMINAL_BUILD_STATES } from './store.ts';
 
 export interface BackfillRequest {
   /** Only kernels shipped by a release of this minor or later, e.g. `4.12`. */
@@ -84,28 +84,6 @@ export async function backfill(
     planned.push(...forKernel);
   }
 
-  let queued = 0;
-  let requeued = 0;
-  let unchanged = 0;
-  const messages: BuildMessage[] = [];
-  for (const build of planned) {
-    const entry = request.rebuild ? { ...build, env: { ...build.env, REBUILD: 'true' } } : build;
-    if (await deps.store.createBuild(entry)) {
-      queued++;
-      messages.push({ buildKey: entry.buildKey });
-      continue;
-    }
-    const existing = await deps.store.getBuild(entry.buildKey);
-    if (request.rebuild && existing && TERMINAL_BUILD_STATES.includes(existing.state)) {
-      if (await deps.store.updateBuild(entry.buildKey, TERMINAL_BUILD_STATES, { state: 'queued', env: { ...existing.env, REBUILD: 'true' } }, now)) {
-        requeued++;
-        messages.push({ buildKey: entry.buildKey });
-        continue;
-      }
-    }
-    if (existing?.state === 'queued') messages.push({ buildKey: entry.buildKey }); // its message may have been lost
-    unchanged++;
-  }
-  await deps.builds.send(messages);
+  const { queued, requeued, unchanged } = await queueBuilds(deps, planned, { rebuild: request.rebuild, now });
   return { kernels: matched, queued, requeued, unchanged };
 }

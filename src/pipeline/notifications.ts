@@ -104,3 +104,26 @@ export function describe(n: Notification): PublishedNotification {
       };
   }
 }
+
+/** `build.succeeded` / `build.failed` for a build's record. */
+export function buildFinished(
+  build: { buildKey: string; kind: string; kernel: string; arch: string; target: string; image: string },
+  state: 'succeeded' | 'skipped' | 'failed',
+  buildId: string | null,
+  time: string,
+): Notification {
+  return {
+    schema: NOTIFICATION_SCHEMA,
+    id: `build.${state}:${build.buildKey}:${buildId ?? 'not-started'}`,
+    time,
+    type: state === 'failed' ? 'build.failed' : 'build.succeeded',
+    buildKey: build.buildKey,
+    kind: build.kind,
+    kernel: build.kernel,
+    arch: build.arch,
+    driver: build.target.startsWith('driver:') ? build.target.slice('driver:'.length) : null,
+    state,
+    image: build.image,
+    buildId,
+  };
+}

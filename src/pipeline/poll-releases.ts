@@ -28,6 +28,8 @@ export interface PollResult {
   readonly graphsUnchanged: number;
   readonly releasesQueued: number;
   readonly releasesRequeued: number;
+  /** Resolved releases the graph now lists in more channels (promotions). */
+  readonly releasesInMoreChannels: number;
   readonly graphErrors: readonly { channel: string; arch: GraphArch; message: string }[];
 }
 
@@ -64,26 +66,45 @@ export async function pollReleases(deps: PollDeps, config: { channels: readonly 
 
   const toQueue: ReleaseMessage[] = [];
   let requeued = 0;
+  let promoted = 0;
+  const nowIso = now.toISOString();
   const stale = new Date(now.getTime() - RECLAIM_AFTER_MS).toISOString();
   for (const message of seen.values()) {
     if (!/@sha256:[0-9a-f]{64}$/.test(message.payload)) continue; // the graph always pins; anything else is not ours to trust
-    const claim = await deps.store.claimRelease({ ...message, state: 'queued', queuedAt: now.toISOString() });
+    const claim = await deps.store.claimRelease({ ...message, state: 'queued', queuedAt: nowIso });
     if (claim.claimed) {
       toQueue.push(message);
-    } else if (claim.existing.state === 'queued' && (await deps.store.reclaimRelease(message.payload, message.graphArch, stale, now.toISOString()))) {
+    } else if (claim.existing.state === 'queued') {
+      if (await deps.store.reclaimRelease(message.payload, message.graphArch, stale, nowIso)) {
+        toQueue.push(message);
+        requeued++;
+      }
+    } else if (claim.existing.state === 'resolved' && message.channels.some((c) => !claim.existing.channels.includes(c))) {
+      // The same payload is now listed in more channels (a candidate promoted to fast
+      // and stable): its kernels must hear of it. resolve-release reads no image for that.
       toQueue.push(message);
+      promoted++;
+    }
+  }
+  // Releases whose message was lost or dead-lettered, in graphs that have not changed since.
+  const queuedNow = new Set(toQueue.map((m) => `${m.payload}|${m.graphArch}`));
+  for (const lost of await deps.store.staleQueuedReleases(stale)) {
+    if (queuedNow.has(`${lost.payload}|${lost.graphArch}`)) continue;
+    if (await deps.store.reclaimRelease(lost.payload, lost.graphArch, stale, nowIso)) {
+      toQueue.push({ version: lost.version, payload: lost.payload, graphArch: lost.graphArch, channels: lost.channels });
       requeued++;
     }
   }
   await deps.releases.send(toQueue);
   // Only now is the graph's new state remembered: a poll that died above reads it again.
-  for (const v of validators) await deps.store.putGraphState(v.channel, v.arch, { ...v, polledAt: now.toISOString() });
+  for (const v of validators) await deps.store.putGraphState(v.channel, v.arch, { ...v, polledAt: nowIso });
 
   return {
     graphsRead: pairs.length,
     graphsUnchanged: unchanged,
-    releasesQueued: toQueue.length - requeued,
+    releasesQueued: toQueue.length - requeued - promoted,
     releasesRequeued: requeued,
+    releasesInMoreChannels: promoted,
     graphErrors,
   };
 }

@@ -7,15 +7,16 @@
  * twice.
  */
 import { isGenerallyAvailable } from '#core/kernel-index.ts';
-import { parseKernel } from '#core/kernel.ts';
+import { parseKernel, type Kernel } from '#core/kernel.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
-import { planDriverBuilds, planDtkBuild } from './build-plan.ts';
+import { kernelGroup, planDriverBuilds, planDtkBuild } from './build-plan.ts';
 import type { Driver } from './drivers.ts';
 import type { BuildMessage, KernelMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import { notifyIfPromoted } from './promotion.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import type { BuildEntry, KernelEntry, PipelineStore } from './store.ts';
+import { queueBuilds } from './queue-builds.ts';
+import { buildKeyOf, type KernelEntry, type PipelineStore } from './store.ts';
 
 export interface RecordDeps {
   readonly store: PipelineStore;
@@ -78,12 +79,18 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   let outcome: RecordOutcome = 'recorded';
   let current = entry;
   if (!(await deps.store.createKernel(entry))) {
-    current = await deps.store.addKernelSighting(kernel.full, { releases: [message.release], channels: message.channels, prerelease });
+    current = await deps.store.addKernelSighting(kernel.full, {
+      releases: [message.release],
+      channels: message.channels,
+      prerelease,
+      dtkImages: entry.dtkImages,
+      rhcosVersions: entry.rhcosVersions,
+    });
     await notifyIfPromoted(deps, current, message.release, now);
     if (current.state === 'processed') {
-      // Known and done: only drivers that match it now (more channels) get builds.
-      const more = planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false });
-      return { outcome: 'already-recorded', buildsQueued: await queueBuilds(deps, more) };
+      // Known and done: only drivers that match it now (more channels, a DTK image) get builds.
+      const more = planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: await projectDtkReady(deps.store, kernel) });
+      return { outcome: 'already-recorded', buildsQueued: (await queueBuilds(deps, more, { now })).sent.length };
     }
     // Still `new`: either the first sighting's step died (its redelivery, or after
     // the lease anyone, finishes it) or it is running right now (wait for it).
@@ -115,21 +122,13 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     ...planDtkBuild(kernel, current, deps.plan, now),
     ...planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false }),
   ];
-  const buildsQueued = await queueBuilds(deps, planned);
+  const buildsQueued = (await queueBuilds(deps, planned, { now })).sent.length;
   await deps.store.markKernelProcessed(kernel.full);
   return { outcome, buildsQueued };
 }
 
-/** Records each planned build once and queues it; a build already queued is queued again (its message may be lost). */
-async function queueBuilds(deps: Pick<RecordDeps, 'store' | 'builds'>, planned: readonly BuildEntry[]): Promise<number> {
-  const toStart: BuildMessage[] = [];
-  for (const build of planned) {
-    if (await deps.store.createBuild(build)) {
-      toStart.push({ buildKey: build.buildKey });
-    } else if ((await deps.store.getBuild(build.buildKey))?.state === 'queued') {
-      toStart.push({ buildKey: build.buildKey });
-    }
-  }
-  await deps.builds.send(toStart);
-  return toStart.length;
+/** This project's DTK image of the kernel exists (built, or found already pushed). */
+async function projectDtkReady(store: PipelineStore, kernel: Kernel): Promise<boolean> {
+  const dtk = await store.getBuild(buildKeyOf(kernelGroup(kernel), 'dtk', kernel.arch));
+  return dtk?.state === 'succeeded' || dtk?.state === 'skipped';
 }

@@ -10,7 +10,7 @@ import { isUnusablePayload, type ReleaseResolver } from '#core/release-resolver.
 import type { KernelMessage, ReleaseMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import type { PipelineStore } from './store.ts';
+import type { PipelineStore, ReleaseEntry } from './store.ts';
 
 export interface ResolveDeps {
   readonly resolver: ReleaseResolver;
@@ -20,12 +20,13 @@ export interface ResolveDeps {
   readonly now?: () => Date;
 }
 
-export type ResolveOutcome = 'resolved' | 'already-resolved' | 'unusable';
+export type ResolveOutcome = 'resolved' | 'already-resolved' | 'unusable' | 'channels-added';
 
 export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage): Promise<{ outcome: ResolveOutcome; kernelsQueued: number }> {
   const now = () => (deps.now ?? (() => new Date()))().toISOString();
   const existing = await deps.store.getRelease(message.payload, message.graphArch);
-  if (existing && existing.state !== 'queued') return { outcome: 'already-resolved', kernelsQueued: 0 };
+  if (existing?.state === 'resolved') return await addChannels(deps, existing, message);
+  if (existing?.state === 'failed') return { outcome: 'already-resolved', kernelsQueued: 0 };
   const base = existing ?? { ...message, state: 'queued' as const, queuedAt: now() };
 
   let releases;
@@ -76,4 +77,21 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
   }
   await deps.store.finishRelease({ ...base, channels: message.channels, state: 'resolved', resolvedAt: now(), releases });
   return { outcome: 'resolved', kernelsQueued: queue.length };
+}
+
+/**
+ * A resolved release now listed in more channels (a candidate promoted to fast and
+ * stable keeps its payload): its kernels hear of the new channels, from what was
+ * recorded; no image is read again.
+ */
+async function addChannels(deps: ResolveDeps, existing: ReleaseEntry, message: ReleaseMessage): Promise<{ outcome: ResolveOutcome; kernelsQueued: number }> {
+  const added = message.channels.filter((c) => !existing.channels.includes(c));
+  if (added.length === 0) return { outcome: 'already-resolved', kernelsQueued: 0 };
+  const channels = [...new Set([...existing.channels, ...message.channels])].sort();
+  const queue: KernelMessage[] = (existing.releases ?? []).flatMap((release) =>
+    release.streams.map((stream) => ({ arch: release.arch, stream, release: release.version, payload: existing.payload, channels })),
+  );
+  await deps.kernels.send(queue);
+  await deps.store.finishRelease({ ...existing, channels });
+  return { outcome: 'channels-added', kernelsQueued: queue.length };
 }

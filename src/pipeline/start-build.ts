@@ -6,12 +6,14 @@
 import { createHash } from 'node:crypto';
 import { BuildEnvError, parseBuildEnv } from '#core/builds/params.ts';
 import type { BuildMessage } from './messages.ts';
-import type { BuildService } from './ports.ts';
+import { buildFinished } from './notifications.ts';
+import type { BuildService, Notifier } from './ports.ts';
 import type { PipelineStore } from './store.ts';
 
 export interface StartDeps {
   readonly store: PipelineStore;
   readonly builds: BuildService;
+  readonly notifier: Notifier;
   readonly now?: () => Date;
 }
 
@@ -32,18 +34,23 @@ export async function startBuild(deps: StartDeps, message: BuildMessage): Promis
     parseBuildEnv(build.kind, { ...SECRET_FILES, ...build.env });
   } catch (error) {
     if (!(error instanceof BuildEnvError)) throw error;
-    await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'failed', detail: `not started: ${error.message}` }, now());
+    const detail = `not started: ${error.message}`;
+    if (await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'failed', detail }, now())) {
+      await deps.notifier.publish(buildFinished(build, 'failed', null, now()));
+    }
     return { outcome: 'invalid' };
   }
 
   // One token per attempt: a redelivered message for the same attempt gets the
   // same CodeBuild build back instead of a second one.
   const idempotencyToken = createHash('sha256').update(`${build.buildKey}#${build.attempts}`).digest('hex').slice(0, 64);
+  const attempt = build.attempts + 1;
   const { buildId } = await deps.builds.startBuild({
     project: build.project,
-    env: { ...build.env, BUILD_KEY: build.buildKey },
+    // BUILD_ATTEMPT lets track-builds tell this run's events from a late one of an earlier run.
+    env: { ...build.env, BUILD_KEY: build.buildKey, BUILD_ATTEMPT: String(attempt) },
     idempotencyToken,
   });
-  await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'started', buildId, attempts: build.attempts + 1 }, now());
+  await deps.store.updateBuild(build.buildKey, ['queued'], { state: 'started', buildId, attempts: attempt }, now());
   return { outcome: 'started', buildId };
 }

@@ -10,6 +10,7 @@
  * | kernel by (kernel, arch)        | pk `KERNEL#<kernel>` (the kernel string ends in its arch), sk `KERNEL` |
  * | builds of a kernel (all arches) | pk `KVER#<kernel without arch>`, sk `BUILD#<target>#<arch>`|
  * | builds by state                 | GSI `gsi1`: gsi1pk `BUILDSTATE#<state>`, gsi1sk `<updatedAt>#<buildKey>` |
+ * | releases still queued           | GSI `gsi1`: gsi1pk `RELEASESTATE#queued`, gsi1sk `<queuedAt>` (gone once resolved) |
  * | recent changes (per day)        | GSI `gsi2`: gsi2pk `CHANGES#<YYYY-MM-DD>`, gsi2sk `<time>#<pk>` |
  * | drivers (all, or by name)       | pk `DRIVERS`, sk `DRIVER#<name>`                            |
  * | kernels, releases, builds (status, coverage index) | Scan filtered on the pk prefix (a few thousand items) |
@@ -100,6 +101,15 @@ export const buildEntrySchema = z.object({
 });
 export type BuildEntry = z.infer<typeof buildEntrySchema>;
 
+/** What one more sighting of a recorded kernel adds to it. */
+export interface KernelSightingUpdate {
+  readonly releases: readonly string[];
+  readonly channels: readonly string[];
+  readonly prerelease: boolean;
+  readonly dtkImages?: readonly string[];
+  readonly rhcosVersions?: readonly string[];
+}
+
 export interface GraphState {
   readonly etag?: string;
   readonly hash: string;
@@ -114,6 +124,8 @@ export interface PipelineStore {
   claimRelease(entry: ReleaseEntry): Promise<{ claimed: true } | { claimed: false; existing: ReleaseEntry }>;
   /** Re-queues a queued release whose message was lost (its claim is older than `before`). */
   reclaimRelease(payload: string, graphArch: string, before: string, now: string): Promise<boolean>;
+  /** Releases claimed before `before` and still not resolved (their message was lost or dead-lettered). */
+  staleQueuedReleases(before: string, limit?: number): Promise<ReleaseEntry[]>;
   getRelease(payload: string, graphArch: string): Promise<ReleaseEntry | undefined>;
   finishRelease(entry: ReleaseEntry): Promise<void>;
 
@@ -121,7 +133,7 @@ export interface PipelineStore {
   /** First sighting wins: false when the kernel is already recorded. */
   createKernel(entry: KernelEntry): Promise<boolean>;
   /** Adds releases and channels to a recorded kernel; returns it as it is now. */
-  addKernelSighting(kernel: string, sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean }): Promise<KernelEntry>;
+  addKernelSighting(kernel: string, sighting: KernelSightingUpdate): Promise<KernelEntry>;
   markKernelNotified(kernel: string, at: string): Promise<void>;
   markKernelPromoted(kernel: string, at: string): Promise<void>;
   markKernelProcessed(kernel: string): Promise<void>;
@@ -187,7 +199,14 @@ export class DynamoPipelineStore implements PipelineStore {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...key, ...entry, gsi2pk: `CHANGES#${day(entry.queuedAt)}`, gsi2sk: `${entry.queuedAt}#${key.pk}` },
+          Item: {
+            ...key,
+            ...entry,
+            gsi1pk: 'RELEASESTATE#queued',
+            gsi1sk: entry.queuedAt,
+            gsi2pk: `CHANGES#${day(entry.queuedAt)}`,
+            gsi2sk: `${entry.queuedAt}#${key.pk}`,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -206,7 +225,7 @@ export class DynamoPipelineStore implements PipelineStore {
         new UpdateCommand({
           TableName: this.table,
           Key: this.releaseKey(payload, graphArch),
-          UpdateExpression: 'SET queuedAt = :now',
+          UpdateExpression: 'SET queuedAt = :now, gsi1sk = :now',
           ConditionExpression: '#state = :queued AND queuedAt < :before',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':now': now, ':queued': 'queued', ':before': before },
@@ -217,6 +236,19 @@ export class DynamoPipelineStore implements PipelineStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  async staleQueuedReleases(before: string, limit = 100): Promise<ReleaseEntry[]> {
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk < :before',
+        ExpressionAttributeValues: { ':pk': 'RELEASESTATE#queued', ':before': before },
+        Limit: limit,
+      }),
+    );
+    return Items.map((i) => releaseEntrySchema.parse(i));
   }
 
   async getRelease(payload: string, graphArch: string): Promise<ReleaseEntry | undefined> {
@@ -252,31 +284,36 @@ export class DynamoPipelineStore implements PipelineStore {
     }
   }
 
-  async addKernelSighting(
-    kernel: string,
-    sighting: { releases: readonly string[]; channels: readonly string[]; prerelease: boolean },
-  ): Promise<KernelEntry> {
-    // Lists, not sets: read-modify-write guarded by the previous value, retried on a race.
+  async addKernelSighting(kernel: string, sighting: KernelSightingUpdate): Promise<KernelEntry> {
+    const merge = (a: readonly string[], b: readonly string[] = []) => [...new Set([...a, ...b])].sort();
+    // Lists, not sets: read-modify-write guarded by the previous sizes, retried on a race.
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.getKernel(kernel);
       if (!current) throw new Error(`kernel ${kernel} is not recorded`);
-      const releases = [...new Set([...current.releases, ...sighting.releases])].sort();
-      const channels = [...new Set([...current.channels, ...sighting.channels])].sort();
-      const prerelease = current.prerelease && sighting.prerelease;
-      if (releases.length === current.releases.length && channels.length === current.channels.length && prerelease === current.prerelease) {
-        return current;
-      }
+      const next = {
+        releases: merge(current.releases, sighting.releases),
+        channels: merge(current.channels, sighting.channels),
+        dtkImages: merge(current.dtkImages, sighting.dtkImages),
+        rhcosVersions: merge(current.rhcosVersions, sighting.rhcosVersions),
+        prerelease: current.prerelease && sighting.prerelease,
+      };
+      const lists = ['releases', 'channels', 'dtkImages', 'rhcosVersions'] as const;
+      if (lists.every((l) => next[l].length === current[l].length) && next.prerelease === current.prerelease) return current;
       try {
         await this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: { pk: `KERNEL#${kernel}`, sk: 'KERNEL' },
-            UpdateExpression: 'SET releases = :r, channels = :c, prerelease = :p',
-            ConditionExpression: 'size(releases) = :n AND size(channels) = :m',
-            ExpressionAttributeValues: { ':r': releases, ':c': channels, ':p': prerelease, ':n': current.releases.length, ':m': current.channels.length },
+            UpdateExpression: `SET ${lists.map((l) => `${l} = :${l}`).join(', ')}, prerelease = :p`,
+            ConditionExpression: lists.map((l) => `size(${l}) = :n${l}`).join(' AND '),
+            ExpressionAttributeValues: {
+              ...Object.fromEntries(lists.map((l) => [`:${l}`, next[l]])),
+              ...Object.fromEntries(lists.map((l) => [`:n${l}`, current[l].length])),
+              ':p': next.prerelease,
+            },
           }),
         );
-        return { ...current, releases, channels, prerelease };
+        return { ...current, ...next };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }

@@ -4,7 +4,8 @@
  */
 import { planDriverBuilds, planJoin } from './build-plan.ts';
 import type { CodeBuildStateChange } from './messages.ts';
-import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import { buildFinished } from './notifications.ts';
+import { queueBuilds } from './queue-builds.ts';
 import { driversOf, type RecordDeps } from './record-kernel.ts';
 import type { BuildEntry, BuildState } from './store.ts';
 
@@ -23,6 +24,13 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
   if (!build) return { outcome: 'unknown-build', joinQueued: false };
 
   const status = event.detail['build-status'];
+  const buildId = event.detail['build-id'];
+  // A late event of an earlier run of a rebuilt build says nothing about this one.
+  const attemptVar = Number(envOf(info?.environment?.['environment-variables'], 'BUILD_ATTEMPT'));
+  const attempt = Number.isInteger(attemptVar) && attemptVar > 0 ? attemptVar : undefined;
+  const current = build.state === 'queued' ? build.attempts + 1 : build.attempts;
+  if (attempt !== undefined && attempt < current) return { outcome: 'ignored', joinQueued: false };
+
   const exported = info?.['exported-environment-variables'];
   const result = envOf(exported, 'BUILD_RESULT');
   const digest = envOf(exported, 'IMAGE_DIGEST');
@@ -35,33 +43,29 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
     from,
     {
       state,
-      buildId: event.detail['build-id'],
+      buildId,
+      // The event may overtake start-build's own write: it records the attempt too.
+      ...(attempt !== undefined ? { attempts: attempt } : {}),
       ...(digest && /^sha256:[0-9a-f]{64}$/.test(digest) ? { digest } : {}),
       ...(state === 'skipped' ? { detail: 'the target tag already existed' } : {}),
       ...(state === 'failed' ? { detail: `CodeBuild ${status}` } : {}),
     },
     now,
   );
-  if (!changed || state === 'in-progress') return { outcome: changed ? 'updated' : 'ignored', joinQueued: false };
+  if (state === 'in-progress') return { outcome: changed ? 'updated' : 'ignored', joinQueued: false };
+  if (!changed) {
+    // The same event again (EventBridge retries a target that failed half way):
+    // finish what follows it; every step below is idempotent.
+    const recorded = await deps.store.getBuild(build.buildKey);
+    if (recorded?.state !== state || recorded.buildId !== buildId) return { outcome: 'ignored', joinQueued: false };
+  }
 
-  await deps.notifier.publish({
-    schema: NOTIFICATION_SCHEMA,
-    id: `build.${state}:${build.buildKey}:${event.detail['build-id']}`,
-    time: now,
-    type: state === 'failed' ? 'build.failed' : 'build.succeeded',
-    buildKey: build.buildKey,
-    kind: build.kind,
-    kernel: build.kernel,
-    arch: build.arch,
-    driver: build.target.startsWith('driver:') ? build.target.slice('driver:'.length) : null,
-    state,
-    image: build.image,
-    buildId: event.detail['build-id'],
-  });
+  await deps.notifier.publish(buildFinished(build, state, buildId, now));
 
   let joinQueued = false;
   if (state !== 'failed' && build.kind !== 'join') {
     const next: BuildEntry[] = [];
+    const rebuilt = build.env['REBUILD'] === 'true';
     const join = planJoin(await deps.store.buildsOfKernel(build.kernelVersion), { ...build, state }, deps.plan, now);
     if (join) next.push(join);
     // This project's DTK image now exists: drivers built FROM it can start.
@@ -70,10 +74,9 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
       const drivers = (await driversOf(deps)).filter((d) => d.dtk === 'project');
       next.push(...planDriverBuilds(kernel, drivers, deps.plan, now, { projectDtkReady: true }));
     }
-    const created: BuildEntry[] = [];
-    for (const b of next) if (await deps.store.createBuild(b)) created.push(b);
-    await deps.builds.send(created.map((b) => ({ buildKey: b.buildKey })));
-    joinQueued = created.some((b) => b.kind === 'join');
+    // After a rebuild the multi-arch tag must point at the new images: the join runs again.
+    const queued = await queueBuilds(deps, next, { now, rebuild: rebuilt });
+    joinQueued = join !== undefined && queued.sent.includes(join.buildKey);
   }
   return { outcome: 'updated', joinQueued };
 }

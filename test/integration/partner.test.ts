@@ -87,6 +87,28 @@ describe('partner prebuild', () => {
     expect(await received('promoted')).toEqual([]);
   });
 
+  it('announces the promotion when the same payload moves from candidate to stable, reading no image again', async () => {
+    const kernel = '5.14.0-570.778.1.el9_6.x86_64';
+    await h.world.addRelease(buildRelease({ version: '4.21.95', channels: ['candidate-4.21'], arches: [{ arch: 'amd64', rhcosVersion: '9.6.20261102-0', kernel }] }));
+    await h.pipeline.tick();
+    await h.pipeline.drain();
+    const nicBefore = h.runner.builds.filter((b) => b.env['DRIVER_NAME'] === 'nic' && b.env['KERNEL'] === kernel);
+    expect(nicBefore).toEqual([]);
+    expect((await h.store.getKernel(kernel))?.prerelease).toBe(true);
+    await received('promoted');
+    await received('gpuBuilds');
+
+    h.world.graph.setChannels('4.21.95', ['candidate-4.21', 'fast-4.21', 'stable-4.21']);
+    h.world.proxy.resetStats();
+    await h.pipeline.tick();
+    await h.pipeline.drain();
+    expect((await received('promoted')).map((n) => (n.type === 'kernel.promoted' ? [n.kernel, n.release] : []))).toEqual([[kernel, '4.21.95']]);
+    expect((await h.store.getKernel(kernel))).toMatchObject({ prerelease: false, channels: ['candidate-4.21', 'fast-4.21', 'stable-4.21'] });
+    expect(h.runner.builds.filter((b) => b.env['DRIVER_NAME'] === 'nic' && b.env['KERNEL'] === kernel)).toHaveLength(1);
+    expect(await received('gpuBuilds')).toEqual([]);
+    expect(h.world.proxy.stats.byClass.manifest.requests + h.world.proxy.stats.byClass.blob.requests).toBe(0);
+  });
+
   it('backfills a driver added later for every recorded kernel it matches', async () => {
     await h.store.putDriver(driver('fpga', ['stable-4.21']), now());
     const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.emulators.queues.builds.url);

@@ -11,10 +11,13 @@ import type { Emulators } from '#local/emulators.ts';
 import { REGION } from '#local/emulators.ts';
 import type { RunningBuildRunner } from '#local/build-runner.ts';
 import { LOCAL_PROJECTS, type LocalPipeline } from '#local/pipeline.ts';
-import { SnsNotifier } from '#pipeline/aws.ts';
-import type { BuildMessage, KernelMessage } from '#pipeline/messages.ts';
+import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import { codeBuildStateChangeSchema, type BuildMessage, type KernelMessage, type ReleaseMessage } from '#pipeline/messages.ts';
 import type { Notification } from '#pipeline/notifications.ts';
 import { recordKernel } from '#pipeline/record-kernel.ts';
+import { pollReleases, RECLAIM_AFTER_MS } from '#pipeline/poll-releases.ts';
+import { trackBuild } from '#pipeline/track-builds.ts';
+import { GraphClient } from '#core/graph.ts';
 import type { DynamoPipelineStore, PipelineStore } from '#pipeline/store.ts';
 import { buildRelease } from '#world/eras.ts';
 import type { RunningWorld } from '#world/index.ts';
@@ -193,5 +196,96 @@ describe('faults', () => {
     const build = await store.getBuild(buildKey);
     expect(build?.state).toBe('failed');
     expect(build?.detail).toContain(variable);
+  });
+
+  it('reports an invalid build as failed to subscribers', async () => {
+    const now = new Date().toISOString();
+    const buildKey = '5.14.0-570.2.1.el9_6|dtk|x86_64';
+    await store.createBuild({
+      buildKey, kind: 'dtk', target: 'dtk', kernelVersion: '5.14.0-570.2.1.el9_6', kernel: '5.14.0-570.2.1.el9_6.x86_64', arch: 'x86_64', project: 'dtk-x86_64',
+      image: 'registry.example/dtk:5.14.0-570.2.1.el9_6.x86_64', env: { KERNEL: '5.14.0-570.2.1.el9_6.x86_64', ARCH: 'x86_64', RHEL_VERSION: '9.6', TARGET_IMAGE: 'registry.example/dtk', REBUILD: 'false' },
+      state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
+    await pipeline.drain();
+    const failed = (await notifications()).filter((n) => n.type === 'build.failed');
+    expect(failed.map((n) => (n.type === 'build.failed' ? [n.buildKey, n.buildId] : []))).toEqual([[buildKey, null]]);
+    expect((await store.getBuild(buildKey))?.detail).toMatch(/UBI_IMAGE/);
+  });
+
+  it('queues a release again when the poll that claimed it died before sending it, though the graph has not changed', async () => {
+    const { kernel } = await newRelease();
+    const graph = new GraphClient({ url: world.graphUrl });
+    const dying = { send: async () => { throw new Error('the Lambda timed out'); } };
+    await expect(pollReleases({ graph, store, releases: dying }, { channels: ['test-4.21'], arches: ['amd64'] })).rejects.toThrow('timed out');
+    const later = () => new Date(Date.now() + RECLAIM_AFTER_MS + 60_000);
+    // The graph state was not saved: the next poll reads the graph again and finds the claim fresh...
+    await pipeline.tick();
+    await pipeline.drain();
+    expect(await store.getKernel(kernel)).toBeUndefined();
+    // ...so it is the sweep of stale claims that queues it, once the claim is old enough.
+    const releases = new SqsQueue<ReleaseMessage>(sqs, emulators.queues.releases.url);
+    const result = await pollReleases({ graph, store, releases, now: later }, { channels: ['test-4.21'], arches: ['amd64'] });
+    expect(result).toMatchObject({ releasesQueued: 0, releasesRequeued: 1 });
+    await pipeline.drain();
+    expect((await store.getKernel(kernel))?.state).toBe('processed');
+    const again = await pollReleases({ graph, store, releases, now: later }, { channels: ['test-4.21'], arches: ['amd64'] });
+    expect(again).toMatchObject({ releasesQueued: 0, releasesRequeued: 0 });
+  });
+});
+
+describe('build tracking', () => {
+  const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
+  const event = (buildKey: string, buildId: string, status: 'SUCCEEDED' | 'FAILED', attempt: number) =>
+    codeBuildStateChangeSchema.parse({
+      source: 'aws.codebuild',
+      'detail-type': 'CodeBuild Build State Change',
+      detail: {
+        'build-status': status,
+        'build-id': buildId,
+        'project-name': 'dtk',
+        'additional-information': {
+          environment: { 'environment-variables': [{ name: 'BUILD_KEY', value: buildKey }, { name: 'BUILD_ATTEMPT', value: String(attempt) }] },
+          'exported-environment-variables': [{ name: 'BUILD_RESULT', value: 'pushed' }, { name: 'IMAGE_DIGEST', value: `sha256:${'c'.repeat(64)}` }],
+        },
+      },
+    });
+
+  async function startedPair(version: string): Promise<[string, string]> {
+    const now = new Date().toISOString();
+    const keys: [string, string] = [`${version}|dtk|x86_64`, `${version}|dtk|aarch64`];
+    for (const [i, arch] of (['x86_64', 'aarch64'] as const).entries()) {
+      await store.createBuild({
+        buildKey: keys[i]!, kind: 'dtk', target: 'dtk', kernelVersion: version, kernel: `${version}.${arch}`, arch, project: `dtk-${arch}`,
+        image: `registry.example/dtk:${version}.${arch}`, env: {}, joinArches: ['x86_64', 'aarch64'], state: 'started', attempts: 1, buildId: `b-${arch}`, createdAt: now, updatedAt: now,
+      });
+    }
+    return keys;
+  }
+
+  it('finishes the follow-ups when the same event is delivered again after a step died half way', async () => {
+    const [x86, arm] = await startedPair('5.14.0-570.3.1.el9_6');
+    const sent: BuildMessage[] = [];
+    const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
+    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async (m: readonly BuildMessage[]) => void sent.push(...m) }, plan };
+    expect(await trackBuild(deps, event(x86, 'b-x86_64', 'SUCCEEDED', 1))).toEqual({ outcome: 'updated', joinQueued: false });
+    const dying = { ...deps, builds: { send: async () => { throw new Error('the Lambda timed out'); } } };
+    await expect(trackBuild(dying, event(arm, 'b-aarch64', 'SUCCEEDED', 1))).rejects.toThrow('timed out');
+    expect(await trackBuild(deps, event(arm, 'b-aarch64', 'SUCCEEDED', 1))).toEqual({ outcome: 'updated', joinQueued: true });
+    expect(sent.map((m) => m.buildKey)).toEqual(['5.14.0-570.3.1.el9_6|dtk|multi']);
+    expect(await trackBuild(deps, event(arm, 'b-other', 'SUCCEEDED', 1))).toEqual({ outcome: 'ignored', joinQueued: false });
+    sns.destroy();
+  });
+
+  it('ignores a late event of an earlier run of a rebuilt build', async () => {
+    const [x86] = await startedPair('5.14.0-570.4.1.el9_6');
+    const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
+    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async () => {} }, plan };
+    await store.updateBuild(x86, ['started'], { state: 'in-progress', buildId: 'b-run-2', attempts: 2 }, new Date().toISOString());
+    expect(await trackBuild(deps, event(x86, 'b-x86_64', 'FAILED', 1))).toEqual({ outcome: 'ignored', joinQueued: false });
+    expect((await store.getBuild(x86))?.state).toBe('in-progress');
+    expect((await trackBuild(deps, event(x86, 'b-run-2', 'SUCCEEDED', 2))).outcome).toBe('updated');
+    expect((await store.getBuild(x86))?.state).toBe('succeeded');
+    sns.destroy();
   });
 });

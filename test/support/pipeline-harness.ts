@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
@@ -74,6 +74,9 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
         const { Messages = [] } = await pipeline.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queueUrl(queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
         if (Messages.length === 0) return out;
         out.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
+        await pipeline.sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: emulators.queueUrl(queue), Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+        );
       }
     },
     async stop() {
