@@ -118,13 +118,17 @@ export const deployConfigSchema = z
     resolveConcurrency: z.number().int().min(2).max(1000).default(2),
     /** Concurrent build limit of each CodeBuild project. */
     maxConcurrentBuilds: z.number().int().min(1).max(1000).default(10),
-    /** UBI base images of the DTK builds, pinned by digest, per RHEL major. */
+    /**
+     * UBI base images of the DTK builds, pinned by digest, per RHEL major of the
+     * kernels the channels ship (8 up to OpenShift 4.12, 9, and 10 from 4.22).
+     * Required: without it every DTK build would fail.
+     */
     ubiImages: z
       .partialRecord(
         z.enum(['8', '9', '10']),
         z.string().regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest` }),
       )
-      .default({}),
+      .refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
     drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
     /** Where the coverage index (`coverage.json`) and its page (`index.html`) are published in the stack's coverage bucket. */
@@ -136,6 +140,15 @@ export const deployConfigSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
+    // Drivers and UBI images reach two Lambdas as environment variables, which AWS caps at 4 KB in all.
+    const bytes = JSON.stringify(config.drivers).length + JSON.stringify(config.ubiImages).length;
+    if (bytes > 2500) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['drivers'],
+        message: `drivers and ubiImages take ${bytes} bytes, more than fit in a Lambda environment (about 2,500 here): keep drivers in the table with \`dtk-pipeline driver add\``,
+      });
+    }
     if (!config.dtkRepository.startsWith(`${config.targetRegistry}/`)) {
       ctx.addIssue({
         code: 'custom',

@@ -14,7 +14,7 @@ import type { GraphArch } from '#core/arch.ts';
 import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { startLocalPipeline } from '#local/pipeline.ts';
+import { LOCAL_PLAN_FILE, localPlan, startLocalPipeline } from '#local/pipeline.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { buildCoverageIndex } from '#pipeline/coverage.ts';
 import { renderCoveragePage } from '#pipeline/coverage-page.ts';
@@ -33,7 +33,7 @@ export const EXAMPLE_DRIVER: DriverInput = {
   name: 'dtk-example',
   moduleName: 'dtk_example',
   source: { type: 'inline', context: 'images/driver-example' },
-  repository: 'localhost/partner/dtk-example',
+  repository: 'localhost/partner/dtk-example', // the local run puts its registry's host here
   channels: ['stable-*', 'fast-*', 'eus-*', 'candidate-*'],
   filters: { rt: true },
 };
@@ -65,7 +65,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   let pullSecret: string;
   let channels = flags.channels;
   let arches = flags.arches;
-  let dtkRepository = 'localhost/driver-toolkit';
+  let registry = 'localhost';
 
   if (flags.live) {
     const secret = await choosePullSecret(flags.pullSecret, io.env);
@@ -80,9 +80,11 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     pullSecret = await readFile(world.pullSecretPath, 'utf8');
     if (channels.length === 0) channels = channelsOf(spec);
     if (arches.length === 0) arches = ['amd64', 'arm64', 'multi'];
-    dtkRepository = `${world.registryHost}/dtk/driver-toolkit`;
+    registry = world.registryHost;
   }
 
+  const dtkRepository = `${registry}/dtk/driver-toolkit`;
+  const buildArches = ['x86_64', 'aarch64'] as const;
   say('starting DynamoDB, SQS, SNS and Secrets Manager emulators and the local build runner');
   const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
   const events: CodeBuildStateChangeEvent[] = [];
@@ -98,16 +100,19 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       pullSecret,
       channels,
       arches,
-      buildArches: ['x86_64', 'aarch64'],
+      buildArches,
       dtkRepository,
       logLevel: 'ERROR',
     });
 
     const store = localStore(emulators);
     if (!(await store.getDriver(EXAMPLE_DRIVER.name))) {
-      await store.putDriver(driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${dtkRepository.replace(/\/[^/]+\/[^/]+$/, '')}/partner/dtk-example` }), new Date().toISOString());
+      await store.putDriver(driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` }), new Date().toISOString());
       say(`registered the bundled example driver ${EXAMPLE_DRIVER.name} (images/driver-example)`);
     }
+    // The CLI's rebuild, backfill and driver add plan builds exactly as this run does.
+    await mkdir(flags.dataDir, { recursive: true });
+    await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(localPlan(dtkRepository, buildArches), null, 2)}\n`);
     // Builds asked for since the last run (rebuild, backfill, driver add) wait as queued.
     const waiting = await store.buildsInState('queued', 1000);
     if (waiting.length > 0) {

@@ -191,7 +191,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     if (!source.success) throw new UsageError(source.error.issues[0]?.message ?? 'bad --local/--table');
     return source.data;
   };
-  const planOfFlags = (options: { buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+  const planOfFlags = (options: { buildsQueueUrl?: string; plan?: string }) => {
     const flags = planFlagsSchema.safeParse(options);
     if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
     return flags.data;
@@ -199,8 +199,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
   const addPlanOptions = (command: Command) =>
     command
       .option('--builds-queue-url <url>', 'the deployed builds queue (default: record the builds as queued for the next local run)')
-      .option('--dtk-repository <repo>', 'where DTK images go (deployed: as in the deploy config)')
-      .option('--build-projects <json>', 'CodeBuild project names by kind and arch (deployed: the BUILD_PROJECTS of the stack)');
+      .option('--plan <file>', 'build plan JSON: dtkRepository, buildArches, projects, ubiImages (default: the one the local run wrote)');
 
   addStoreOptions(
     program
@@ -214,7 +213,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 
   const driver = program.command('driver').description('Partner drivers stored in the table (no redeploy needed).');
   addPlanOptions(addStoreOptions(driver.command('add').description('Add or change a driver from a JSON definition, then build it for every recorded kernel it matches.').requiredOption('--file <file>', 'driver definition (JSON)'))).action(
-    async (options: { file: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+    async (options: { file: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
       setExit(await runDriverAdd(storeOf(options), planOfFlags(options), options.file, io));
     },
   );
@@ -230,7 +229,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         .requiredOption('--kernel <kernel>', 'kernel, with arch (one arch) or without (every arch)')
         .option('--driver <name>', 'only this driver'),
     ),
-  ).action(async (options: { kernel: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+  ).action(async (options: { kernel: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
     setExit(await runBackfill(storeOf(options), planOfFlags(options), { kernel: options.kernel, ...(options.driver ? { driver: options.driver } : {}), rebuild: true }, io));
   });
 
@@ -242,7 +241,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         .option('--since <minor>', 'only kernels shipped by this OpenShift minor or later, e.g. 4.12')
         .option('--driver <name>', 'only this driver'),
     ),
-  ).action(async (options: { since?: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; dtkRepository?: string; buildProjects?: string }) => {
+  ).action(async (options: { since?: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
     if (options.since && !/^\d{1,2}\.\d{1,3}$/.test(options.since)) throw new UsageError(`--since ${JSON.stringify(options.since)} is not an OpenShift minor like 4.12`);
     setExit(
       await runBackfill(

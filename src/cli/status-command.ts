@@ -8,10 +8,10 @@
  * local` starts them.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { KERNEL_ARCHES } from '#core/arch.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { backfill, type BackfillRequest, type BackfillResult } from '#pipeline/backfill.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
@@ -20,18 +20,36 @@ import { driverSchema } from '#pipeline/drivers.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
 import type { MessageQueue } from '#pipeline/ports.ts';
 import { loadSnapshot } from '#pipeline/status.ts';
-import { LOCAL_PROJECTS } from '#local/pipeline.ts';
+import { LOCAL_PLAN_FILE } from '#local/pipeline.ts';
+import { planFileSchema } from '#pipeline/config.ts';
 import type { CommandIo } from './scan-command.ts';
 import { openStatusStore, type StoreSource } from './store-source.ts';
 
-/** Where builds go and what they build; the local defaults mirror `dtk-pipeline local`. */
+/** Where builds go (a deployment's builds queue, or none: the next local run) and the plan file they are planned with. */
 export const planFlagsSchema = z.object({
   buildsQueueUrl: z.url({ error: (i) => `--builds-queue-url ${JSON.stringify(i.input)} is not a URL` }).optional(),
-  dtkRepository: z.string().min(1).default('localhost/driver-toolkit'),
-  buildArches: z.array(z.enum(KERNEL_ARCHES)).default(['x86_64', 'aarch64']),
-  buildProjects: z.string().optional(),
+  plan: z.string().min(1).optional(),
 });
 export type PlanFlags = z.infer<typeof planFlagsSchema>;
+
+/** The plan file named by --plan, else the one the local run left in its data directory. */
+async function loadPlan(source: StoreSource, flags: PlanFlags): Promise<BuildPlanConfig> {
+  const file = flags.plan ?? (source.kind === 'local' ? join(source.dataDir, LOCAL_PLAN_FILE) : undefined);
+  if (!file) throw new Error('--table needs --plan FILE: the build plan (dtkRepository, buildArches, projects, ubiImages) of the deployment');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    const hint = flags.plan ? '' : ': run `dtk-pipeline local` first';
+    throw new Error(`cannot read the build plan ${file}${hint} (${(error as Error).message})`, { cause: error });
+  }
+  const parsed = planFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`build plan ${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
 
 /** A queue that only counts: the builds stay recorded as queued for the next local run. */
 class DeferredQueue implements MessageQueue<BuildMessage> {
@@ -81,11 +99,6 @@ export async function runStatus(source: StoreSource, options: { missing: boolean
   }
 }
 
-function planOf(flags: PlanFlags, drivers: BuildPlanConfig['drivers']): BuildPlanConfig {
-  const projects = flags.buildProjects ? (JSON.parse(flags.buildProjects) as BuildPlanConfig['projects']) : LOCAL_PROJECTS;
-  return { dtkRepository: flags.dtkRepository, buildArches: flags.buildArches, projects, drivers: drivers ?? [] };
-}
-
 async function withQueue<T>(flags: PlanFlags, run: (queue: MessageQueue<BuildMessage>) => Promise<T>): Promise<{ result: T; deferred: number }> {
   if (!flags.buildsQueueUrl) {
     const queue = new DeferredQueue();
@@ -107,7 +120,8 @@ function describeBackfill(r: BackfillResult, deferred: number): string {
 export async function runBackfill(source: StoreSource, flags: PlanFlags, request: BackfillRequest, io: CommandIo): Promise<number> {
   const opened = await openStatusStore(source, io);
   try {
-    const { result, deferred } = await withQueue(flags, (builds) => backfill({ store: opened.store, builds, plan: planOf(flags, []) }, request));
+    const plan = await loadPlan(source, flags);
+    const { result, deferred } = await withQueue(flags, (builds) => backfill({ store: opened.store, builds, plan }, request));
     io.stdout.write(describeBackfill(result, deferred));
     return 0;
   } finally {
@@ -134,9 +148,8 @@ export async function runDriverAdd(source: StoreSource, flags: PlanFlags, file: 
     const previous = await opened.store.getDriver(driver.name);
     await opened.store.putDriver(driver, new Date().toISOString());
     io.stdout.write(`${previous ? 'updated' : 'added'} driver ${driver.name} (version ${driver.version})\n`);
-    const { result, deferred } = await withQueue(flags, (builds) =>
-      backfill({ store: opened.store, builds, plan: planOf(flags, []) }, { driver: driver.name, rebuild: false }),
-    );
+    const plan = await loadPlan(source, flags);
+    const { result, deferred } = await withQueue(flags, (builds) => backfill({ store: opened.store, builds, plan }, { driver: driver.name, rebuild: false }));
     io.stdout.write(`backfill: ${describeBackfill(result, deferred)}`);
     return 0;
   } finally {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
+import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
 import type { Emulators } from './emulators.ts';
@@ -32,7 +33,20 @@ export interface LocalPipelineOptions {
   readonly logLevel?: string;
 }
 
-const LOCAL_UBI_REGISTRY = 'registry.access.redhat.com';
+/** Builds are simulated locally; these name UBI images the way the deploy config pins them. */
+export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
+  '8': `registry.access.redhat.com/ubi8/ubi@sha256:${createHash('sha256').update('ubi8').digest('hex')}`,
+  '9': `registry.access.redhat.com/ubi9/ubi@sha256:${createHash('sha256').update('ubi9').digest('hex')}`,
+  '10': `registry.access.redhat.com/ubi10/ubi@sha256:${createHash('sha256').update('ubi10').digest('hex')}`,
+};
+
+/** Where, in the local run's data directory, its build plan is written. */
+export const LOCAL_PLAN_FILE = 'plan.json';
+
+/** What the local run plans builds with (written beside its state, so the CLI plans the same way). */
+export function localPlan(dtkRepository: string, buildArches: readonly KernelArch[]): BuildPlanConfig {
+  return { dtkRepository, buildArches, projects: LOCAL_PROJECTS, ubiImages: LOCAL_UBI_IMAGES };
+}
 
 export const LOCAL_PROJECTS: BuildProjects = {
   dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' },
@@ -93,8 +107,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     DTK_REPOSITORY: options.dtkRepository,
     BUILD_ARCHES: options.buildArches.join(','),
     BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
-    // Builds are simulated locally; these name UBI images the way the deploy config pins them.
-    UBI_IMAGES: JSON.stringify(Object.fromEntries(['8', '9', '10'].map((m) => [m, `${LOCAL_UBI_REGISTRY}/ubi${m}/ubi@sha256:${createHash('sha256').update(`ubi${m}`).digest('hex')}`]))),
+    UBI_IMAGES: JSON.stringify(LOCAL_UBI_IMAGES),
     POWERTOOLS_SERVICE_NAME: 'dtk-pipeline-local',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',

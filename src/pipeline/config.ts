@@ -34,6 +34,22 @@ export const buildProjectsSchema = z.object({
 });
 export type BuildProjects = z.infer<typeof buildProjectsSchema>;
 
+/** UBI base images pinned by digest, by RHEL major. */
+export const ubiImagesSchema = z.partialRecord(z.enum(['8', '9', '10']), z.string().regex(/@sha256:[0-9a-f]{64}$/, { error: 'UBI images must be pinned by digest' }));
+
+/**
+ * A build plan as a file: what `rebuild`, `backfill` and `driver add` plan builds
+ * with. The local run writes one beside its state; for a deployment, write it from
+ * the deploy config and the stack's CodeBuild project names.
+ */
+export const planFileSchema = z.object({
+  dtkRepository: z.string().min(1),
+  buildArches: z.array(z.enum(KERNEL_ARCHES)).min(1),
+  projects: buildProjectsSchema,
+  ubiImages: ubiImagesSchema,
+  drivers: z.array(driverSchema).default([]),
+});
+
 /** Every variable any of the Lambdas reads; each handler picks what it needs. */
 export const envSchema = z.object({
   TABLE_NAME: z.string().min(1),
@@ -57,7 +73,7 @@ export const envSchema = z.object({
   /** JSON array of the deploy config's partner drivers (the table may add more). */
   DRIVERS: jsonOf(z.array(driverSchema), 'DRIVERS').default([]),
   /** JSON object: UBI base image pinned by digest per RHEL major, e.g. {"9": "registry.access.redhat.com/ubi9/ubi@sha256:…"}. */
-  UBI_IMAGES: jsonOf(z.partialRecord(z.enum(['8', '9', '10']), z.string().regex(/@sha256:[0-9a-f]{64}$/, { error: 'UBI images must be pinned by digest' })), 'UBI_IMAGES').default({}),
+  UBI_IMAGES: jsonOf(ubiImagesSchema, 'UBI_IMAGES').default({}),
   /** JSON, see buildProjectsSchema. */
   BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
   /** S3 bucket the coverage index and page are published to. */

@@ -65,13 +65,19 @@ describe('deploy config', () => {
     [{ coverage: { prefix: 'a/../b' } }, 'config.coverage.prefix: "a/../b" is not a key prefix'],
     [{ coverage: { prefix: 'cov*' } }, 'config.coverage.prefix: "cov*" is not a key prefix'],
     [{ coverage: { bucket: 'mine' } }, 'config.coverage: unknown key "bucket"'],
+    [{ ubiImages: {} }, 'config.ubiImages: needs the UBI image of at least one RHEL major'],
+    [{ ubiImages: { '9': 'registry.access.redhat.com/ubi9/ubi:latest' } }, 'config.ubiImages.9: "registry.access.redhat.com/ubi9/ubi:latest" is not an image pinned by digest'],
+    [
+      { drivers: Array.from({ length: 12 }, (_, i) => ({ name: `driver-${i}`, source: { type: 'inline', context: 'images/driver-example' }, repository: `quay.io/partner/driver-${i}` })) },
+      'config.drivers: drivers and ubiImages take',
+    ],
   ])('rejects %j naming the field', (override, message) => {
     expect(problemsOf({ ...exampleConfig, ...override })).toContain(message);
   });
 
   it('names every missing field at once', () => {
     const message = problemsOf({ arches: ['amd64'] });
-    for (const field of ['channels', 'targetRegistry', 'dtkRepository', 'pullSecretArn', 'pushSecretArn', 'rhsmSecretArn']) {
+    for (const field of ['channels', 'targetRegistry', 'dtkRepository', 'pullSecretArn', 'pushSecretArn', 'rhsmSecretArn', 'ubiImages']) {
       expect(message).toContain(`config.${field}: is required`);
     }
   });

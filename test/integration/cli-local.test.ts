@@ -89,6 +89,15 @@ describe('the local run and the commands that read its state', () => {
     expect(unknown.stderr).toMatch(/kernel "5.14.0-1.1.1.el9_4.x86_64" is not recorded/);
   });
 
+  it('plans builds from the plan the local run wrote, and asks for one against a deployed table', async () => {
+    const plan = JSON.parse(await readFile(join(dir, 'plan.json'), 'utf8')) as { ubiImages: Record<string, string>; dtkRepository: string };
+    expect(Object.keys(plan.ubiImages).sort()).toEqual(['10', '8', '9']);
+    expect(plan.dtkRepository).toMatch(/^127\.0\.0\.1:\d+\/dtk\/driver-toolkit$/);
+    const deployed = await run('backfill', '--table', 'dtk-pipeline', '--since', '4.12');
+    expect(deployed.code).toBe(1);
+    expect(deployed.stderr).toMatch(/--table needs --plan FILE/);
+  });
+
   it('kmm preflight prints a PreflightValidationOCP for a recorded release', async () => {
     const r = await run('kmm', 'preflight', '--local', dir, '--openshift', '4.18.14');
     expect(r.code).toBe(0);
