@@ -13,6 +13,6 @@ const target = { s3: aws.s3(), bucket: env.COVERAGE_BUCKET, prefix: env.COVERAGE
  * changed": publish the whole index once. Any event, even `{}`, republishes.
  */
 export const handler = async (event: { Records?: readonly unknown[] }): Promise<void> => {
-  const { index, objects } = await publishCoverage(target, await loadSnapshot(store, env.DRIVERS));
+  const { index, objects } = await publishCoverage(target, await loadSnapshot(store, env.DRIVERS, new Date(), { releases: false }));
   logger.info('coverage published', { changes: event.Records?.length ?? 0, kernels: index.kernels.length, objects: objects.map(({ key, outcome }) => ({ key, outcome })) });
 };

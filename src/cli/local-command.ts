@@ -147,7 +147,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     );
     if (summary.releasesSeen === 0) io.stdout.write('nothing new since the last run\n');
     const coverageDir = join(flags.dataDir, 'coverage');
-    const index = buildCoverageIndex(await loadSnapshot(store));
+    const index = buildCoverageIndex(await loadSnapshot(store, [], new Date(), { releases: false }));
     await mkdir(coverageDir, { recursive: true });
     await writeFile(join(coverageDir, 'coverage.json'), `${JSON.stringify(index, null, 2)}\n`);
     await writeFile(join(coverageDir, 'index.html'), renderCoveragePage(index));

@@ -20,7 +20,8 @@ const HOST_PORT = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z
 export const scanFlagsSchema = z.object({
   channel: z
     .array(z.string().regex(CHANNEL_PATTERN, { error: (i) => `--channel ${JSON.stringify(i.input)} is not a channel name (like stable-4.18 or candidate-5.0)` }))
-    .min(1, { error: 'give at least one --channel, e.g. --channel stable-4.18' }),
+    .min(1, { error: 'give at least one --channel, e.g. --channel stable-4.18' })
+    .transform((c) => [...new Set(c)]),
   arch: z
     .array(z.enum(GRAPH_ARCHES, { error: (i) => `--arch ${JSON.stringify(i.input)} is not one of ${GRAPH_ARCHES.join(', ')}` }))
     .default(['amd64'])

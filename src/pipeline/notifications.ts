@@ -63,7 +63,6 @@ export const buildFinishedSchema = z.object({
 });
 
 export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, kernelPromotedSchema, releaseFindingSchema, buildFinishedSchema]);
-export const NOTIFICATION_TYPES = ['kernel.discovered', 'kernel.promoted', 'release.finding', 'build.succeeded', 'build.failed'] as const;
 export type Notification = z.infer<typeof notificationSchema>;
 
 export interface PublishedNotification {

@@ -19,8 +19,19 @@ export interface StatusSnapshot {
   readonly drivers: readonly Driver[];
 }
 
-export async function loadSnapshot(store: PipelineStore, configDrivers: readonly Driver[] = [], now = new Date()): Promise<StatusSnapshot> {
-  const [kernels, releases, builds, stored] = await Promise.all([store.listKernels(), store.listReleases(), store.listBuilds(), store.listDrivers()]);
+export async function loadSnapshot(
+  store: PipelineStore,
+  configDrivers: readonly Driver[] = [],
+  now = new Date(),
+  options: { releases?: boolean } = {},
+): Promise<StatusSnapshot> {
+  // Releases are the largest records; the coverage index does not read them.
+  const [kernels, releases, builds, stored] = await Promise.all([
+    store.listKernels(),
+    options.releases === false ? [] : store.listReleases(),
+    store.listBuilds(),
+    store.listDrivers(),
+  ]);
   const drivers = new Map(configDrivers.map((d) => [d.name, d]));
   for (const d of stored) drivers.set(d.name, d);
   return {

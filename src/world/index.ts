@@ -241,8 +241,3 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
     throw err;
   }
 }
-
-/** True when `dir` holds a seeded world marker (any world). */
-export function hasSeededWorld(dir: string): boolean {
-  return existsSync(join(dir, MARKER_FILE));
-}

