@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { BUILD_ARCHES, ubiImagesSchema } from '#pipeline/config.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
@@ -20,9 +21,8 @@ export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
 /** The context key naming a JSON config file (takes precedence over CONFIG_CONTEXT_KEY). */
 export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
 
-/** Kernel arches CodeBuild has native builders for (x86 and Graviton). */
-export const BUILD_ARCHES = ['x86_64', 'aarch64'] as const;
-export type BuildArch = (typeof BUILD_ARCHES)[number];
+/** Kernel arches CodeBuild has native builders for (x86 and Graviton): one list, shared with the functions. */
+export { BUILD_ARCHES, type BuildArch } from '#pipeline/config.ts';
 
 /** `quay.io`, `registry.example.com:5000`: a registry host, optionally with a port. */
 const REGISTRY_HOST = /^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/;
@@ -123,12 +123,7 @@ export const deployConfigSchema = z
      * kernels the channels ship (8 up to OpenShift 4.12, 9, and 10 from 4.22).
      * Required: without it every DTK build would fail.
      */
-    ubiImages: z
-      .partialRecord(
-        z.enum(['8', '9', '10']),
-        z.string().regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest` }),
-      )
-      .refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
+    ubiImages: ubiImagesSchema.refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
     drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
     /** Where the coverage index (`coverage.json`) and its page (`index.html`) are published in the stack's coverage bucket. */
@@ -140,7 +135,7 @@ export const deployConfigSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
-    // Drivers and UBI images reach two Lambdas as environment variables, which AWS caps at 4 KB in all.
+    // Drivers and UBI images reach Lambdas as environment variables, which AWS caps at 4 KB in all.
     const bytes = JSON.stringify(config.drivers).length + JSON.stringify(config.ubiImages).length;
     if (bytes > 2500) {
       ctx.addIssue({

@@ -22,13 +22,13 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { PipelineEnv } from '../src/pipeline/config.ts';
+import { FUNCTION_ENV, METRICS, METRICS_NAMESPACE, type FunctionEnvironment, type FunctionName } from '#pipeline/config.ts';
 import type { DeployConfig } from './config.ts';
 import { BuildProjects } from './constructs/build-projects.ts';
 import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { PipelineDashboard } from './constructs/pipeline-dashboard.ts';
-import { METRICS_NAMESPACE, PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
+import { PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
 import { acknowledgeNagFindings, suppressPipelineNagFindings } from './nag-suppressions.ts';
 
 /** The repository this stack is defined in (lambdas/, buildspecs/, the build source). */
@@ -54,7 +54,7 @@ export const BUILD_SOURCE_PATTERNS = [
 ];
 
 /** The metric poll-releases emits once per successful poll (Powertools EMF). */
-export const POLL_SUCCEEDED_METRIC = 'PollSucceeded';
+export const POLL_SUCCEEDED_METRIC = METRICS.pollSucceeded;
 
 /**
  * Partition-key prefixes of the items the coverage index is made of: kernels
@@ -75,8 +75,6 @@ export interface PipelineStackProps extends StackProps {
    */
   readonly repositoryRoot?: string;
 }
-
-type Environment = Partial<Record<keyof PipelineEnv, string>>;
 
 export class PipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -175,19 +173,22 @@ export class PipelineStack extends Stack {
       concurrentBuildLimit: config.maxConcurrentBuilds,
     });
 
-    const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn } satisfies Environment;
-    const fn = (id: string, serviceName: string, environment: Environment, options: Partial<PipelineFunctionProps> = {}) => {
-      const f = new PipelineFunction(this, id, {
+    const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn };
+    /** A function of lambdas/<serviceName>/, with exactly the variables its handler reads (src/pipeline/config.ts). */
+    const fn = <F extends FunctionName>(id: string, serviceName: F, environment: FunctionEnvironment<F>, options: Partial<PipelineFunctionProps> = {}) => {
+      const expected = [...FUNCTION_ENV[serviceName]].sort();
+      const given = Object.keys(environment).sort();
+      if (JSON.stringify(given) !== JSON.stringify(expected)) {
+        throw new Error(`${id} (${serviceName}) gets variables ${given.join(', ')}; its handler reads ${expected.join(', ')}`);
+      }
+      return new PipelineFunction(this, id, {
         entry: join(root, 'lambdas', serviceName, 'handler.ts'),
         projectRoot: root,
         serviceName,
-        environment: environment as Record<string, string>,
+        environment,
         alarmAction,
         ...options,
       });
-      table.grantReadWriteData(f.function);
-      topic.grantPublish(f.function);
-      return f;
     };
 
     const scheduleRate = Duration.minutes(config.scheduleMinutes);
@@ -195,11 +196,12 @@ export class PipelineStack extends Stack {
       'PollReleases',
       'poll-releases',
       {
-        ...common,
+        TABLE_NAME: table.tableName,
         RELEASES_QUEUE_URL: releases.queue.queueUrl,
         CHANNELS: config.channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
+        DRIVERS: JSON.stringify(config.drivers),
       },
       {
         description: 'Polls the update graph for new release payloads',
@@ -210,6 +212,7 @@ export class PipelineStack extends Stack {
         maxEventAge: Duration.minutes(Math.min(360, config.scheduleMinutes)),
       },
     );
+    table.grantReadWriteData(poll.function);
     releases.queue.grantSendMessages(poll.function);
     new events.Rule(this, 'PollSchedule', {
       description: `Runs poll-releases every ${config.scheduleMinutes} minutes`,
@@ -223,6 +226,8 @@ export class PipelineStack extends Stack {
       { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '' },
       { description: 'Resolves a release payload to its RHCOS kernels', timeout: Duration.minutes(5), memorySize: 1024 },
     );
+    table.grantReadWriteData(resolveRelease.function);
+    topic.grantPublish(resolveRelease.function);
     kernels.queue.grantSendMessages(resolveRelease.function);
     pullSecret.grantRead(resolveRelease.function);
     releases.addConsumer(resolveRelease.function, { batchSize: 5, maxConcurrency: config.resolveConcurrency });
@@ -232,24 +237,27 @@ export class PipelineStack extends Stack {
       DTK_REPOSITORY: config.dtkRepository,
       BUILD_ARCHES: config.buildArches.join(','),
       BUILD_PROJECTS: buildProjects.projectNamesJson(),
-      DRIVERS: JSON.stringify(config.drivers),
       UBI_IMAGES: JSON.stringify(config.ubiImages),
-    } satisfies Environment;
+    };
     const recordKernel = fn(
       'RecordKernel',
       'record-kernel',
       { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets },
       { description: 'Records a kernel once and queues its builds', timeout: Duration.minutes(1) },
     );
+    table.grantReadWriteData(recordKernel.function);
+    topic.grantPublish(recordKernel.function);
     builds.queue.grantSendMessages(recordKernel.function);
     kernels.addConsumer(recordKernel.function, { batchSize: 10 });
 
     const startBuild = fn(
       'StartBuild',
       'start-build',
-      { ...common, BUILD_PROJECTS: buildProjects.projectNamesJson() },
+      common,
       { description: 'Starts CodeBuild builds, deferring those over the account limit', timeout: Duration.minutes(1) },
     );
+    table.grantReadWriteData(startBuild.function);
+    topic.grantPublish(startBuild.function);
     buildProjects.grantStartBuild(startBuild.function);
     builds.addConsumer(startBuild.function, { batchSize: 5, maxConcurrency: 2 });
 
@@ -264,6 +272,8 @@ export class PipelineStack extends Stack {
         deadLetterQueue: trackBuildsDeadLetters,
       },
     );
+    table.grantReadWriteData(trackBuilds.function);
+    topic.grantPublish(trackBuilds.function);
     builds.queue.grantSendMessages(trackBuilds.function);
     new events.Rule(this, 'BuildStateChanges', {
       description: "Sends this stack's CodeBuild state changes to track-builds",
@@ -316,27 +326,22 @@ export class PipelineStack extends Stack {
       description: 'publish-coverage: a batch of table changes failed every retry; the coverage page is stale until the next change',
       alarmAction,
     });
-    // Not `fn`: publishing reads the table and writes the bucket; it neither writes the table nor notifies.
-    const publishCoverage = new PipelineFunction(this, 'PublishCoverage', {
-      entry: join(root, 'lambdas', 'publish-coverage', 'handler.ts'),
-      projectRoot: root,
-      serviceName: 'publish-coverage',
-      description: 'Publishes the coverage index and page to S3 when kernels, builds or drivers change',
-      environment: {
-        TABLE_NAME: table.tableName,
-        DRIVERS: buildTargets.DRIVERS,
-        COVERAGE_BUCKET: coverageBucket.bucketName,
-        COVERAGE_PREFIX: coveragePrefix,
-      } satisfies Environment,
-      timeout: Duration.minutes(2),
-      memorySize: 1024,
-      // One publish at a time; each reads the whole table, so batches from other shards simply wait.
-      reservedConcurrentExecutions: 1,
-      // Failed stream batches (onFailure below) and failed asynchronous invocations
-      // (e.g. a manual re-publish, `aws lambda invoke --invocation-type Event`) both land here.
-      deadLetterQueue: publishCoverageFailures,
-      alarmAction,
-    });
+    // Publishing reads the table and writes the bucket; it neither writes the table nor notifies.
+    const publishCoverage = fn(
+      'PublishCoverage',
+      'publish-coverage',
+      { TABLE_NAME: table.tableName, COVERAGE_BUCKET: coverageBucket.bucketName, COVERAGE_PREFIX: coveragePrefix },
+      {
+        description: 'Publishes the coverage index and page to S3 when kernels, builds or drivers change',
+        timeout: Duration.minutes(2),
+        memorySize: 1024,
+        // One publish at a time; each reads the whole table, so batches from other shards simply wait.
+        reservedConcurrentExecutions: 1,
+        // Failed stream batches (onFailure below) and failed asynchronous invocations
+        // (e.g. a manual re-publish, `aws lambda invoke --invocation-type Event`) both land here.
+        deadLetterQueue: publishCoverageFailures,
+      },
+    );
     table.grantReadData(publishCoverage.function);
     coverageBucket.grantRead(publishCoverage.function, `${coveragePrefix}*`); // with s3:ListBucket: a missing object is a 404, not a 403
     coverageBucket.grantPut(publishCoverage.function, `${coveragePrefix}*`);

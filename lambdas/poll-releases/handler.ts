@@ -1,26 +1,20 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { GraphClient } from '#core/graph.ts';
-import { SqsQueue } from '#pipeline/aws.ts';
-import { readEnv } from '#pipeline/config.ts';
-import { aws, logger, metrics, USER_AGENT } from '#pipeline/lambda.ts';
-import type { ReleaseMessage } from '#pipeline/messages.ts';
+import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { METRICS } from '#pipeline/config.ts';
 import { pollReleases } from '#pipeline/poll-releases.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
 
-const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES']);
-const deps = {
-  graph: new GraphClient({ url: env.GRAPH_URL, userAgent: USER_AGENT }),
-  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
-  releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
-};
+export function createHandler({ poll, config, configDrivers, logger, metrics }: HandlerDeps<'poll-releases'>) {
+  return async (): Promise<void> => {
+    // The deploy config's drivers live in the table beside the added ones: one place everyone reads.
+    if (await poll.store.putConfigDrivers(configDrivers, new Date().toISOString())) logger.info('deploy config drivers written', { drivers: configDrivers.map((d) => d.name) });
+    const result = await pollReleases(poll, config);
+    for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
+    metrics.count(METRICS.releasesQueued, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
+    metrics.count(METRICS.graphErrors, result.graphErrors.length);
+    // The staleness alarm watches this: a poll that could read no graph at all did not succeed.
+    if (result.graphErrors.length < result.graphsRead) metrics.count(METRICS.pollSucceeded, 1);
+    metrics.flush();
+    logger.info('poll done', { ...result, graphErrors: result.graphErrors.length });
+  };
+}
 
-export const handler = async (): Promise<void> => {
-  const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });
-  for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
-  metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
-  metrics.addMetric('GraphErrors', MetricUnit.Count, result.graphErrors.length);
-  // The staleness alarm watches this: a poll that could read no graph at all did not succeed.
-  if (result.graphErrors.length < result.graphsRead) metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
-  metrics.publishStoredMetrics();
-  logger.info('poll done', { ...result, graphErrors: result.graphErrors.length });
-};
+export const handler = coldStart('poll-releases', createHandler);

@@ -14,7 +14,7 @@ import type { GraphArch } from '#core/arch.ts';
 import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PLAN_FILE, localPlan, startLocalPipeline } from '#local/pipeline.ts';
+import { LOCAL_PLAN_FILE, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { buildCoverageIndex } from '#pipeline/coverage.ts';
 import { renderCoveragePage } from '#pipeline/coverage-page.ts';
@@ -38,9 +38,9 @@ export const EXAMPLE_DRIVER: DriverInput = {
   filters: { rt: true },
 };
 
-function localStore(emulators: Emulators): DynamoPipelineStore {
+function localStore(emulators: Emulators, tableName: string): DynamoPipelineStore {
   const client = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  return new DynamoPipelineStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+  return new DynamoPipelineStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), tableName);
 }
 
 export interface LocalFlags {
@@ -89,10 +89,9 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
   const events: CodeBuildStateChangeEvent[] = [];
   const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  let pipeline: LocalPipeline | undefined;
   try {
-    emulators.fauxqs.createQueue('local-notifications');
-    emulators.fauxqs.subscribe({ topic: 'notifications', queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
-    const pipeline = await startLocalPipeline({
+    pipeline = await startLocalPipeline({
       emulators,
       runner,
       events,
@@ -102,22 +101,23 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       arches,
       buildArches,
       dtkRepository,
+      // The bundled example driver, declared as a deploy would declare it (the config's drivers).
+      drivers: [driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` })],
       logLevel: 'ERROR',
     });
+    say(`the stack's template drives this run: ${pipeline.cloud.functions.length} functions, ${pipeline.cloud.queues.size} queues, ${pipeline.cloud.rules.length} rules, ${pipeline.cloud.projects.length} build projects; every AWS call is checked against its role`);
+    emulators.fauxqs.createQueue('local-notifications');
+    emulators.fauxqs.subscribe({ topic: pipeline.topic.name, queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
 
-    const store = localStore(emulators);
-    if (!(await store.getDriver(EXAMPLE_DRIVER.name))) {
-      await store.putDriver(driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` }), new Date().toISOString());
-      say(`registered the bundled example driver ${EXAMPLE_DRIVER.name} (images/driver-example)`);
-    }
+    const store = localStore(emulators, pipeline.tableName);
     // The CLI's rebuild, backfill and driver add plan builds exactly as this run does.
     await mkdir(flags.dataDir, { recursive: true });
-    await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(localPlan(dtkRepository, buildArches), null, 2)}\n`);
+    await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(pipeline.plan, null, 2)}\n`);
     // Builds asked for since the last run (rebuild, backfill, driver add) wait as queued.
     const waiting = await store.buildsInState('queued', 1000);
     if (waiting.length > 0) {
       say(`starting ${waiting.length} builds queued since the last run`);
-      await new SqsQueue<BuildMessage>(pipeline.sqs, emulators.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
+      await new SqsQueue<BuildMessage>(pipeline.sqs, pipeline.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
     }
 
     say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
@@ -145,15 +145,18 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
         `notifications published: ${summary.notifications}\nbuilds started: ${summary.buildsStarted}\n` +
         `(${((Date.now() - started) / 1000).toFixed(1)} s; failed records ${stats.failedRecords})\n`,
     );
+    for (const denied of pipeline.cloud.iam.denials) io.stdout.write(`denied: ${denied.message}\n`);
+    for (const f of pipeline.failures) io.stdout.write(`failed: ${f.fn} (${f.source}): ${f.error}\n`);
     if (summary.releasesSeen === 0) io.stdout.write('nothing new since the last run\n');
     const coverageDir = join(flags.dataDir, 'coverage');
-    const index = buildCoverageIndex(await loadSnapshot(store, [], new Date(), { releases: false }));
+    const index = buildCoverageIndex(await loadSnapshot(store, new Date(), { releases: false }));
     await mkdir(coverageDir, { recursive: true });
     await writeFile(join(coverageDir, 'coverage.json'), `${JSON.stringify(index, null, 2)}\n`);
     await writeFile(join(coverageDir, 'index.html'), renderCoveragePage(index));
     io.stdout.write(`coverage page: ${join(coverageDir, 'index.html')}\n`);
     return 0;
   } finally {
+    pipeline?.stop();
     await runner.stop();
     await emulators.stop();
     await world?.stop();

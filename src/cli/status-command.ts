@@ -85,7 +85,7 @@ export function formatStatus(index: CoverageIndex, options: { missing: boolean }
 export async function runStatus(source: StoreSource, options: { missing: boolean; json: boolean }, io: CommandIo): Promise<number> {
   const opened = await openStatusStore(source, io);
   try {
-    const index = buildCoverageIndex(await loadSnapshot(opened.store, [], new Date(), { releases: false }));
+    const index = buildCoverageIndex(await loadSnapshot(opened.store, new Date(), { releases: false }));
     if (options.json) {
       const kernels = options.missing ? index.kernels.filter((k) => !k.dtk.covered || Object.values(k.drivers).some((d) => d.matches && !d.covered)) : index.kernels;
       io.stdout.write(`${JSON.stringify({ ...index, kernels }, null, 2)}\n`);

@@ -1,20 +1,23 @@
 /**
- * The deployed pipeline, on one machine: the same Lambda handlers, invoked the
- * way AWS invokes them (a schedule tick, SQS batches with partial failures, and
- * EventBridge CodeBuild events), against the emulators and the local build runner.
- *
- * Handlers read their configuration at import, like a cold start; so one process
- * runs one configuration.
+ * The deployed pipeline, on one machine: the stack's template (synthesized here
+ * from the deploy config of the run, or given) made into a local cloud
+ * (src/local/cloud.ts) on the emulators and the CodeBuild stand-in, its handlers
+ * invoked the way AWS invokes them: a schedule tick, SQS batches through the
+ * template's event source mappings, build state changes through the template's
+ * EventBridge rule. Nothing here reads or writes `process.env`: any number of
+ * pipelines run in one process.
  */
 import { createHash } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
+import type { DeployConfigInput } from '../../lib/config.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
+import type { DriverInput } from '#pipeline/drivers.ts';
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
+import { buildLocalCloud, pollMapping, type Failure, type LocalCloud } from './cloud.ts';
 import type { Emulators } from './emulators.ts';
-import { REGION } from './emulators.ts';
+import { synthesizeTemplate, type CfnTemplate } from './template.ts';
 
 export interface LocalPipelineOptions {
   readonly emulators: Emulators;
@@ -29,11 +32,21 @@ export interface LocalPipelineOptions {
   readonly buildArches: readonly KernelArch[];
   readonly dtkRepository: string;
   readonly insecureRegistries?: readonly string[];
+  /** Partner drivers of the deploy config. @default none */
+  readonly drivers?: readonly DriverInput[];
   /** Log level of the handlers' structured logs. @default 'ERROR' */
   readonly logLevel?: string;
+  /**
+   * The stack to run, synthesized elsewhere (`--template FILE`); it must name the
+   * secrets this run creates (see `localDeployConfig`).
+   * @default - synthesized here from cdk.json's config with the run's values
+   */
+  readonly template?: CfnTemplate;
+  /** Changes the synthesized template before it runs (tests break it on purpose). */
+  readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
 }
 
-/** Builds are simulated locally; these name UBI images the way the deploy config pins them. */
+/** Builds are not real DTK builds locally; these name UBI images the way the deploy config pins them. */
 export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
   '8': `registry.access.redhat.com/ubi8/ubi@sha256:${createHash('sha256').update('ubi8').digest('hex')}`,
   '9': `registry.access.redhat.com/ubi9/ubi@sha256:${createHash('sha256').update('ubi9').digest('hex')}`,
@@ -42,19 +55,6 @@ export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
 
 /** Where, in the local run's data directory, its build plan is written. */
 export const LOCAL_PLAN_FILE = 'plan.json';
-
-/** What the local run plans builds with (written beside its state, so the CLI plans the same way). */
-export function localPlan(dtkRepository: string, buildArches: readonly KernelArch[]): BuildPlanConfig {
-  return { dtkRepository, buildArches, projects: LOCAL_PROJECTS, ubiImages: LOCAL_UBI_IMAGES };
-}
-
-export const LOCAL_PROJECTS: BuildProjects = {
-  dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' },
-  driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' },
-  join: 'join',
-};
-
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 export interface DrainStats {
   releaseMessages: number;
@@ -65,86 +65,74 @@ export interface DrainStats {
 }
 
 export interface LocalPipeline {
-  /** One scheduled run of poll-releases. */
+  /** One scheduled run of the schedule rule's targets (poll-releases). */
   tick(): Promise<void>;
   /** Delivers queued messages and build events to their handlers until nothing is left. */
   drain(options?: { timeoutMs?: number }): Promise<DrainStats>;
   readonly sqs: SQSClient;
+  readonly cloud: LocalCloud;
+  /** The stack's queues. */
+  readonly queues: { readonly [K in 'releases' | 'kernels' | 'builds']: { url: string; dlqUrl: string; name: string } };
+  readonly tableName: string;
+  readonly topic: { arn: string; name: string };
+  /** The plan the pipeline's functions build with (the template's BUILD_PROJECTS, UBI_IMAGES…), for the CLI's plan file. */
+  readonly plan: BuildPlanConfig;
+  /** Records and events a function failed, with why. */
+  readonly failures: readonly Failure[];
+  stop(): void;
 }
 
-function context(name: string): Context {
+/** The secrets a local run creates in the Secrets Manager emulator, and the deploy config naming them. */
+export async function localDeployConfig(options: LocalPipelineOptions): Promise<Partial<DeployConfigInput>> {
+  const { emulators } = options;
+  const suffix = Date.now().toString(36);
+  const pullSecretArn = await emulators.createSecret(`dtk-pipeline/pull-secret-${suffix}`, options.pullSecret);
+  // The push credentials are the world's (the local registry); RHSM cannot be reached offline.
+  const pushSecretArn = await emulators.createSecret(`dtk-pipeline/push-secret-${suffix}`, options.pullSecret);
+  const rhsmSecretArn = await emulators.createSecret(`dtk-pipeline/rhsm-${suffix}`, JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
+  const registry = options.dtkRepository.split('/')[0]!;
   return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:${name}`,
-    memoryLimitInMB: '512',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
+    channels: [...options.channels],
+    arches: [...options.arches],
+    buildArches: [...options.buildArches] as ('x86_64' | 'aarch64')[],
+    targetRegistry: registry,
+    dtkRepository: options.dtkRepository,
+    pullSecretArn,
+    pushSecretArn,
+    rhsmSecretArn,
+    ubiImages: { ...LOCAL_UBI_IMAGES },
+    drivers: [...(options.drivers ?? [])],
+    notificationEmails: [],
   };
 }
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { emulators } = options;
-  const pullSecretArn = await emulators.createSecret(`pull-secret-${Date.now()}`, options.pullSecret);
-  Object.assign(process.env, emulators.sdkEnv(), {
-    AWS_ENDPOINT_URL_CODEBUILD: options.runner.endpoint,
-    TABLE_NAME: emulators.tableName,
-    TOPIC_ARN: emulators.topicArn,
-    RELEASES_QUEUE_URL: emulators.queues.releases.url,
-    KERNELS_QUEUE_URL: emulators.queues.kernels.url,
-    BUILDS_QUEUE_URL: emulators.queues.builds.url,
-    CHANNELS: options.channels.join(','),
-    ARCHES: options.arches.join(','),
-    GRAPH_URL: options.graphUrl,
-    PULL_SECRET_ARN: pullSecretArn,
-    INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(','),
-    DTK_REPOSITORY: options.dtkRepository,
-    BUILD_ARCHES: options.buildArches.join(','),
-    BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
-    UBI_IMAGES: JSON.stringify(LOCAL_UBI_IMAGES),
-    POWERTOOLS_SERVICE_NAME: 'dtk-pipeline-local',
-    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+  const config = await localDeployConfig(options);
+  const synthesized = options.template ?? (await synthesizeTemplate(config));
+  const template = options.editTemplate ? options.editTemplate(structuredClone(synthesized)) : synthesized;
+  const cloud = await buildLocalCloud({
+    template,
+    emulators,
+    codebuildEndpoint: options.runner.endpoint,
+    outside: { GRAPH_URL: options.graphUrl, INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
+    logLevel: options.logLevel ?? 'ERROR',
   });
-
-  // Imported only now: each handler reads its configuration at import, like a cold start.
-  const poll = (await import('#lambdas/poll-releases/handler.ts')).handler;
-  const resolve: SqsHandler = (await import('#lambdas/resolve-release/handler.ts')).handler;
-  const record: SqsHandler = (await import('#lambdas/record-kernel/handler.ts')).handler;
-  const start: SqsHandler = (await import('#lambdas/start-build/handler.ts')).handler;
-  const track = (await import('#lambdas/track-builds/handler.ts')).handler;
-
-  const sqs = new SQSClient({ region: REGION, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
-  const routes: { name: string; url: string; arn: string; handler: SqsHandler; stat: keyof DrainStats }[] = [
-    { name: 'resolve-release', url: emulators.queues.releases.url, arn: 'releases', handler: resolve, stat: 'releaseMessages' },
-    { name: 'record-kernel', url: emulators.queues.kernels.url, arn: 'kernels', handler: record, stat: 'kernelMessages' },
-    { name: 'start-build', url: emulators.queues.builds.url, arn: 'builds', handler: start, stat: 'buildMessages' },
-  ];
-
-  const toEvent = (messages: Message[], arn: string): SQSEvent => ({
-    Records: messages.map((m) => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:${arn}`,
-      awsRegion: REGION,
-    })),
-  });
+  const queue = (path: string) => {
+    const q = cloud.queue(`${path}/Queue`);
+    return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
+  };
+  const queues = { releases: queue('ReleasesQueue'), kernels: queue('KernelsQueue'), builds: queue('BuildsQueue') };
+  const stat: Record<string, keyof DrainStats> = { [queues.releases.url]: 'releaseMessages', [queues.kernels.url]: 'kernelMessages', [queues.builds.url]: 'buildMessages' };
+  const planner = cloud.functions.find((f) => f.name === 'record-kernel');
+  if (!planner) throw new Error('the template has no record-kernel function');
+  const projects = JSON.parse(planner.env['BUILD_PROJECTS'] ?? '{}') as BuildProjects;
+  const plan: BuildPlanConfig = {
+    dtkRepository: planner.env['DTK_REPOSITORY'] ?? options.dtkRepository,
+    buildArches: (planner.env['BUILD_ARCHES'] ?? '').split(',').filter(Boolean) as KernelArch[],
+    projects,
+    ubiImages: JSON.parse(planner.env['UBI_IMAGES'] ?? '{}') as Record<string, string>,
+  };
 
   const pending = (name: string) => {
     const q = emulators.fauxqs.inspectQueue(name);
@@ -152,46 +140,48 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   };
 
   return {
-    sqs,
+    sqs: cloud.sqs,
+    cloud,
+    queues,
+    tableName: cloud.tableName,
+    topic: cloud.topic,
+    plan,
+    failures: cloud.failures,
     async tick() {
-      await poll();
+      await cloud.tick();
     },
     async drain({ timeoutMs = 120_000 } = {}) {
       const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0 };
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         let progressed = false;
-        for (const route of routes) {
-          const { Messages = [] } = await sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: route.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
-          );
-          if (Messages.length === 0) continue;
+        for (const mapping of cloud.mappings) {
+          const { received, failed } = await pollMapping(cloud, mapping);
+          if (received === 0) continue;
           progressed = true;
-          stats[route.stat] += Messages.length;
-          const response = await route.handler(toEvent(Messages, route.arn), context(route.name));
-          const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-          stats.failedRecords += failed.size;
-          const done = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
-          if (done.length > 0) {
-            await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: route.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-          }
+          const key = stat[mapping.queue.url];
+          if (key) stats[key] += received;
+          stats.failedRecords += failed;
         }
         while (options.events.length > 0) {
           progressed = true;
           stats.buildEvents++;
-          await track(options.events.shift() as never);
+          await cloud.putEvent(options.events.shift() as unknown as Record<string, unknown>);
         }
         if (progressed) continue;
         await options.runner.idle();
         if (options.events.length > 0) continue;
         // Failed records come back after their visibility timeout, or move to a DLQ.
-        if (routes.some((r) => pending(r.arn) > 0)) {
+        if (cloud.mappings.some((m) => pending(m.queue.name) > 0)) {
           if (Date.now() > deadline) throw new Error('the local pipeline did not settle in time');
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
         return stats;
       }
+    },
+    stop() {
+      cloud.destroy();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { GraphArch, KernelArch } from '#core/arch.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
 import { REGION, startEmulators, type EmulatorOptions, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import type { CfnTemplate } from '#local/template.ts';
 import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
@@ -32,6 +33,8 @@ export interface HarnessOptions {
   readonly arches: readonly GraphArch[];
   readonly buildArches?: readonly KernelArch[];
   readonly emulators?: EmulatorOptions;
+  /** Changes the synthesized template before it runs (to test what a broken one does). */
+  readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Queues subscribed to the topic: name → SNS filter policy (or null for every message). */
   readonly subscribers?: Readonly<Record<string, object | null>>;
 }
@@ -39,14 +42,6 @@ export interface HarnessOptions {
 export async function startPipelineHarness(options: HarnessOptions): Promise<PipelineHarness> {
   const world = await startWorld(fixtureWorld(), { etag: true });
   const emulators = await startEmulators(options.emulators);
-  for (const [name, policy] of Object.entries(options.subscribers ?? {})) {
-    emulators.fauxqs.createQueue(name);
-    emulators.fauxqs.subscribe({
-      topic: 'notifications',
-      queue: name,
-      attributes: { RawMessageDelivery: 'true', ...(policy ? { FilterPolicy: JSON.stringify(policy) } : {}) },
-    });
-  }
   const events: CodeBuildStateChangeEvent[] = [];
   const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
   const pipeline = await startLocalPipeline({
@@ -59,9 +54,19 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    ...(options.editTemplate ? { editTemplate: options.editTemplate } : {}),
   });
+  // Subscribers besides the stack's own (none): queues of the test, on the stack's topic.
+  for (const [name, policy] of Object.entries(options.subscribers ?? {})) {
+    emulators.fauxqs.createQueue(name);
+    emulators.fauxqs.subscribe({
+      topic: pipeline.topic.name,
+      queue: name,
+      attributes: { RawMessageDelivery: 'true', ...(policy ? { FilterPolicy: JSON.stringify(policy) } : {}) },
+    });
+  }
   const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+  const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), pipeline.tableName);
   return {
     world,
     emulators,
@@ -81,6 +86,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     },
     async stop() {
       dynamo.destroy();
+      pipeline.stop();
       await runner.stop();
       await emulators.stop();
       await world.stop();
