@@ -357,8 +357,9 @@ describe('build projects', () => {
     }
   });
 
-  it('names every project, by kind and arch, in start-build\'s BUILD_PROJECTS', () => {
-    const json = flatten((fn('StartBuild').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS);
+  it('names every project, by kind and arch, in BUILD_PROJECTS of the functions that plan builds', () => {
+    const json = flatten((fn('RecordKernel').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS);
+    expect(flatten((fn('TrackBuilds').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS)).toBe(json);
     const parsed = buildProjectsSchema.parse(JSON.parse(json));
     expect(parsed).toEqual({
       dtk: { x86_64: `<${projectByPath('DtkX86_64')[0]}>`, aarch64: `<${projectByPath('DtkAarch64')[0]}>` },
