@@ -26,7 +26,7 @@ import { awsClients, type MetricName, type MetricsSink } from '#pipeline/lambda.
 import type { Emulators } from './emulators.ts';
 import { ACCOUNT, CREDENTIALS, REGION } from './emulators.ts';
 import { createLocalFunction, functionOfEntry, type Invoke } from './handlers.ts';
-import { enforceIam, IamRecorder, type PolicyDocument, type Principal, type Resources } from './iam.ts';
+import { AccessDeniedError, enforceIam, evaluate, IamRecorder, type PolicyDocument, type Principal, type Resources } from './iam.ts';
 import type { CfnResource, CfnTemplate } from './template.ts';
 import { STACK_NAME } from './template.ts';
 
@@ -83,9 +83,43 @@ export interface LocalFunction {
 export interface SqsMapping {
   readonly queue: QueueInfo;
   readonly fn: LocalFunction;
+  /** The Lambda service polls the queue with the function's role: receives and deletes are checked against it. */
+  readonly sqs: SQSClient;
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly maximumConcurrency: number | undefined;
+}
+
+interface StreamMapping {
+  readonly fn: LocalFunction;
+  readonly batchSize: number;
+  /** FilterCriteria patterns; a record is delivered when any matches (none: every record). */
+  readonly patterns: readonly Json[];
+  readonly maximumRetryAttempts: number;
+  readonly onFailure: QueueInfo | undefined;
+}
+
+interface StreamChange {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** Records the key of every item a client writes, as the table's KEYS_ONLY stream would carry it. */
+function captureWrites(client: { middlewareStack: unknown }, changes: StreamChange[]): void {
+  const text = (v: unknown) => (typeof v === 'string' ? v : typeof (v as { S?: unknown } | undefined)?.S === 'string' ? (v as { S: string }).S : undefined);
+  (client.middlewareStack as { add(m: unknown, o: { step: string; name: string }): void }).add(
+    (next: (args: { input: Json }) => Promise<unknown>, ctx: { commandName?: string }) => async (args: { input: Json }) => {
+      const result = await next(args);
+      const op = (ctx.commandName ?? '').replace(/(Item)?Command$/, '');
+      const key = (args.input.Item ?? args.input.Key) as Json | undefined;
+      const pk = text(key?.pk);
+      const sk = text(key?.sk);
+      if (pk && sk && (op === 'Put' || op === 'Update' || op === 'Delete')) changes.push({ eventName: op === 'Delete' ? 'REMOVE' : op === 'Put' ? 'INSERT' : 'MODIFY', pk, sk });
+      return result;
+    },
+    { step: 'initialize', name: 'localTableStream' },
+  );
 }
 
 export interface RuleTarget {
@@ -125,6 +159,8 @@ export interface LocalCloud {
   /** Plain and SECRETS_MANAGER variables of a CodeBuild project, resolved here. */
   projectEnvironment(project: string): Promise<Record<string, string>>;
   readonly projects: readonly string[];
+  /** Delivers the table changes since the last call to the stream's mappings (filters applied); the number of records delivered. */
+  deliverStream(): Promise<number>;
   /** Invokes every target of every schedule rule (one tick of the schedule). */
   tick(): Promise<void>;
   /** Delivers an event to every rule whose pattern matches it (moto's EventBridge decides). */
@@ -164,16 +200,16 @@ function context(fn: LocalFunction): Context {
 
 const pathOf = (r: CfnResource) => String(r.Metadata?.['aws:cdk:path'] ?? '').replace(`${STACK_NAME}/`, '').replace(/\/Resource$/, '');
 
-export async function buildLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-  const { template, emulators } = options;
-  const resources = template.Resources;
-  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-
+/**
+ * The names, ARNs and URLs the local cloud gives the template's resources (each
+ * named by its logical id; the one table `dtk-pipeline`), and a resolver of
+ * `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub`, `Fn::Select`, `Fn::Split` and the
+ * pseudo parameters against them.
+ */
+export function localNames(template: CfnTemplate, queueUrl: (name: string) => string) {
   // 1. Names and attributes of every resource, so references resolve in any order.
   const attrs = new Map<string, Record<string, string>>();
-  const tables = ofType('AWS::DynamoDB::Table');
-  if (tables.length !== 1) throw new TemplateError(`expected one DynamoDB table, found ${tables.length}`);
-  for (const [id, r] of Object.entries(resources)) {
+  for (const [id, r] of Object.entries(template.Resources)) {
     const name = id;
     switch (r.Type) {
       case 'AWS::DynamoDB::Table': {
@@ -182,7 +218,7 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
         break;
       }
       case 'AWS::SQS::Queue':
-        attrs.set(id, { Ref: emulators.queueUrl(name), Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, QueueName: name, QueueUrl: emulators.queueUrl(name) });
+        attrs.set(id, { Ref: queueUrl(name), Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, QueueName: name, QueueUrl: queueUrl(name) });
         break;
       case 'AWS::SNS::Topic':
         attrs.set(id, { Ref: `arn:aws:sns:${REGION}:${ACCOUNT}:${name}`, TopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:${name}`, TopicName: name });
@@ -261,6 +297,17 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     if ('Fn::ImportValue' in v || 'Fn::If' in v || 'Fn::GetAZs' in v) throw new TemplateError(`${where} uses ${Object.keys(v)[0]}, which the local cloud does not resolve`);
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x, `${where}.${k}`)]));
   };
+  return { attrs, resolve };
+}
+
+export async function buildLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const { template, emulators } = options;
+  const resources = template.Resources;
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  const { attrs, resolve } = localNames(template, (name) => emulators.queueUrl(name));
+  const tables = ofType('AWS::DynamoDB::Table');
+  if (tables.length !== 1) throw new TemplateError(`expected one DynamoDB table, found ${tables.length}`);
   const props = (id: string) => resolve(resources[id]?.Properties ?? {}, id) as Json;
 
   // 2. Make the table, queues (dead-letter queues first), topic, subscriptions and buckets.
@@ -326,7 +373,12 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     if (r.Type === 'AWS::SNS::TopicPolicy' && p) for (const arn of p.Topics as string[]) resourcePolicies.set(arn, p.PolicyDocument as PolicyDocument);
     if (r.Type === 'AWS::S3::BucketPolicy' && p) resourcePolicies.set(`arn:aws:s3:::${String(p.Bucket)}`, p.PolicyDocument as PolicyDocument);
   }
-  const iamResources: Resources = { account: ACCOUNT, region: REGION, resourcePolicies };
+  const topicKeys = new Map<string, string>();
+  for (const [id, r] of Object.entries(resources)) {
+    if (r.Type === 'AWS::KMS::Key') resourcePolicies.set(attrs.get(id)!.Arn!, props(id).KeyPolicy as PolicyDocument);
+    if (r.Type === 'AWS::SNS::Topic' && props(id).KmsMasterKeyId) topicKeys.set(attrs.get(id)!.Ref!, String(props(id).KmsMasterKeyId));
+  }
+  const iamResources: Resources = { account: ACCOUNT, region: REGION, resourcePolicies, topicKeys };
   const roles = new Map<string, { path: string; policies: { name: string; policy: PolicyDocument }[] }>();
   for (const [id, r] of ofType('AWS::IAM::Role')) {
     const p = props(id);
@@ -352,6 +404,8 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     bucket: new Set(ofType('AWS::S3::Bucket').map(([id]) => attrs.get(id)!.Ref!)),
   };
   const iam = new IamRecorder(options.iamRecordDir ?? process.env['DTK_IAM_RECORD_DIR']);
+  /** Keys written since the table stream was last delivered (the stream is KEYS_ONLY). */
+  const streamChanges: StreamChange[] = [];
   const metrics: { fn: string; name: MetricName; value: number }[] = [];
   const madeClients: ReturnType<typeof awsClients>[] = [];
   const functions: LocalFunction[] = [];
@@ -380,7 +434,10 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
       region: REGION,
       credentials: CREDENTIALS,
       endpoints: { ...emulators.endpoints, codebuild: options.codebuildEndpoint },
-      onClient: (service, client) => enforceIam(service, client, principal, iamResources, iam),
+      onClient: (service, client) => {
+        enforceIam(service, client, principal, iamResources, iam);
+        if (service === 'dynamodb') captureWrites(client, streamChanges);
+      },
     });
     madeClients.push(clients);
     const sink: MetricsSink = { count: (metric, value) => metrics.push({ fn: name, name: metric, value }), flush: () => {} };
@@ -401,14 +458,34 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
 
   // 5. Event source mappings and rules.
   const mappings: SqsMapping[] = [];
+  const streamMappings: StreamMapping[] = [];
   for (const [id] of ofType('AWS::Lambda::EventSourceMapping')) {
     const p = props(id);
     const fn = fnByArn(attrs.get(String(p.FunctionName))?.Arn ?? p.FunctionName, `event source mapping ${id}`);
     const queue = [...queues.values()].find((q) => q.arn === p.EventSourceArn);
-    if (!queue) continue; // the table's stream: see the README (not emulated)
+    if (!queue) {
+      if (p.EventSourceArn !== attrs.get(tableId)!.StreamArn) throw new TemplateError(`event source mapping ${id}: ${String(p.EventSourceArn)} is no queue or table stream of the stack`);
+      const destination = ((p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination);
+      streamMappings.push({
+        fn,
+        batchSize: Number(p.BatchSize ?? 100),
+        patterns: (((p.FilterCriteria as { Filters?: { Pattern: string }[] } | undefined)?.Filters) ?? []).map((f) => JSON.parse(f.Pattern) as Json),
+        maximumRetryAttempts: Number(p.MaximumRetryAttempts ?? 3),
+        onFailure: destination ? [...queues.values()].find((q) => q.arn === destination) : undefined,
+      });
+      continue;
+    }
+    const poller = awsClients({
+      region: REGION,
+      credentials: CREDENTIALS,
+      endpoints: emulators.endpoints,
+      onClient: (service, client) => enforceIam(service, client, fn.principal, iamResources, iam),
+    });
+    madeClients.push(poller);
     mappings.push({
       queue,
       fn,
+      sqs: poller.sqs(),
       batchSize: Number(p.BatchSize ?? 10),
       reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
       maximumConcurrency: (p.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency,
@@ -451,8 +528,35 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     await events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'match', Arn: Attributes?.QueueArn }] }));
     matchers.set(rule.logicalId, QueueUrl!);
   }
+  // Lambda's event filtering uses the same pattern language: each filter is a rule on the record as the event's detail.
+  const streamMatchers: string[][] = [];
+  for (const mapping of streamMappings) {
+    const urls: string[] = [];
+    for (const pattern of mapping.patterns) {
+      const suffix = randomUUID().slice(0, 8);
+      const { QueueUrl } = await matchQueues.send(new CreateQueueCommand({ QueueName: `stream-filter-${suffix}` }));
+      const { Attributes } = await matchQueues.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+      await events.send(new PutRuleCommand({ Name: `stream-filter-${suffix}`, EventPattern: JSON.stringify({ source: ['local.table-stream'], detail: pattern }), State: 'ENABLED' }));
+      await events.send(new PutTargetsCommand({ Rule: `stream-filter-${suffix}`, Targets: [{ Id: 'match', Arn: Attributes?.QueueArn }] }));
+      urls.push(QueueUrl!);
+    }
+    streamMatchers.push(urls);
+  }
   const failures: Failure[] = [];
   const projects = ofType('AWS::CodeBuild::Project').map(([id]) => id);
+
+  const matchesAny = async (urls: readonly string[], record: Json): Promise<boolean> => {
+    if (urls.length === 0) return true;
+    await events.send(new PutEventsCommand({ Entries: [{ Source: 'local.table-stream', DetailType: 'record', Detail: JSON.stringify(record) }] }));
+    let matched = false;
+    for (const url of urls) {
+      const { Messages = [] } = await matchQueues.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      if (Messages.length === 0) continue;
+      matched = true;
+      await matchQueues.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+    }
+    return matched;
+  };
 
   const invokeAsync = async (target: RuleTarget, event: Json, source: string) => {
     // EventBridge retries a failed target (RetryPolicy), then sends the event to the target's dead-letter queue.
@@ -490,20 +594,74 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     projectPaths: new Map(projects.map((id) => [attrs.get(id)!.Ref!, pathOf(resources[id]!)])),
     sqs,
     async projectEnvironment(project) {
-      const p = props(project);
-      const variables = ((p.Environment as { EnvironmentVariables?: { Name: string; Value: string; Type?: string }[] } | undefined)?.EnvironmentVariables ?? []);
+      const id = [...projects].find((p) => attrs.get(p)!.Ref === project || p === project);
+      if (!id) throw new TemplateError(`no CodeBuild project ${project} in the stack`);
+      const p = props(id);
+      const roleArn = String(p.ServiceRole);
+      const role = roles.get(roleArn);
+      if (!role) throw new TemplateError(`project ${id}: its service role ${roleArn} is no role of the stack`);
+      // CodeBuild reads SECRETS_MANAGER variables with the project's service role.
+      const principal: Principal = { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${roleArn.split('/').pop()}/AWSCodeBuild-${id}`, rolePath: role.path, policies: role.policies };
+      const variables = (p.Environment as { EnvironmentVariables?: { Name: string; Value: string; Type?: string }[] } | undefined)?.EnvironmentVariables ?? [];
       const out: Record<string, string> = {};
       for (const v of variables) {
-        if (v.Type === 'SECRETS_MANAGER') {
-          // `arn[:json-key]`, as CodeBuild reads it.
-          const match = /^(arn:aws:secretsmanager:[^:]+:[^:]+:secret:[^:]+)(?::([^:]*))?/.exec(v.Value);
-          const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: match?.[1] ?? v.Value }));
-          out[v.Name] = match?.[2] ? String((JSON.parse(SecretString ?? '{}') as Json)[match[2]] ?? '') : (SecretString ?? '');
-        } else {
+        if (v.Type !== 'SECRETS_MANAGER') {
           out[v.Name] = v.Value;
+          continue;
         }
+        // `arn[:json-key]`, as CodeBuild reads it.
+        const match = /^(arn:aws:secretsmanager:[^:]+:[^:]+:secret:[^:]+)(?::([^:]*))?/.exec(v.Value);
+        const secretArn = match?.[1] ?? v.Value;
+        const { allowed, why } = await evaluate(principal, 'secretsmanager:GetSecretValue', secretArn, iamResources);
+        iam.record({ principal: principal.arn, rolePath: role.path, action: 'secretsmanager:GetSecretValue', resource: secretArn, allowed });
+        if (!allowed) {
+          const error = new AccessDeniedError(principal.arn, 'secretsmanager:GetSecretValue', secretArn, why);
+          iam.denials.push(error);
+          throw error;
+        }
+        const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+        out[v.Name] = match?.[2] ? String((JSON.parse(SecretString ?? '{}') as Json)[match[2]] ?? '') : (SecretString ?? '');
       }
       return out;
+    },
+    async deliverStream() {
+      const changes = streamChanges.splice(0);
+      let delivered = 0;
+      for (const [i, mapping] of streamMappings.entries()) {
+        const records: Json[] = [];
+        for (const change of changes) {
+          const record = {
+            eventID: randomUUID(),
+            eventName: change.eventName,
+            eventVersion: '1.1',
+            eventSource: 'aws:dynamodb',
+            awsRegion: REGION,
+            dynamodb: { Keys: { pk: { S: change.pk }, sk: { S: change.sk } }, StreamViewType: 'KEYS_ONLY' },
+            eventSourceARN: attrs.get(tableId)!.StreamArn,
+          };
+          if (!(await matchesAny(streamMatchers[i]!, record))) continue;
+          records.push(record);
+        }
+        for (let start = 0; start < records.length; start += mapping.batchSize) {
+          const batch = { Records: records.slice(start, start + mapping.batchSize) };
+          delivered += batch.Records.length;
+          let last: unknown;
+          let ok = false;
+          for (let attempt = 0; attempt <= Math.min(mapping.maximumRetryAttempts, 2) && !ok; attempt++) {
+            try {
+              await mapping.fn.invoke(batch, context(mapping.fn));
+              ok = true;
+            } catch (error) {
+              last = error;
+            }
+          }
+          if (!ok) {
+            failures.push({ fn: mapping.fn.logicalId, source: 'table stream', error: last instanceof Error ? `${last.name}: ${last.message}` : String(last) });
+            if (mapping.onFailure) await sqs.send(new SendMessageCommand({ QueueUrl: mapping.onFailure.url, MessageBody: JSON.stringify({ records: batch.Records.length }) }));
+          }
+        }
+      }
+      return delivered;
     },
     async tick() {
       for (const rule of rules.filter((r) => r.schedule)) {
@@ -566,7 +724,7 @@ export function toSqsEvent(messages: readonly Message[], queue: QueueInfo): SQSE
 
 /** One poll of a mapping's queue, delivered to its function as Lambda does; the number of records and of failed ones. */
 export async function pollMapping(cloud: LocalCloud, mapping: SqsMapping): Promise<{ received: number; failed: number }> {
-  const { Messages = [] } = await cloud.sqs.send(
+  const { Messages = [] } = await mapping.sqs.send(
     new ReceiveMessageCommand({ QueueUrl: mapping.queue.url, MaxNumberOfMessages: mapping.batchSize, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
   );
   if (Messages.length === 0) return { received: 0, failed: 0 };
@@ -582,7 +740,7 @@ export async function pollMapping(cloud: LocalCloud, mapping: SqsMapping): Promi
   }
   const done = Messages.filter((m) => !failedIds.has(m.MessageId ?? ''));
   if (done.length > 0) {
-    await cloud.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: mapping.queue.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+    await mapping.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: mapping.queue.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
   }
   return { received: Messages.length, failed: failedIds.size };
 }

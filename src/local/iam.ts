@@ -32,6 +32,8 @@ export interface Resources {
   readonly region: string;
   /** Resource policies by resource ARN (queues, topics, buckets, keys). */
   readonly resourcePolicies: ReadonlyMap<string, PolicyDocument>;
+  /** KMS key ARN of each encrypted topic. */
+  readonly topicKeys: ReadonlyMap<string, string>;
 }
 
 export class AccessDeniedError extends Error {
@@ -160,19 +162,24 @@ export function enforceIam(service: ServiceName, client: { middlewareStack: unkn
     (next: (args: { input: Record<string, unknown> }) => Promise<unknown>, context: { commandName?: string }) =>
       async (args: { input: Record<string, unknown> }) => {
         const command = context.commandName ?? 'UnknownCommand';
-        const request = iamRequestOf(service, command, args.input, r);
-        if (!request) {
+        const first = iamRequestOf(service, command, args.input, r);
+        // Publishing to an encrypted topic also needs kms:GenerateDataKey* and kms:Decrypt on its key, as the publisher.
+        const key = first?.action === 'sns:Publish' ? r.topicKeys.get(first.resources[0] ?? '') : undefined;
+        const requests = first ? [first, ...(key ? [{ action: 'kms:GenerateDataKey', resources: [key] }, { action: 'kms:Decrypt', resources: [key] }] : [])] : [];
+        if (!first) {
           const error = new AccessDeniedError(principal.arn, `${service}:${command}`, '*', 'the local cloud does not know the IAM action of this command (add it to src/local/iam.ts)');
           recorder.denials.push(error);
           throw error;
         }
-        for (const resource of request.resources) {
-          const { allowed, why } = await evaluate(principal, request.action, resource, r);
-          recorder.record({ principal: principal.arn, rolePath: principal.rolePath, action: request.action, resource, allowed });
-          if (!allowed) {
-            const error = new AccessDeniedError(principal.arn, request.action, resource, why);
-            recorder.denials.push(error);
-            throw error;
+        for (const request of requests) {
+          for (const resource of request.resources) {
+            const { allowed, why } = await evaluate(principal, request.action, resource, r);
+            recorder.record({ principal: principal.arn, rolePath: principal.rolePath, action: request.action, resource, allowed });
+            if (!allowed) {
+              const error = new AccessDeniedError(principal.arn, request.action, resource, why);
+              recorder.denials.push(error);
+              throw error;
+            }
           }
         }
         return next(args);

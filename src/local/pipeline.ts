@@ -85,11 +85,11 @@ export interface LocalPipeline {
 /** The secrets a local run creates in the Secrets Manager emulator, and the deploy config naming them. */
 export async function localDeployConfig(options: LocalPipelineOptions): Promise<Partial<DeployConfigInput>> {
   const { emulators } = options;
-  const suffix = Date.now().toString(36);
-  const pullSecretArn = await emulators.createSecret(`dtk-pipeline/pull-secret-${suffix}`, options.pullSecret);
+  // Named as the deploy config's examples name them (cdk.json), so grants compare across the two (npm run iam:report).
+  const pullSecretArn = await emulators.createSecret('dtk-pipeline/pull-secret', options.pullSecret);
   // The push credentials are the world's (the local registry); RHSM cannot be reached offline.
-  const pushSecretArn = await emulators.createSecret(`dtk-pipeline/push-secret-${suffix}`, options.pullSecret);
-  const rhsmSecretArn = await emulators.createSecret(`dtk-pipeline/rhsm-${suffix}`, JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
+  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pullSecret);
+  const rhsmSecretArn = await emulators.createSecret('dtk-pipeline/rhsm', JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
   const registry = options.dtkRepository.split('/')[0]!;
   return {
     channels: [...options.channels],
@@ -118,6 +118,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     outside: { GRAPH_URL: options.graphUrl, INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
+  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them.
+  for (const project of cloud.projects) await cloud.projectEnvironment(project);
   const queue = (path: string) => {
     const q = cloud.queue(`${path}/Queue`);
     return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
@@ -171,6 +173,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         if (progressed) continue;
         await options.runner.idle();
         if (options.events.length > 0) continue;
+        // The table's stream, batched like its mapping's window: what changed during the drain, once it settled.
+        if ((await cloud.deliverStream()) > 0) continue;
         // Failed records come back after their visibility timeout, or move to a DLQ.
         if (cloud.mappings.some((m) => pending(m.queue.name) > 0)) {
           if (Date.now() > deadline) throw new Error('the local pipeline did not settle in time');
