@@ -182,11 +182,33 @@ export async function runValidateBuildEnv(flags: z.infer<typeof validateFlagsSch
   }
 }
 
+/**
+ * Registries a build's own parameters name as plain http (`<X>_TLS_VERIFY=false` beside
+ * `<X>_REF` / `<X>_IMAGE`): the build scripts call these commands with the build's
+ * environment, and buildah is told the same thing.
+ */
+function insecureFromBuildEnv(env: NodeJS.ProcessEnv): string[] {
+  const hosts: string[] = [];
+  for (const prefix of ['TARGET', 'UBI', 'DTK']) {
+    if (env[`${prefix}_TLS_VERIFY`] !== 'false') continue;
+    for (const key of [`${prefix}_REF`, `${prefix}_IMAGE`]) {
+      const value = env[key];
+      if (value === undefined || value === '') continue;
+      try {
+        hosts.push(parseImageReference(value).registry);
+      } catch {
+        // not a pull spec (e.g. DTK_IMAGE=release): nothing to list
+      }
+    }
+  }
+  return hosts;
+}
+
 async function registryClient(pullSecretFlag: string | undefined, insecure: readonly string[], io: CommandIo): Promise<RegistryClient> {
   const pullSecret = await choosePullSecret(pullSecretFlag, io.env);
   return new RegistryClient({
     ...(pullSecret.config ? { credentials: pullSecret.config } : {}),
-    insecureRegistries: insecure,
+    insecureRegistries: [...insecure, ...insecureFromBuildEnv(io.env)],
     userAgent: 'dtk-pipeline',
   });
 }

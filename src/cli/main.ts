@@ -41,7 +41,10 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--arch <arch>', 'amd64, arm64, s390x, ppc64le or multi (repeatable)').argParser(collect))
     .option('--graph-url <url>', 'update graph endpoint (default: the public OpenShift graph)')
     .option('--pull-secret <file>', 'docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json, else anonymous)')
-    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP, allowed too (repeatable)').argParser(collect))
+    .addOption(
+      new Option('--allow-registry <host:port>', 'registry or token service that may be contacted, besides quay.io, registry.redhat.io, registry.ci.openshift.org, sso.redhat.com (repeatable)').argParser(collect),
+    )
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
     .option('--concurrency <n>', 'payloads resolved at once (default 8)')
     .option('--format <format>', 'table, json or matrix (default table)')
@@ -52,6 +55,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         graphUrl: options['graphUrl'],
         pullSecret: options['pullSecret'],
         insecureRegistry: options['insecureRegistry'] ?? [],
+        allowRegistry: options['allowRegistry'] ?? [],
         cacheDir: options['cacheDir'],
         concurrency: options['concurrency'],
         format: options['format'],

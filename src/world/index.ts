@@ -64,6 +64,11 @@ export interface RunningWorld {
   readonly graphUrl: string;
   /** `127.0.0.1:PORT` of the fault proxy: the registry host in every pull spec. */
   readonly registryHost: string;
+  /**
+   * The world's plain-http hosts (the registry, its CDN): what a client must list as
+   * insecure registries to read it (nothing is plain http implicitly, loopback included).
+   */
+  readonly insecureRegistries: readonly string[];
   /** Docker config JSON with the reader's credentials for `registryHost`. */
   readonly pullSecretPath: string;
   readonly readerCredentials: Credentials;
@@ -212,6 +217,7 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
     return {
       graphUrl: graph.url,
       registryHost: proxy.host,
+      insecureRegistries: [proxy.host, proxy.cdn.host],
       pullSecretPath,
       readerCredentials,
       payloadRepository,

@@ -1,6 +1,6 @@
 /**
  * RegistryClient against a fake registry + token service on loopback
- * (test/support/fake-registry.ts): real HTTP, no mocks of undici.
+ * (test/support/fake-registry.ts): real HTTP over node:http, no mocks.
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
