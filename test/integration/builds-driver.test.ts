@@ -58,7 +58,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     authFile = join(dir, 'auth.json');
     const push = registry.tokenService.pushCredentials();
     await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
   }, 900_000);
 
   afterAll(async () => {
