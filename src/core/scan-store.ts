@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';

@@ -9,7 +9,7 @@
  * used only when it is the registry's own host or on the allowed list (`hosts.ts`).
  * Redirects never carry them to another origin (the transport drops Authorization).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Finish, HttpRequest, HttpResponse, HttpTransport } from '../http/transport.ts';
 import { parseWwwAuthenticate, type Challenge } from './challenge.ts';
 import type { Credentials, DockerConfig } from './credentials.ts';

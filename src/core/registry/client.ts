@@ -15,7 +15,7 @@
  * every blob stream against its descriptor's size (as it flows) and digest (at its end).
  */
 import { pipeline, type Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { header, HttpTransport, type Finish, type HttpResponse, type RequestObserver } from '../http/transport.ts';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../layer-files.ts';
 import { parseJson, RegistryAuth } from './auth.ts';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Descriptor } from './types.ts';
 
 export const MEDIA_TYPES = {
