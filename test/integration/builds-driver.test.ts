@@ -47,6 +47,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
     REGISTRY_AUTH_FILE: authFile,
     RESULT_FILE: join(dir, 'result.env'),
+    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     ...over,
   });
 
@@ -152,6 +153,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
       ARCH_TAGS: `x86_64=${world.kernel},aarch64=${armTag}`,
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'join.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     };
     const run = await runScript('join.sh', env);
     expect(run.code, run.stderr).toBe(0);
@@ -182,6 +184,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
       ARCH_TAGS: `x86_64=${world.kernel},aarch64=not-built-yet`,
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'join-incomplete.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     });
     expect(run.code).toBe(3);
     expect(run.result['BUILD_RESULT']).toBe('incomplete');

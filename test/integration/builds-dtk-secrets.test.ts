@@ -85,6 +85,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
       RHSM_KEY_FILE: join(dir, 'rhsm_key'),
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'result.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
