@@ -1,6 +1,6 @@
 /**
  * Builders that turn plain release facts (version, arch, RHCOS version, kernels) into the
- * `ReleaseArchSpec` of that release's era, following DESIGN.md §3–4 and §9:
+ * `ReleaseArchSpec` of that release's era, following docs/release-payloads.md and docs/kernels.md:
  *
  * | OpenShift  | node image tag(s) (kernel source)                             | extensions tag             |
  * |------------|---------------------------------------------------------------|----------------------------|
@@ -112,7 +112,7 @@ export function eraOf(ocp: string): Era {
   return 'machine-os-content';
 }
 
-/** RHEL (9 or 8) of an OpenShift minor, per DESIGN §4 (for OKD: the CentOS Stream major). */
+/** RHEL (9 or 8) of an OpenShift minor, per docs/kernels.md (for OKD: the CentOS Stream major). */
 export function eraRhelVersion(ocp: string): string {
   const { major, minor, distribution } = parseOcpVersion(ocp);
   if (distribution === 'okd') return major > 4 || minor >= 22 ? '10' : '9';
@@ -395,7 +395,7 @@ export function buildReleaseArch(o: BuildReleaseArchOptions): ReleaseArchSpec {
     const rhel10 = s10.rhelVersion ?? rhelVersionOfKernel(s10.kernel) ?? (at(4, 22) ? '10.2' : '10.1');
     components['rhel-coreos-10'] = c(rhcosImage(ctx10, s10, rhel10), annotations(ctx10, s10.rhcosVersion));
     components['rhel-coreos-10-extensions'] = c(extensionsImage(ctx10, s10), annotations(ctx10));
-    // 4.21 and 4.22 ship RHEL 10 as a Tech Preview with no DTK of its own (DESIGN §9).
+    // 4.21 and 4.22 ship RHEL 10 as a Tech Preview with no DTK of its own (docs/release-payloads.md).
     if (at(5, 0)) components['driver-toolkit-10'] = c(dtkImage({ ...ctx10, faults: {} }, s10, rhel10), annotations(ctx10));
   }
   return {

@@ -1,5 +1,5 @@
 /**
- * The test world: DESIGN.md §4's public sample values plus realistic additions so every
+ * The test world: docs/kernels.md's public sample values plus realistic additions so every
  * era and architecture is covered, and one release per error case, each in its own
  * `fault-…` channel so tests can scan them separately.
  *
@@ -358,7 +358,7 @@ export function fixtureWorld(): WorldSpec {
 
       // ---------------------------------------------------------------- OKD (SCOS)
       // Served by the OKD graph only. Versions and channel from a real OKD ClusterVersion;
-      // CentOS Stream kernels from DESIGN §9; the SCOS node image versions are illustrative.
+      // CentOS Stream kernels from docs/kernels.md; the SCOS node image versions are illustrative.
       buildRelease({
         version: '4.19.0-okd-scos.17',
         channels: [OKD_CHANNEL],
