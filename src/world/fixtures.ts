@@ -489,6 +489,24 @@ export function fixtureWorld(): WorldSpec {
           },
         ],
       }),
+      // The same misordered build on 4.21, whose node images still label ostree.linux with the kernel.
+      buildRelease({
+        version: '4.21.9',
+        channels: [FAULT_CHANNELS.metaJsonNotLast],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '9.6.20260415-0',
+            kernel: '5.14.0-570.101.1.el9_6.x86_64',
+            rtKernel: '5.14.0-570.101.1.el9_6.x86_64+rt',
+            rhel10: {
+              rhcosVersion: '10.1.20260415-0',
+              kernel: '6.12.0-124.45.1.el10_1.x86_64',
+            },
+            faults: { metaJsonNotLast: true },
+          },
+        ],
+      }),
     ],
   };
 }
@@ -801,6 +819,13 @@ export const FIXTURE_EXPECTATIONS: readonly FixtureExpectation[] = [
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.5.1.el9_8.x86_64', rtKernel: '5.14.0-687.5.1.el9_8.x86_64+rt', kernel64k: null, rhelVersion: '9.8', rhcosVersion: '9.8.20260512-0' },
       { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-211.4.1.el10_2.x86_64', rtKernel: '6.12.0-211.4.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260512-0' },
+    ],
+  },
+  {
+    version: '4.21.9', arch: 'amd64', graphArch: 'amd64', channels: ['fault-meta-json-not-last'], findings: ['kernel-source-fallback'],
+    kernels: [
+      { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-570.101.1.el9_6.x86_64', rtKernel: '5.14.0-570.101.1.el9_6.x86_64+rt', kernel64k: null, rhelVersion: '9.6', rhcosVersion: '9.6.20260415-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-124.45.1.el10_1.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '10.1', rhcosVersion: '10.1.20260415-0' },
     ],
   },
 ];
