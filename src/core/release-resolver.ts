@@ -25,9 +25,10 @@ import type { ImageRef, ImageSource, Platform, ResolvedManifest } from './regist
 import { DTK_RELEASE_FILE } from './dtk-image.ts';
 import { META_FALLBACK_MAX_LAYER_BYTES, META_JSON, readExtensionsImage, readMetaJsonFromEarlierLayers, readRhcosImage } from './rhcos-image.ts';
 import type { KernelStream, ResolvedRelease } from './release-record.ts';
+import { isCentOsStream } from './release-record.ts';
 import { parseOpenShiftVersion, parseRhcosVersion } from './versions.ts';
 
-export { kernelStreamSchema, resolvedReleaseSchema, type KernelStream, type ResolvedRelease } from './release-record.ts';
+export { isCentOsStream, kernelStreamSchema, resolvedReleaseSchema, type KernelStream, type ResolvedRelease } from './release-record.ts';
 
 interface StreamPlan {
   readonly stream: string;
@@ -44,13 +45,6 @@ const STREAM_CLASS = 'io.openshift.os.streamclass';
 /** Node image tags of the primary stream, by era: RHEL 9 (4.13 →), RHEL 8 (4.12), OKD's CentOS Stream. */
 const PRIMARY_TAGS = ['rhel-coreos', 'rhel-coreos-8', 'stream-coreos'] as const;
 
-/** OKD's node image (SCOS): CentOS Stream, whose kernels carry no RHEL minor. */
-export const CENTOS_STREAM_TAG = 'stream-coreos';
-
-/** True for a stream whose kernel is a CentOS Stream kernel (OKD), not a RHEL one. */
-export function isCentOsStream(stream: string): boolean {
-  return stream === CENTOS_STREAM_TAG;
-}
 const BUILD_VERSIONS = 'io.openshift.build.versions';
 
 /** Which images make up each kernel stream of a release. */
