@@ -200,7 +200,7 @@ export class PipelineStack extends Stack {
         CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
-        ...(config.channelGraphs.length > 0 ? { CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs) } : {}),
+        CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
       {
         description: 'Polls the update graph for new release payloads',
