@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PipelineStore } from '#pipeline/store.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 import { explainAwsErrors } from './aws-errors.ts';
