@@ -17,7 +17,6 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 import * as z from 'zod';
 import type { PipelineStore } from '#pipeline/store.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
@@ -85,6 +84,8 @@ async function openLocal(dataDir: string): Promise<OpenedStore> {
   if (!exists) {
     throw new Error(`no local pipeline state in ${path}: run \`npm run local\` (or \`dtk-pipeline local --data-dir ${dataDir}\`) first, or pass --table`);
   }
+  // The local DynamoDB emulator loads only for the local state, never for --table.
+  const { default: dynalite } = await import('dynalite');
   const server: Server = dynalite({ path });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
