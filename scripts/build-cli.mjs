@@ -2,9 +2,14 @@
 /**
  * Compiles the `dtk-pipeline` CLI (src/cli/bin.ts) into dist/cli/ with esbuild: one
  * ESM entry plus chunks, so a command's implementation (and the AWS SDK, the
- * registry client …) is loaded only when that command runs. Packages stay in
- * node_modules and are imported at run time, as the TypeScript source imports
- * them (bundling them made no command measurably faster to start).
+ * registry client …) is loaded only when that command runs.
+ *
+ * The packages of `dependencies` are bundled: Node then reads a few chunks instead
+ * of hundreds of small files, and commands that load the AWS SDK start about twice
+ * as fast (status --table: 372 ms against 863 ms, node -e 0 104 ms, same run). The
+ * `devDependencies` the local run uses (dynalite, fauxqs, jose …) stay external:
+ * `npm ci --omit=dev` (the buildspecs) does not install them, and the build must
+ * not need them. Bundled CommonJS packages get `require` from `createRequire`.
  *
  *   node scripts/build-cli.mjs              (npm run build; `npm ci` runs it as `prepare`)
  *   node scripts/build-cli.mjs --if-stale   (the test setup: only when a source file
@@ -41,6 +46,8 @@ async function upToDate() {
 
 if (process.argv.includes('--if-stale') && (await upToDate())) process.exit(0);
 
+const { devDependencies = {} } = JSON.parse(await readFile(inRoot('package.json'), 'utf8'));
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: ['src/cli/bin.ts'],
@@ -50,7 +57,9 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  external: Object.keys(devDependencies),
+  mainFields: ['module', 'main'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
