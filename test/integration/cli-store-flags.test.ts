@@ -82,6 +82,15 @@ describe('--data-dir, and --local as its old name', () => {
     expect(drivers.stdout).toMatch(/^gpu\t1\tquay\.io\/partner\/gpu:/);
   });
 
+  it('status --kernel prints the kernel asked for, and names one that is not recorded', async () => {
+    const found = await run('status', '--data-dir', join(dir, 'state'), '--kernel', '5.14.0-427.68.1.el9_4');
+    expect(found.code).toBe(0);
+    expect(found.stdout).toMatch(new RegExp(`^${KERNEL.replace(/\./g, '\\.')}\n {2}arch {8}x86_64\n`));
+    expect(found.stdout).toMatch(/^ {2}releases {4}4\.18\.14$/m);
+    const missing = await run('status', '--data-dir', join(dir, 'state'), '--kernel', '5.14.0-1.el9.x86_64');
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'dtk-pipeline: kernel "5.14.0-1.el9.x86_64" is not recorded (`dtk-pipeline status` lists the kernels)\n' });
+  });
+
   it('refuses two different directories, or a directory and a table, with exit 2', async () => {
     const two = await run('status', '--data-dir', join(dir, 'a'), '--local', join(dir, 'b'));
     expect(two).toEqual({ code: 2, stdout: '', stderr: 'dtk-pipeline: --local is the old name of --data-dir: give the directory once\n' });
