@@ -21,7 +21,6 @@
  */
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const inRoot = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -48,6 +47,7 @@ if (process.argv.includes('--if-stale') && (await upToDate())) process.exit(0);
 
 const { devDependencies = {} } = JSON.parse(await readFile(inRoot('package.json'), 'utf8'));
 
+const { build } = await import('esbuild');
 const result = await build({
   absWorkingDir: root,
   entryPoints: ['src/cli/bin.ts'],
