@@ -1,5 +1,5 @@
 /**
- * The deployed pipeline (DESIGN.md §7):
+ * The deployed pipeline (docs/architecture.md):
  *
  *   schedule → poll-releases → [releases] → resolve-release → [kernels] → record-kernel
  *     → [builds] → start-build → CodeBuild → "Build State Change" → track-builds → [builds] …
@@ -24,7 +24,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FUNCTION_ENV, METRICS, METRICS_NAMESPACE, type FunctionEnvironment, type FunctionName } from '#pipeline/config.ts';
-import type { DeployConfig } from './config.ts';
+import { polledChannels, type DeployConfig } from './config.ts';
 import { BuildProjects } from './constructs/build-projects.ts';
 import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts';
 import { Notifications } from './constructs/notifications.ts';
@@ -211,10 +211,11 @@ export class PipelineStack extends Stack {
       {
         TABLE_NAME: table.tableName,
         RELEASES_QUEUE_URL: releases.queue.queueUrl,
-        CHANNELS: config.channels.join(','),
+        CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
         DRIVERS: JSON.stringify(config.drivers),
+        CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
       {
         description: 'Polls the update graph for new release payloads',
@@ -237,7 +238,7 @@ export class PipelineStack extends Stack {
     const resolveRelease = fn(
       'ResolveRelease',
       'resolve-release',
-      { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '' },
+      { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '', ALLOWED_REGISTRIES: config.allowedRegistries.join(',') },
       { description: 'Resolves a release payload to its RHCOS kernels', timeout: Duration.minutes(5), memorySize: 1024 },
     );
     // The release record (Get/Put) and the kernels it ships (Get).

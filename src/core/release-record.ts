@@ -3,9 +3,17 @@
  * store and queues carry. Kept apart from the resolver so consumers of the data
  * do not load the code that reads images.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { KERNEL_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';
+
+/** OKD's node image (SCOS): CentOS Stream, whose kernels carry no RHEL minor. */
+export const CENTOS_STREAM_TAG = 'stream-coreos';
+
+/** True for a stream whose kernel is a CentOS Stream kernel (OKD), not a RHEL one. */
+export function isCentOsStream(stream: string): boolean {
+  return stream === CENTOS_STREAM_TAG;
+}
 
 export const kernelStreamSchema = z.object({
   /** The RHCOS tag the stream was read from: `rhel-coreos`, `rhel-coreos-10`, `machine-os-content`… */

@@ -56,6 +56,7 @@ const ENV_RESOURCES: Partial<Record<EnvKey, 'table' | 'queue' | 'topic' | 'bucke
 /** Addresses of the world outside AWS (the graph, the registries), put in place of the deploy config's. */
 export interface OutsideWorld {
   readonly GRAPH_URL: string;
+  readonly CHANNEL_GRAPHS: string;
   readonly INSECURE_REGISTRIES: string;
 }
 

@@ -69,6 +69,28 @@ async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }>
   }
 }
 
+/**
+ * The stack's table keys and indexes, for tests that seed a local state on disk
+ * without a run (a run makes its table from the template; test/integration/
+ * local-cloud.test.ts checks this copy against it).
+ */
+export const TABLE_DEFINITION = {
+  AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const })),
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' as const },
+    { AttributeName: 'sk', KeyType: 'RANGE' as const },
+  ],
+  GlobalSecondaryIndexes: ['gsi1', 'gsi2'].map((name) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: `${name}pk`, KeyType: 'HASH' as const },
+      { AttributeName: `${name}sk`, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  })),
+  BillingMode: 'PAY_PER_REQUEST' as const,
+};
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dynamoPath ? { path: options.dynamoPath } : {}) });
   await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));

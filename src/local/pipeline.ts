@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
+import { OKD_GRAPH_URL } from '#core/graph.ts';
 import type { DeployConfigInput } from '../../lib/config.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
@@ -25,6 +26,8 @@ export interface LocalPipelineOptions {
   /** Events the runner reported (the runner's onEvent should push here). */
   readonly events: CodeBuildStateChangeEvent[];
   readonly graphUrl: string;
+  /** Channels another graph serves (OKD's): channel → graph URL. @default {} */
+  readonly channelGraphs?: Readonly<Record<string, string>>;
   /** docker config JSON text; stored in the Secrets Manager emulator. */
   readonly pullSecret: string;
   readonly channels: readonly string[];
@@ -91,8 +94,11 @@ export async function localDeployConfig(options: LocalPipelineOptions): Promise<
   const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pullSecret);
   const rhsmSecretArn = await emulators.createSecret('dtk-pipeline/rhsm', JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
   const registry = options.dtkRepository.split('/')[0]!;
+  // Channels another graph serves (OKD's) are a channel group of the deploy config, at the public graph's address; the run's graph stands in for it.
+  const graphChannels = Object.keys(options.channelGraphs ?? {});
   return {
-    channels: [...options.channels],
+    channels: options.channels.filter((c) => !graphChannels.includes(c)),
+    channelGraphs: graphChannels.length > 0 ? [{ url: OKD_GRAPH_URL, channels: graphChannels }] : [],
     arches: [...options.arches],
     buildArches: [...options.buildArches] as ('x86_64' | 'aarch64')[],
     targetRegistry: registry,
@@ -115,7 +121,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     template,
     emulators,
     codebuildEndpoint: options.runner.endpoint,
-    outside: { GRAPH_URL: options.graphUrl, INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
+    outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
   // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them.

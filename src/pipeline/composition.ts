@@ -34,9 +34,13 @@ function planningDeps(env: FunctionEnv<'record-kernel'> | FunctionEnv<'track-bui
 
 /** Each function's dependencies. */
 export const compose = {
-  'poll-releases': (env: FunctionEnv<'poll-releases'>, rt: FunctionRuntime) => ({
+  'poll-releases': (env: FunctionEnv<'poll-releases'>, rt: FunctionRuntime) => {
+    const graphs = new Map<string, GraphClient>();
+    const graphOf = (url: string) => graphs.get(url) ?? graphs.set(url, new GraphClient({ url, userAgent: USER_AGENT })).get(url)!;
+    return {
     poll: {
-      graph: new GraphClient({ url: env.GRAPH_URL, userAgent: USER_AGENT }),
+      graph: graphOf(env.GRAPH_URL),
+      channelGraphs: new Map(Object.entries(env.CHANNEL_GRAPHS).map(([channel, url]) => [channel, graphOf(url)])),
       store: store(env, rt),
       releases: new SqsQueue<ReleaseMessage>(rt.clients.sqs(), env.RELEASES_QUEUE_URL),
     },
@@ -45,14 +49,15 @@ export const compose = {
     configDrivers: env.DRIVERS,
     logger: rt.logger,
     metrics: rt.metrics,
-  }),
+    };
+  },
   'resolve-release': (env: FunctionEnv<'resolve-release'>, rt: FunctionRuntime) => {
     const fixed = { store: store(env, rt), kernels: new SqsQueue<KernelMessage>(rt.clients.sqs(), env.KERNELS_QUEUE_URL), notifier: notifier(env, rt) };
     // The pull secret is fetched on first use and kept; a failed fetch is tried again next time.
     let deps: Promise<ResolveDeps> | undefined;
     const resolveDeps = () =>
       (deps ??= loadPullSecret(rt.clients.secrets(), env.PULL_SECRET_ARN).then(
-        (credentials) => ({ ...fixed, resolver: new ReleaseResolver(new RegistryClient({ credentials, insecureRegistries: env.INSECURE_REGISTRIES, userAgent: USER_AGENT })) }),
+        (credentials) => ({ ...fixed, resolver: new ReleaseResolver(new RegistryClient({ credentials, insecureRegistries: env.INSECURE_REGISTRIES, allowedRegistries: env.ALLOWED_REGISTRIES, userAgent: USER_AGENT })) }),
         (error: unknown) => {
           deps = undefined;
           throw error;

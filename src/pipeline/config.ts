@@ -6,7 +6,7 @@
  * with `readFunctionEnv`. A missing or bad value fails the cold start with a
  * message naming the variable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { BUILD_ARCHES } from '#core/builds/params.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
@@ -85,10 +85,14 @@ export const envSchema = z.object({
   /** Comma-separated graph arches, e.g. `amd64,arm64,multi`. */
   ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(GRAPH_ARCHES)).min(1)),
   GRAPH_URL: z.string().url().default(DEFAULT_GRAPH_URL),
+  /** JSON object: channel → graph URL, for channels another graph serves (OKD's `stable-scos-4`). */
+  CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
   PULL_SECRET_ARN: z.string().min(1),
-  /** Comma-separated HOST:PORT reachable over plain HTTP (tests only). */
+  /** Comma-separated HOST:PORT reachable over plain HTTP (tests only); they are allowed too. */
   INSECURE_REGISTRIES: z.string().default('').transform(splitList),
+  /** Comma-separated HOST:PORT the resolver may contact besides the public OpenShift and OKD registries. */
+  ALLOWED_REGISTRIES: z.string().default('').transform(splitList),
   /** Where DTK images are pushed: `quay.io/org/driver-toolkit`. */
   DTK_REPOSITORY: z.string().min(1),
   /** Kernel arches to build for (native builders exist for these). */
@@ -112,8 +116,8 @@ const PLAN_ENV = ['DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGE
 
 /** Each function (by its service name, `lambdas/<name>/handler.ts`) and exactly the variables it reads. */
 export const FUNCTION_ENV = {
-  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES', 'DRIVERS'],
-  'resolve-release': ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'INSECURE_REGISTRIES', 'PULL_SECRET_ARN'],
+  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES', 'DRIVERS'],
+  'resolve-release': ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES', 'PULL_SECRET_ARN'],
   'record-kernel': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV],
   'start-build': ['TABLE_NAME', 'TOPIC_ARN'],
   'track-builds': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV],

@@ -18,7 +18,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = (args: string[], env: NodeJS.ProcessEnv = { HOME: dir }) => runCli(args, env);
+/** Scans of the world list its plain-http registry and CDN, as a user of a local registry must. */
+const insecure = (): string[] => world.insecureRegistries.flatMap((h) => ['--insecure-registry', h]);
+const run = (args: string[], env: NodeJS.ProcessEnv = { HOME: dir }) => runCli(args[0] === 'scan' && args.includes('--graph-url') ? [...args, ...insecure()] : args, env);
 
 describe('dtk-pipeline scan', () => {
   it('prints the JSON report the issue describes', async () => {
@@ -38,6 +40,18 @@ describe('dtk-pipeline scan', () => {
     expect(report.kernels[0]?.dtkImages[0]).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(report.releases[0]).toMatchObject({ version: '4.18.14', arch: 'x86_64', kernels: ['5.14.0-427.68.1.el9_4.x86_64'], findings: [] });
     expect(r.stderr).toContain('1 kernels in 1 releases');
+  });
+
+  it('scans OKD beside OpenShift, each channel from its own graph', async () => {
+    const r = await run([
+      'scan', '--channel', 'stable-4.18', '--channel', 'stable-scos-4', '--graph-url', world.graphUrl,
+      '--channel-graph', `stable-scos-4=${world.okdGraphUrl}`, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, 'c-okd'), '--format', 'json',
+    ]);
+    expect(r.code).toBe(0);
+    const report = scanReportSchema.parse(JSON.parse(r.stdout));
+    expect(report.releases.map((x) => x.version)).toEqual(['4.18.14', '4.19.0-okd-scos.17', '4.20.0-okd-scos.ec.14', '4.22.0-okd-scos.2']);
+    expect(report.kernels.find((k) => k.kernel === '6.12.0-224.el10.x86_64')).toMatchObject({ streams: ['stream-coreos'], rhelVersion: '10', prerelease: false });
+    expect(world.okdGraph.stats.requests).toBeGreaterThan(0);
   });
 
   it('reads the pull secret from $REGISTRY_AUTH_FILE and prints the matrix on one line', async () => {

@@ -7,9 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
-import { startEmulators, type Emulators } from '#local/emulators.ts';
+import { startEmulators, TABLE_DEFINITION, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline, type LocalPipelineOptions } from '#local/pipeline.ts';
-import type { CfnTemplate } from '#local/template.ts';
+import { synthesizeTemplate, type CfnTemplate } from '#local/template.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
 
@@ -51,6 +51,17 @@ async function options(editTemplate: (t: CfnTemplate) => CfnTemplate): Promise<L
     editTemplate,
   };
 }
+
+describe('the table', () => {
+  it('has the keys and indexes the tests that seed a state without a run use (TABLE_DEFINITION)', async () => {
+    const template = await synthesizeTemplate();
+    const [, table] = byPath(template, 'Table/Resource');
+    const p = table.Properties!;
+    expect(p.KeySchema).toEqual(TABLE_DEFINITION.KeySchema);
+    expect(p.AttributeDefinitions).toEqual(TABLE_DEFINITION.AttributeDefinitions);
+    expect(p.GlobalSecondaryIndexes).toEqual(TABLE_DEFINITION.GlobalSecondaryIndexes);
+  });
+});
 
 describe('a template wired wrong', () => {
   it('is refused when a variable names a queue the stack does not create, naming the function and the variable', async () => {
