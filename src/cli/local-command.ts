@@ -15,6 +15,7 @@ import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/gra
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
 import { LOCAL_PLAN_FILE, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import { readTemplate } from '#local/template.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { buildCoverageIndex } from '#pipeline/coverage.ts';
 import { renderCoveragePage } from '#pipeline/coverage-page.ts';
@@ -49,6 +50,8 @@ export interface LocalFlags {
   readonly channels: readonly string[];
   readonly arches: readonly GraphArch[];
   readonly pullSecret?: string;
+  /** A synthesized stack to run. @default - cdk.json's, synthesized here */
+  readonly template?: string;
 }
 
 export interface LocalSummary {
@@ -94,6 +97,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   let pipeline: LocalPipeline | undefined;
   try {
     pipeline = await startLocalPipeline({
+      ...(flags.template ? { template: await readTemplate(flags.template) } : {}),
       emulators,
       runner,
       events,

@@ -74,7 +74,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--channel <name>', 'channel to poll (repeatable; default: every channel of the offline world)').argParser(collect))
     .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
-    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string }) => {
+    .option('--template <file>', 'run this synthesized stack (cdk.out/DriverToolkitPipeline.template.json) instead of synthesizing cdk.json\'s')
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; template?: string }) => {
       const [{ scanFlagsSchema }, { runLocal }] = await Promise.all([import('./scan-command.ts'), import('./local-command.ts')]);
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
       if (!flags.success) throw usage(flags.error);
@@ -87,6 +88,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
             channels: options.channel ?? [],
             arches: options.arch?.length ? (flags.data.arch ?? []) : [],
             ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
+            ...(options.template ? { template: options.template } : {}),
           },
           io,
         ),

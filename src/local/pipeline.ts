@@ -112,10 +112,23 @@ export async function localDeployConfig(options: LocalPipelineOptions): Promise<
   };
 }
 
+/**
+ * A template synthesized elsewhere names its deploy config's secrets
+ * (`…:secret:dtk-pipeline/pull-secret-AbCdEf`): each is taken to mean the local
+ * secret of the same name (the suffix and account aside), as created by this run.
+ */
+function adoptSecrets(template: CfnTemplate, config: Partial<DeployConfigInput>): CfnTemplate {
+  const local = [config.pullSecretArn, config.pushSecretArn, config.rhsmSecretArn].filter((a): a is string => Boolean(a));
+  const nameOf = (arn: string) => /:secret:(.+?)(?:-[A-Za-z0-9]{6})?$/.exec(arn)?.[1];
+  let text = JSON.stringify(template);
+  text = text.replace(/arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+?-[A-Za-z0-9]{6}(?=[:*"])/g, (arn) => local.find((l) => nameOf(l) === nameOf(arn)) ?? arn);
+  return JSON.parse(text) as CfnTemplate;
+}
+
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { emulators } = options;
   const config = await localDeployConfig(options);
-  const synthesized = options.template ?? (await synthesizeTemplate(config));
+  const synthesized = options.template ? adoptSecrets(options.template, config) : await synthesizeTemplate(config);
   const template = options.editTemplate ? options.editTemplate(structuredClone(synthesized)) : synthesized;
   const cloud = await buildLocalCloud({
     template,
