@@ -5,12 +5,14 @@
  * module the template names, not its bundle); everything else is the template a
  * deploy would send to CloudFormation.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { CONFIG_CONTEXT_KEY, parseDeployConfig, type DeployConfigInput } from '../../lib/config.ts';
-import { PipelineStack, REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
+import { PipelineStack } from '../../lib/pipeline-stack.ts';
 
 /** The stack's name (lib/app.ts STACK_ID). */
 export const STACK_NAME = 'DriverToolkitPipeline';
@@ -25,9 +27,20 @@ export interface CfnTemplate {
   readonly Parameters?: Record<string, { Default?: unknown }>;
 }
 
+/**
+ * The repository holding cdk.json, lambdas/ and buildspecs/: the nearest one above
+ * this module (src/local/ when run from source, dist/cli/ when compiled).
+ */
+export function repositoryRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'cdk.json')) && existsSync(join(dir, 'lambdas'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no cdk.json with lambdas/ above ${from}: the local cloud runs from a checkout of the repository`);
+  }
+}
+
 /** cdk.json's example deploy config and context. */
 export async function cdkContext(): Promise<{ context: Record<string, unknown>; config: DeployConfigInput }> {
-  const cdkJson = JSON.parse(await readFile(join(REPOSITORY_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+  const cdkJson = JSON.parse(await readFile(join(repositoryRoot(), 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
   return { context: cdkJson.context, config: cdkJson.context[CONFIG_CONTEXT_KEY] as DeployConfigInput };
 }
 
@@ -47,7 +60,7 @@ export async function synthesizeTemplate(overrides: Partial<DeployConfigInput> =
         'aws:cdk:disable-asset-staging': true,
       },
     });
-    new PipelineStack(app, STACK_NAME, { config: parseDeployConfig({ ...config, ...overrides }, 'the local run') });
+    new PipelineStack(app, STACK_NAME, { config: parseDeployConfig({ ...config, ...overrides }, 'the local run'), repositoryRoot: repositoryRoot() });
     return app.synth().getStackByName(STACK_NAME).template as CfnTemplate;
   } finally {
     await rm(outdir, { recursive: true, force: true });
