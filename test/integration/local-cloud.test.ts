@@ -48,6 +48,7 @@ async function options(editTemplate: (t: CfnTemplate) => CfnTemplate): Promise<L
     arches: ['amd64'],
     buildArches: ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    insecureRegistries: world.insecureRegistries,
     editTemplate,
   };
 }
