@@ -4,7 +4,7 @@ import { SqsQueue } from '#pipeline/aws.ts';
 import { readEnv } from '#pipeline/config.ts';
 import { aws, logger, metrics, USER_AGENT } from '#pipeline/lambda.ts';
 import type { ReleaseMessage } from '#pipeline/messages.ts';
-import { pollReleases } from '#pipeline/poll-releases.ts';
+import { pollReleases, type PollResult } from '#pipeline/poll-releases.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 
 const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES']);
@@ -14,7 +14,8 @@ const deps = {
   releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
 };
 
-export const handler = async (): Promise<void> => {
+/** Returns the poll's result (a scheduled invocation ignores it; the local run reports it). */
+export const handler = async (): Promise<PollResult> => {
   const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });
   for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
   metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
@@ -23,4 +24,5 @@ export const handler = async (): Promise<void> => {
   if (result.graphErrors.length < result.graphsRead) metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   logger.info('poll done', { ...result, graphErrors: result.graphErrors.length });
+  return result;
 };

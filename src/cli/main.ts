@@ -67,7 +67,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--channel <name>', 'channel to poll (repeatable; default: every channel of the offline world)').argParser(collect))
     .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
-    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string }) => {
+    .option('--graph-url <url>', 'with --live: the update graph endpoint (default: api.openshift.com)')
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string }) => {
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
       if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
       if (options.live && !options.channel?.length) throw new UsageError('--live needs at least one --channel, e.g. --channel stable-4.18');
@@ -79,6 +80,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
             channels: options.channel ?? [],
             arches: options.arch?.length ? (flags.data.arch ?? []) : [],
             ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
+            ...(options.graphUrl ? { graphUrl: options.graphUrl } : {}),
           },
           io,
         ),

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { backfill, type BackfillRequest, type BackfillResult } from '#pipeline/backfill.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
-import { buildCoverageIndex, type CoverageIndex, type TargetCoverage } from '#pipeline/coverage.ts';
+import { buildCoverageIndex, type CoverageIndex, type TargetCoverage, type TargetSummary } from '#pipeline/coverage.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
 import type { MessageQueue } from '#pipeline/ports.ts';
@@ -65,6 +65,11 @@ function stateLabel(t: TargetCoverage): string {
   return `${t.state}${build?.image && t.covered ? `\n${build.image}` : ''}`;
 }
 
+/** `3/5 covered`, and how many of the rest were only simulated (the local run builds no DTK). */
+function covered(t: TargetSummary | undefined): string {
+  return `${t?.covered ?? 0}/${t?.matching ?? 0} covered${t?.simulated ? ` (${t.simulated} simulated, not built)` : ''}`;
+}
+
 export function formatStatus(index: CoverageIndex, options: { missing: boolean }): string {
   const drivers = index.drivers.map((d) => d.name);
   const table = new Table({ head: ['kernel', 'arch', 'releases', 'pre', 'DTK', ...drivers], wordWrap: true });
@@ -76,8 +81,8 @@ export function formatStatus(index: CoverageIndex, options: { missing: boolean }
   const s = index.summary;
   const summary = [
     `${s.kernels} kernels (${s.prerelease} pre-release)`,
-    `DTK ${s.dtk.covered}/${s.dtk.matching} covered`,
-    ...index.drivers.map((d) => `${d.name} ${s.drivers[d.name]?.covered ?? 0}/${s.drivers[d.name]?.matching ?? 0} covered`),
+    `DTK ${covered(s.dtk)}`,
+    ...index.drivers.map((d) => `${d.name} ${covered(s.drivers[d.name])}`),
   ].join('; ');
   return `${rows.length > 0 ? `${table.toString()}\n` : options.missing ? 'nothing is missing\n' : 'no kernels recorded yet\n'}${summary}\n`;
 }

@@ -12,6 +12,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
+import type { PollResult } from '#pipeline/poll-releases.ts';
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
 import type { Emulators } from './emulators.ts';
 import { REGION } from './emulators.ts';
@@ -56,17 +57,46 @@ export const LOCAL_PROJECTS: BuildProjects = {
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
+/** A record a step failed: which step, which message, why, and what became of it. */
+export interface FailedRecord {
+  readonly step: string;
+  readonly messageId: string;
+  /** What the message was about (release, kernel or build key). */
+  readonly subject: string;
+  /** The last failure's error. */
+  readonly error: string;
+  /** Times the step failed it. */
+  readonly failures: number;
+  /** `retried`: a later delivery succeeded; `dead-lettered`: it is in the queue's DLQ. */
+  readonly fate: 'retried' | 'dead-lettered';
+}
+
 export interface DrainStats {
   releaseMessages: number;
   kernelMessages: number;
   buildMessages: number;
   buildEvents: number;
   failedRecords: number;
+  failed: FailedRecord[];
+}
+
+/** What a queue message is about, in a few words (never the whole body). */
+function subjectOf(body: string): string {
+  try {
+    const m = JSON.parse(body) as Record<string, unknown>;
+    if (typeof m['buildKey'] === 'string') return `build ${m['buildKey']}`;
+    const stream = m['stream'] as { kernel?: unknown } | undefined;
+    if (typeof stream?.kernel === 'string') return `kernel ${stream.kernel} (${String(m['release'])})`;
+    if (typeof m['version'] === 'string') return `release ${m['version']} ${String(m['graphArch'])}`;
+  } catch {
+    // not JSON: described by its size below
+  }
+  return `a ${body.length}-byte message`;
 }
 
 export interface LocalPipeline {
-  /** One scheduled run of poll-releases. */
-  tick(): Promise<void>;
+  /** One scheduled run of poll-releases: what it read and what it could not. */
+  tick(): Promise<PollResult>;
   /** Delivers queued messages and build events to their handlers until nothing is left. */
   drain(options?: { timeoutMs?: number }): Promise<DrainStats>;
   readonly sqs: SQSClient;
@@ -119,9 +149,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const record: SqsHandler = (await import('#lambdas/record-kernel/handler.ts')).handler;
   const start: SqsHandler = (await import('#lambdas/start-build/handler.ts')).handler;
   const track = (await import('#lambdas/track-builds/handler.ts')).handler;
+  const { onRecordFailure } = await import('#pipeline/lambda.ts');
 
   const sqs = new SQSClient({ region: REGION, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
-  const routes: { name: string; url: string; arn: string; handler: SqsHandler; stat: keyof DrainStats }[] = [
+  const routes: { name: string; url: string; arn: string; handler: SqsHandler; stat: 'releaseMessages' | 'kernelMessages' | 'buildMessages' }[] = [
     { name: 'resolve-release', url: emulators.queues.releases.url, arn: 'releases', handler: resolve, stat: 'releaseMessages' },
     { name: 'record-kernel', url: emulators.queues.kernels.url, arn: 'kernels', handler: record, stat: 'kernelMessages' },
     { name: 'start-build', url: emulators.queues.builds.url, arn: 'builds', handler: start, stat: 'buildMessages' },
@@ -154,11 +185,23 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   return {
     sqs,
     async tick() {
-      await poll();
+      return await poll();
     },
     async drain({ timeoutMs = 120_000 } = {}) {
-      const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0 };
+      const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0, failed: [] };
       const deadline = Date.now() + timeoutMs;
+      // Why each record failed, heard from the handlers' batch wiring (this drain's invocations only).
+      const invocations = new Set<string>();
+      const failures = new Map<string, { step: string; subject: string; error: string; failures: number; succeeded: boolean }>();
+      const stopListening = onRecordFailure((f) => {
+        if (!invocations.has(f.awsRequestId)) return;
+        const seen = failures.get(f.messageId);
+        if (seen) {
+          seen.error = f.error;
+          seen.failures++;
+        }
+      });
+      try {
       for (;;) {
         let progressed = false;
         for (const route of routes) {
@@ -168,10 +211,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           if (Messages.length === 0) continue;
           progressed = true;
           stats[route.stat] += Messages.length;
-          const response = await route.handler(toEvent(Messages, route.arn), context(route.name));
+          for (const m of Messages) {
+            const id = m.MessageId ?? '';
+            if (!failures.has(id)) failures.set(id, { step: route.name, subject: subjectOf(m.Body ?? ''), error: '', failures: 0, succeeded: false });
+          }
+          const ctx = context(route.name);
+          invocations.add(ctx.awsRequestId);
+          const response = await route.handler(toEvent(Messages, route.arn), ctx);
           const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
           stats.failedRecords += failed.size;
           const done = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
+          for (const m of done) {
+            const seen = failures.get(m.MessageId ?? '');
+            if (seen) seen.succeeded = true;
+          }
           if (done.length > 0) {
             await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: route.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
           }
@@ -190,7 +243,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
+        // Every record is now done: a failed one either succeeded later or is in its DLQ.
+        stats.failed = [...failures]
+          .filter(([, f]) => f.failures > 0)
+          .map(([messageId, f]) => ({ step: f.step, messageId, subject: f.subject, error: f.error, failures: f.failures, fate: f.succeeded ? 'retried' : 'dead-lettered' }));
         return stats;
+      }
+      } finally {
+        stopListening();
       }
     },
   };
