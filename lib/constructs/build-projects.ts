@@ -190,6 +190,24 @@ export class BuildProjects extends Construct {
     return Stack.of(this).toJsonString({ dtk: names(this.dtk), driver: names(this.driver), join: this.join.projectName });
   }
 
+  /** Each project's build timeout in minutes, as reconcile-builds reads it (`BUILD_TIMEOUTS`). */
+  timeoutsJson(): string {
+    const entries = (Object.keys(KINDS) as BuildKind[]).flatMap((kind) => {
+      const projects = kind === 'join' ? [this.join] : Object.values(kind === 'dtk' ? this.dtk : this.driver);
+      return projects.map((p) => [p.projectName, KINDS[kind].timeout.toMinutes()] as const);
+    });
+    return Stack.of(this).toJsonString(Object.fromEntries(entries));
+  }
+
+  /** Lets `grantee` ask CodeBuild about builds of exactly these projects (`BatchGetBuilds`). */
+  grantBatchGetBuilds(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['codebuild:BatchGetBuilds'],
+      resourceArns: this.projects.map((p) => p.projectArn),
+    });
+  }
+
   /** Lets `grantee` start builds of exactly these projects. */
   grantStartBuild(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({

@@ -205,7 +205,10 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
     const started = Date.now();
     const since = new Date(started).toISOString();
-    const poll = await pipeline.tick();
+    const { poll, reconciled } = await pipeline.tick();
+    if (reconciled.checked > 0) {
+      say(`reconciled ${reconciled.checked} builds left in flight: ${reconciled.requeued} queued again, ${reconciled.recorded} recorded as CodeBuild reports them, ${reconciled.running} still running`);
+    }
     const stats = await pipeline.drain({ timeoutMs: 15 * 60_000 });
     const notes: Notification[] = [];
     for (;;) {

@@ -13,6 +13,12 @@ import type { GraphArch, KernelArch } from '#core/arch.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import type { PollResult } from '#pipeline/poll-releases.ts';
+import type { ReconcileResult } from '#pipeline/reconcile-builds.ts';
+
+export interface TickResult {
+  readonly poll: PollResult;
+  readonly reconciled: ReconcileResult;
+}
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
 import type { Emulators } from './emulators.ts';
 import { REGION } from './emulators.ts';
@@ -55,6 +61,10 @@ export const LOCAL_PROJECTS: BuildProjects = {
   join: 'join',
 };
 
+function localProjectNames(): string[] {
+  return [...Object.values(LOCAL_PROJECTS.dtk), ...Object.values(LOCAL_PROJECTS.driver), LOCAL_PROJECTS.join];
+}
+
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** A record a step failed: which step, which message, why, and what became of it. */
@@ -95,8 +105,8 @@ function subjectOf(body: string): string {
 }
 
 export interface LocalPipeline {
-  /** One scheduled run of poll-releases: what it read and what it could not. */
-  tick(): Promise<PollResult>;
+  /** One scheduled tick: poll-releases (what it read and what it could not), then reconcile-builds. */
+  tick(): Promise<TickResult>;
   /** Delivers queued messages and build events to their handlers until nothing is left. */
   drain(options?: { timeoutMs?: number }): Promise<DrainStats>;
   readonly sqs: SQSClient;
@@ -137,6 +147,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     DTK_REPOSITORY: options.dtkRepository,
     BUILD_ARCHES: options.buildArches.join(','),
     BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
+    // The stand-in's builds take seconds, and a new local run's runner knows none of an
+    // earlier (killed) run's builds: every build in flight at a tick is asked about.
+    BUILD_TIMEOUTS: JSON.stringify(Object.fromEntries(localProjectNames().map((p) => [p, 0]))),
+    RECONCILE_MARGIN_MINUTES: '0',
     UBI_IMAGES: JSON.stringify(LOCAL_UBI_IMAGES),
     POWERTOOLS_SERVICE_NAME: 'dtk-pipeline-local',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
@@ -149,6 +163,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const record: SqsHandler = (await import('#lambdas/record-kernel/handler.ts')).handler;
   const start: SqsHandler = (await import('#lambdas/start-build/handler.ts')).handler;
   const track = (await import('#lambdas/track-builds/handler.ts')).handler;
+  const reconcile = (await import('#lambdas/reconcile-builds/handler.ts')).handler;
   const { onRecordFailure } = await import('#pipeline/lambda.ts');
 
   const sqs = new SQSClient({ region: REGION, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
@@ -185,7 +200,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   return {
     sqs,
     async tick() {
-      return await poll();
+      const polled = await poll();
+      return { poll: polled, reconciled: await reconcile() };
     },
     async drain({ timeoutMs = 120_000 } = {}) {
       const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0, failed: [] };

@@ -76,6 +76,10 @@ export const envSchema = z.object({
   UBI_IMAGES: jsonOf(ubiImagesSchema, 'UBI_IMAGES').default({}),
   /** JSON, see buildProjectsSchema. */
   BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
+  /** JSON object: each CodeBuild project's build timeout in minutes (reconcile-builds). */
+  BUILD_TIMEOUTS: jsonOf(z.record(z.string(), z.number().int().nonnegative()), 'BUILD_TIMEOUTS'),
+  /** Minutes past a project's timeout before reconcile-builds asks CodeBuild about a build still in flight. */
+  RECONCILE_MARGIN_MINUTES: z.coerce.number().int().nonnegative().default(15),
   /** S3 bucket the coverage index and page are published to. */
   COVERAGE_BUCKET: z.string().min(1),
   /** Key prefix (a folder, e.g. `coverage/`) of the coverage objects; empty for the bucket's root. */
