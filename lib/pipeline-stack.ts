@@ -166,6 +166,7 @@ export class PipelineStack extends Stack {
       source: codebuild.Source.s3({ bucket: buildSource.bucket, path: buildSource.s3ObjectKey }),
       buildspecDirectory: join(root, 'buildspecs'),
       buildArches: config.buildArches,
+      builderImage: config.builderImage,
       targetRegistry: config.targetRegistry,
       dtkRepository: config.dtkRepository,
       pullSecret,
