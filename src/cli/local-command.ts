@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch } from '#core/arch.ts';
-import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
 import { simulate, startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { localExecutor } from '#local/local-builds.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
@@ -124,6 +124,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const say = (line: string) => io.stderr.write(`${line}\n`);
   let world: RunningWorld | undefined;
   let graphUrl: string;
+  let okdGraphUrl = OKD_GRAPH_URL;
   let pullSecret: string;
   let channels = flags.channels;
   let arches = flags.arches;
@@ -140,6 +141,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     world = await startWorld(spec, { dataDir: join(flags.dataDir, 'world'), etag: true });
     say(world.reused ? `  reusing ${world.seeded.length} seeded payloads` : `  seeded ${world.seeded.length} payloads in ${(world.seedMillis / 1000).toFixed(1)} s`);
     graphUrl = world.graphUrl;
+    okdGraphUrl = world.okdGraphUrl;
     pullSecret = await readFile(world.pullSecretPath, 'utf8');
     if (channels.length === 0) channels = channelsOf(spec);
     registry = world.registryHost;
@@ -179,6 +181,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       runner,
       events,
       graphUrl,
+      // OKD channels are read from OKD's own graph, beside OpenShift's.
+      channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),
       pullSecret,
       channels,
       arches,

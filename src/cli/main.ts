@@ -40,6 +40,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--channel <name>', 'update graph channel (repeatable), e.g. stable-4.18, candidate-5.0').argParser(collect))
     .addOption(new Option('--arch <arch>', 'amd64, arm64, s390x, ppc64le or multi (repeatable)').argParser(collect))
     .option('--graph-url <url>', 'update graph endpoint (default: the public OpenShift graph)')
+    .addOption(
+      new Option('--channel-graph <channels=url>', 'graph of other channels, repeatable: stable-scos-4=URL (OKD channels default to the OKD graph)').argParser(collect),
+    )
     .option('--pull-secret <file>', 'docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json, else anonymous)')
     .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
@@ -50,6 +53,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         channel: options['channel'] ?? [],
         arch: options['arch'] ?? [],
         graphUrl: options['graphUrl'],
+        channelGraph: options['channelGraph'] ?? [],
         pullSecret: options['pullSecret'],
         insecureRegistry: options['insecureRegistry'] ?? [],
         cacheDir: options['cacheDir'],

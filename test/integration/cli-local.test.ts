@@ -39,7 +39,8 @@ describe('the local run and the commands that read its state', () => {
   it('runs the pipeline, and a second run over the unchanged world reports nothing new', async () => {
     const first = await runLocal('--data-dir', dir);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/releases seen: 31\nkernels recorded: 33\n/);
+    // The demo world: every fixture release outside the fault channels, OKD (stable-scos-4, its own graph) included.
+    expect(first.stdout).toMatch(/releases seen: 34\nkernels recorded: 37\n/);
     expect(first.stdout).toMatch(/builds started: [1-9]\d*/);
     // Nothing is claimed that was not built: the offline world's DTKs hold no kernel
     // headers, and a DTK needs UBI + RHSM, so every build here is simulated.
@@ -61,7 +62,7 @@ describe('the local run and the commands that read its state', () => {
     const r = await run('status', '--local', dir, '--json');
     expect(r.code).toBe(0);
     const index = coverageIndexSchema.parse(JSON.parse(r.stdout));
-    expect(index.kernels).toHaveLength(33);
+    expect(index.kernels).toHaveLength(37);
     const k = index.kernels.find((x) => x.kernel === '5.14.0-427.68.1.el9_4.x86_64');
     expect(k?.releases).toEqual(['4.18.14']);
     expect(k?.dtk).toMatchObject({ state: 'simulated', covered: false });
