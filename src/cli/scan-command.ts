@@ -77,7 +77,8 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
 }
 
 export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream;
+  /** A terminal's (`process.stdout`) tells its width and colours; a pipe or a test's stream has neither. */
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; hasColors?: (env?: object) => boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
 }
