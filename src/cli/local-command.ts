@@ -163,13 +163,13 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     const auth = JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${push.username}:${push.password}`).toString('base64') } } });
     await mkdir(buildsDir, { recursive: true });
     await writeFile(authFile, auth, { mode: 0o600 });
-    registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile) });
+    registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile), insecureRegistries: world.insecureRegistries });
     executor = localExecutor({
       projects: LOCAL_PROJECTS,
       registry: registryClient,
       registryAuthFile: authFile,
       workDir: buildsDir,
-      scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir) },
+      scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir), INSECURE_REGISTRIES: world.insecureRegistries.join(',') },
     });
   }
   const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor });

@@ -43,7 +43,7 @@ describe('the local build runner with the local executor', () => {
     const authFile = join(dir, 'auth.json');
     const push = registry.tokenService.pushCredentials();
     await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
     // The stand-in DTK, in a registry like a release's DTK.
     dtkImage = `${registry.host}/dtk/standin:${world.kernel}`;
     await execFileAsync('buildah', ['--storage-driver', 'vfs', 'push', '--authfile', authFile, '--tls-verify=false', world.dtkImage, `docker://${dtkImage}`], {
@@ -58,7 +58,7 @@ describe('the local build runner with the local executor', () => {
         registryAuthFile: authFile,
         workDir: dir,
         // The stand-in DTK carries a Debian kernel: the scripts accept it only in tests.
-        scriptEnv: { ...storageEnv(), ALLOW_TEST_KERNELS: 'true' },
+        scriptEnv: { ...storageEnv(), ALLOW_TEST_KERNELS: 'true', INSECURE_REGISTRIES: registry.insecureRegistries.join(',') },
         machineArch: 'x86_64',
       }),
     });
