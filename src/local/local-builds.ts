@@ -200,7 +200,8 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
       const missing: string[] = [];
       for (const tag of tags) {
         const image = `${repository}:${tag}`;
-        const exists = await options.registry.exists(parseImageReference(image)).catch(() => false);
+        // A registry error is not "missing": the join runs and says what went wrong.
+        const exists = await options.registry.exists(parseImageReference(image)).catch(() => true);
         if (!exists) missing.push(image);
       }
       if (missing.length > 0) return simulate(`nothing to join: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the registry (not built here)`);
@@ -212,7 +213,12 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
       const dtk = build.env['DTK_IMAGE'] ?? '';
       if (buildArch !== arch) return simulate(`an ${buildArch} build needs a native ${buildArch} builder; this machine is ${arch}`);
       if (!engine) return simulate('buildah is not installed here');
-      const headers = await dtkHasKernelHeaders(options.registry, dtk, buildArch as KernelArch, kernel).catch(() => false);
+      let headers: boolean;
+      try {
+        headers = await dtkHasKernelHeaders(options.registry, dtk, buildArch as KernelArch, kernel);
+      } catch (error) {
+        return simulate(`the DTK image ${dtk} could not be read: ${error instanceof Error ? error.message : String(error)}`);
+      }
       if (!headers) return simulate(`the DTK image ${dtk} has no kernel headers in /usr/src/kernels/${kernel}`);
       return run('build-driver.sh', build);
     }
