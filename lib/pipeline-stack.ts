@@ -200,6 +200,8 @@ export class PipelineStack extends Stack {
         CHANNELS: config.channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
+        GRAPH_MAX_BYTES: String(config.maxGraphBytes),
+        GRAPH_MAX_NODES: String(config.maxGraphNodes),
       },
       {
         description: 'Polls the update graph for new release payloads',
