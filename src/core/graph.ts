@@ -24,7 +24,7 @@ import { request as httpsRequest } from 'node:https';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
 import { parseImageReference } from './registry/reference.ts';
