@@ -7,15 +7,25 @@ import type { ReleaseMessage } from '#pipeline/messages.ts';
 import { pollReleases } from '#pipeline/poll-releases.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 
-const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNELS', 'ARCHES']);
+const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES']);
+const graphs = new Map<string, GraphClient>();
+const graphOf = (url: string) =>
+  graphs.get(url) ??
+  graphs
+    .set(
+      url,
+      new GraphClient({
+        url,
+        userAgent: USER_AGENT,
+        maxBodyBytes: env.GRAPH_MAX_BYTES,
+        maxNodes: env.GRAPH_MAX_NODES,
+        limitNames: { maxBodyBytes: 'deploy config maxGraphBytes', maxNodes: 'deploy config maxGraphNodes' },
+      }),
+    )
+    .get(url)!;
 const deps = {
-  graph: new GraphClient({
-    url: env.GRAPH_URL,
-    userAgent: USER_AGENT,
-    maxBodyBytes: env.GRAPH_MAX_BYTES,
-    maxNodes: env.GRAPH_MAX_NODES,
-    limitNames: { maxBodyBytes: 'deploy config maxGraphBytes', maxNodes: 'deploy config maxGraphNodes' },
-  }),
+  graph: graphOf(env.GRAPH_URL),
+  channelGraphs: new Map(Object.entries(env.CHANNEL_GRAPHS).map(([channel, url]) => [channel, graphOf(url)])),
   store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
   releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
 };

@@ -33,10 +33,19 @@ import { parseOpenShiftVersion } from './versions.ts';
 
 export const DEFAULT_GRAPH_URL = 'https://api.openshift.com/api/upgrades_info/v1/graph';
 
+/** OKD's update graph (a real OKD ClusterVersion's `spec.upstream`); it serves `stable-scos-4`. */
+export const OKD_GRAPH_URL = 'https://amd64.origin.releases.ci.openshift.org/graph';
+
+/** OKD (SCOS) channels, which the OpenShift graph does not serve: `stable-scos-4`. */
+export const OKD_CHANNEL_PATTERN = /^[a-z0-9-]*-scos-\d{1,2}$/;
+
 export const CHANNELS_KEY = 'io.openshift.upgrades.graph.release.channels';
 
-/** A channel name as Cincinnati spells them: `stable-4.18`, `candidate-5.0`, `eus-4.16`. */
-export const CHANNEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{1,2}\.\d{1,3}$/;
+/**
+ * A channel name as Cincinnati spells them: `stable-4.18`, `candidate-5.0`, `eus-4.16`,
+ * and OKD's, which end in the major alone: `stable-scos-4`.
+ */
+export const CHANNEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{1,2}(?:\.\d{1,3})?$/;
 
 /**
  * Limits of one graph response. The largest real channel (candidate-4.14, 270
@@ -64,6 +73,10 @@ export interface GraphNode {
 
 export interface Graph {
   readonly nodes: readonly GraphNode[];
+  /** Update edges as pairs of indexes into `nodes` (edges of skipped nodes dropped; unused by the pipeline). */
+  readonly edges: readonly (readonly [number, number])[];
+  /** Conditional update edges as the server sent them (unused by the pipeline). */
+  readonly conditionalEdges: readonly unknown[];
 }
 
 export const GRAPH_FINDING_CODES = [
@@ -198,7 +211,7 @@ export class GraphClient {
 
   /** The nodes that can be used, and a finding for each that cannot. */
   private readGraph(json: unknown, channel: string, arch: GraphArch, where: string): { graph: Graph; findings: GraphFinding[] } {
-    const top = z.object({ nodes: z.array(z.unknown()) }).safeParse(json);
+    const top = z.object({ nodes: z.array(z.unknown()), edges: z.unknown(), conditionalEdges: z.unknown() }).safeParse(json);
     if (!top.success) throw new GraphError(`${where} sent JSON that is not an update graph (no "nodes" list)`);
     const raw = top.data.nodes;
     if (raw.length > this.maxNodes) {
@@ -206,12 +219,23 @@ export class GraphClient {
     }
     const nodes: GraphNode[] = [];
     const findings: GraphFinding[] = [];
+    /** Index in the response → index in `nodes`, for the nodes kept. */
+    const kept = new Map<number, number>();
     raw.forEach((value, index) => {
       const read = readNode(value, index);
-      if (read.node) nodes.push(read.node);
+      if (read.node) kept.set(index, nodes.push(read.node) - 1);
       for (const f of read.findings) findings.push({ ...f, channel, arch });
     });
-    return { graph: { nodes }, findings };
+    // Edges are tolerated in any shape: only well-formed pairs between kept nodes are kept.
+    const edges: (readonly [number, number])[] = [];
+    for (const edge of Array.isArray(top.data.edges) ? (top.data.edges as unknown[]) : []) {
+      if (!Array.isArray(edge) || edge.length !== 2) continue;
+      const from = kept.get(edge[0] as number);
+      const to = kept.get(edge[1] as number);
+      if (from !== undefined && to !== undefined) edges.push([from, to]);
+    }
+    const conditionalEdges = Array.isArray(top.data.conditionalEdges) ? (top.data.conditionalEdges as unknown[]) : [];
+    return { graph: { nodes, edges, conditionalEdges }, findings };
   }
 
   /** One GET, following same-origin redirects only, under one deadline and the body cap. */

@@ -66,6 +66,8 @@ export const envSchema = z.object({
   GRAPH_MAX_BYTES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxBodyBytes),
   /** Cap on the nodes of one graph (deploy config maxGraphNodes). */
   GRAPH_MAX_NODES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxNodes),
+  /** JSON object: channel → graph URL, for channels another graph serves (OKD's `stable-scos-4`). */
+  CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
   PULL_SECRET_ARN: z.string().min(1),
   /** Comma-separated HOST:PORT reachable over plain HTTP (tests only). */

@@ -118,6 +118,8 @@ describe('GraphClient', () => {
     expect(result.graph.nodes.map((n) => n.version)).toEqual(['4.18.13', '4.19.0-okd-scos.17', '4.20.0-okd-scos.ec.14']);
     expect(result.graph.nodes[0]?.metadata).toEqual({ 'io.openshift.upgrades.graph.release.channels': 'stable-4.18', 'new.key': 'x' });
     expect(result.graph.nodes[2]?.metadata).toEqual({});
+    // Edges of skipped nodes and malformed edges are dropped; the rest point at kept nodes.
+    expect(result.graph.edges).toEqual([]);
     expect(result.findings.map((f) => [f.code, f.channel, f.arch, f.version])).toEqual([
       ['malformed-graph-node', 'stable-4.18', 'amd64', '4.18.14'],
       ['malformed-graph-node', 'stable-4.18', 'amd64', '4.18.15'],
