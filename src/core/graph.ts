@@ -211,7 +211,7 @@ export class GraphClient {
 
   /** The nodes that can be used, and a finding for each that cannot. */
   private readGraph(json: unknown, channel: string, arch: GraphArch, where: string): { graph: Graph; findings: GraphFinding[] } {
-    const top = z.object({ nodes: z.array(z.unknown()), edges: z.unknown(), conditionalEdges: z.unknown() }).safeParse(json);
+    const top = z.object({ nodes: z.array(z.unknown()), edges: z.unknown().optional(), conditionalEdges: z.unknown().optional() }).safeParse(json);
     if (!top.success) throw new GraphError(`${where} sent JSON that is not an update graph (no "nodes" list)`);
     const raw = top.data.nodes;
     if (raw.length > this.maxNodes) {
