@@ -2,7 +2,8 @@
 # Installs the system tools the tests and the local world need, when missing:
 # Debian's docker-registry (a real OCI registry server) and openssl; for the image build
 # tests buildah (the engine the build scripts use here and in CodeBuild), debootstrap
-# (makes the stand-in DTK base from Debian packages) and shellcheck (lints the scripts).
+# (makes the stand-in DTK base from Debian packages), shellcheck (lints the scripts) and
+# zstd (makes the zstd layers the layer reader is tested on).
 # Runs as root on the project's machines; uses sudo otherwise.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # debootstrap lives in /usr/sbin, which may not be on a non-root PATH.
 { command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; } || need+=(debootstrap)
 for extra in "$@"; do

@@ -40,7 +40,12 @@ async function runScan(
   opts: { dir?: string; anonymous?: boolean; client?: RegistryClient } = {},
 ): Promise<{ report: ScanReport; registry: RegistryClient }> {
   const registry =
-    opts.client ?? new RegistryClient(opts.anonymous ? { retryBaseMs: 5 } : { credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+    opts.client ??
+    new RegistryClient(
+      opts.anonymous
+        ? { retryBaseMs: 5, insecureRegistries: world.insecureRegistries }
+        : { credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries },
+    );
   const report = await scan(
     {
       graph: new GraphClient({ url: world.graphUrl }),
@@ -249,7 +254,7 @@ describe('faults', () => {
     world.tokenService.setTtlSeconds(1);
     world.tokenService.setAdvertisedTtlSeconds(300);
     try {
-      const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+      const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries });
       await runScan(['stable-4.17'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
       await new Promise((r) => setTimeout(r, 1500));
       world.proxy.resetStats(); // the log keeps the last 2,000 requests: start it afresh
