@@ -61,8 +61,13 @@ describe('a graph with bad and hostile nodes', () => {
       await world?.stop();
       await rm(dir, { recursive: true, force: true });
     });
+    /** The world's registry is on loopback over plain http: it must be listed as insecure. */
+    const insecure = (): string[] => world.insecureRegistries.flatMap((h) => ['--insecure-registry', h]);
     const scan = (format: string, cache = 'c1') =>
-      runCli(['scan', '--channel', 'stable-4.18', '--graph-url', world.graphUrl, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, cache), '--format', format], { HOME: dir });
+      runCli(
+        ['scan', '--channel', 'stable-4.18', '--graph-url', world.graphUrl, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, cache), '--format', format, ...insecure()],
+        { HOME: dir },
+      );
 
     it('prints a table and warnings with no control character, and resolves the real release', async () => {
       const r = await scan('table');
@@ -97,7 +102,7 @@ describe('a graph with bad and hostile nodes', () => {
 
     it('names the limit when a graph has more nodes than --max-graph-nodes, and refuses bad limits', async () => {
       const within = await runCli(
-        ['scan', '--channel', 'stable-4.18', '--graph-url', world.graphUrl, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, 'c3'), '--max-graph-nodes', '10', '--max-graph-bytes', '64KiB'],
+        ['scan', '--channel', 'stable-4.18', '--graph-url', world.graphUrl, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, 'c3'), '--max-graph-nodes', '10', '--max-graph-bytes', '64KiB', ...insecure()],
         { HOME: dir },
       );
       expect(within.code, within.stderr).toBe(0);
