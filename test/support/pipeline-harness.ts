@@ -39,6 +39,8 @@ export interface HarnessOptions {
   readonly subscribers?: Readonly<Record<string, object | null>>;
   /** What CodeBuild reports for each build. @default reportsPushed */
   readonly executor?: BuildExecutor;
+  /** The handlers' log level (POWERTOOLS_LOG_LEVEL). @default ERROR */
+  readonly logLevel?: string;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     insecureRegistries: world.insecureRegistries,
   });
   const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
