@@ -2,7 +2,9 @@
 # Installs the system tools the tests and the local world need, when missing:
 # Debian's docker-registry (a real OCI registry server) and openssl; for the image build
 # tests buildah (the engine the build scripts use here and in CodeBuild), debootstrap
-# (makes the stand-in DTK base from Debian packages) and shellcheck (lints the scripts).
+# (makes the stand-in DTK base from Debian packages) and shellcheck (lints the scripts); for the
+# signing tests kmod (modinfo reads module signatures), skopeo (verifies sigstore image
+# signatures as CRI-O does) and gcc (compiles a small module object).
 # Runs as root on the project's machines; uses sudo otherwise.
 set -euo pipefail
 
@@ -13,6 +15,9 @@ command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 # debootstrap lives in /usr/sbin, which may not be on a non-root PATH.
 { command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; } || need+=(debootstrap)
+{ command -v modinfo >/dev/null 2>&1 || [ -x /usr/sbin/modinfo ] || [ -x /sbin/modinfo ]; } || need+=(kmod)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 for extra in "$@"; do
   command -v "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

@@ -17,6 +17,7 @@ import type { CommandIo } from './scan-command.ts';
 import { runScan, scanFlagsSchema } from './scan-command.ts';
 import { planFlagsSchema, runBackfill, runDriverAdd, runDriverList, runStatus } from './status-command.ts';
 import { addStoreOptions, storeFlagsSchema } from './store-source.ts';
+import { addSigningCommands } from './signing-program.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -252,6 +253,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       ),
     );
   });
+
+  addSigningCommands(program, io, setExit, (message) => new UsageError(message));
 
   return program;
 }
