@@ -1,5 +1,5 @@
 /**
- * The deployed pipeline (DESIGN.md §7):
+ * The deployed pipeline (docs/architecture.md):
  *
  *   schedule → poll-releases → [releases] → resolve-release → [kernels] → record-kernel
  *     → [builds] → start-build → CodeBuild → "Build State Change" → track-builds → [builds] …

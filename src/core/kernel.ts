@@ -5,7 +5,7 @@
  * strings, and they later reach shells in build jobs and image tags. Nothing that
  * fails `parseKernel` may be passed on.
  *
- * Forms accepted (DESIGN.md §4):
+ * Forms accepted (docs/kernels.md):
  *   5.14.0-427.68.1.el9_4.x86_64          base
  *   5.14.0-427.68.1.el9_4.x86_64+rt       real-time, RHEL ≥ 9.3
  *   4.18.0-305.17.1.rt7.89.el8_4.x86_64   real-time, before RHEL 9.3

@@ -1,6 +1,6 @@
 /**
  * The kernel an RHCOS image runs, from every place it has been kept over the
- * OpenShift eras (DESIGN.md §4):
+ * OpenShift eras (docs/kernels.md):
  *   - `machine-os-content` labels `com.coreos.rpm.kernel`, `…kernel-rt-core` (≤ 4.14);
  *   - `rhel-coreos` labels `ostree.linux` = `uname -r` (4.12 →; from 4.22 it says `true`);
  *   - layered node images (label `io.openshift.metalayer=true`, 4.19 →): the last

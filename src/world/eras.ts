@@ -1,6 +1,6 @@
 /**
  * Builders that turn plain release facts (version, arch, RHCOS version, kernels) into the
- * `ReleaseArchSpec` of that release's era, following DESIGN.md §3–4:
+ * `ReleaseArchSpec` of that release's era, following docs/release-payloads.md and docs/kernels.md:
  *
  * | OpenShift  | RHCOS tag(s) (kernel source)                                  | extensions tag             |
  * |------------|---------------------------------------------------------------|----------------------------|
@@ -100,7 +100,7 @@ export function eraOf(ocp: string): Era {
   return 'machine-os-content';
 }
 
-/** RHEL (9 or 8) of an OpenShift minor, per DESIGN §4. */
+/** RHEL (9 or 8) of an OpenShift minor, per docs/kernels.md. */
 export function eraRhelVersion(ocp: string): string {
   const { major, minor } = parseOcpVersion(ocp);
   if (major > 4 || minor >= 22) return '9.8';

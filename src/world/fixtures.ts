@@ -1,5 +1,5 @@
 /**
- * The test world: DESIGN.md §4's public sample values plus realistic additions so every
+ * The test world: docs/kernels.md's public sample values plus realistic additions so every
  * era and architecture is covered, and one release per error case, each in its own
  * `fault-…` channel so tests can scan them separately.
  *

@@ -5,7 +5,7 @@
  * `graph-server.ts` serves its update graph.
  *
  * A world is data only. Era-specific builders (`eras.ts`) produce these specs from a
- * few facts (version, kernel, RHCOS version) so fixtures read like the DESIGN tables.
+ * few facts (version, kernel, RHCOS version) so fixtures read like the tables of docs/kernels.md.
  */
 
 /** Go architecture names, as the update graph and OCI platforms spell them. */

@@ -1,5 +1,5 @@
 /**
- * What a DTK image for one kernel and arch installs (DESIGN.md §6), as data: the
+ * What a DTK image for one kernel and arch installs (docs/images.md), as data: the
  * package list, the repositories to enable, and the `/etc/driver-toolkit-release.json`
  * it writes. `scripts/build/build-dtk.sh` writes this plan into the build context
  * (`dtk-pipeline validate-build-env --kind dtk --write-context DIR`), and

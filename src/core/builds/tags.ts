@@ -1,5 +1,5 @@
 /**
- * Image tags of the images the pipeline builds (DESIGN.md §6).
+ * Image tags of the images the pipeline builds (docs/images.md).
  *
  * - Per-arch tag: the kernel string with KMM's normalisation (every character outside
  *   `[A-Za-z0-9._-]` becomes `_`): `5.14.0-427.68.1.el9_4.x86_64`, `…x86_64+rt` →

@@ -1,7 +1,7 @@
 /**
  * The vermagic gate of driver images: before a driver image is pushed, every kernel
  * module under `/opt/lib/modules/<kernel>/` must have a `vermagic` that starts with the
- * target kernel (DESIGN.md §6), and `depmod -b /opt <kernel>` must have run
+ * target kernel (docs/images.md), and `depmod -b /opt <kernel>` must have run
  * (`modules.dep` exists), as KMM expects.
  *
  * `vermagic` is read from the module's ELF `.modinfo` section (NUL-separated
