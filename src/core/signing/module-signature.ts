@@ -1,6 +1,6 @@
 /**
  * Kernel module signatures, in the format the kernel's `scripts/sign-file` writes and
- * `module_sig_check()` reads (DESIGN.md §9):
+ * `module_sig_check()` reads (docs/signing.md):
  *
  *   module bytes
  *   PKCS#7/CMS ContentInfo(SignedData), SHA-256, detached content, signer named by
