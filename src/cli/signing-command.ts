@@ -5,6 +5,10 @@
  *       the self-signed certificate of a signing key (to enroll with `mokutil --import`)
  *   sign-modules --dir DIR --kms-key-id KEY | --key-secret ID --cert FILE.der
  *       signs every .ko under DIR in place (kernel module signature format)
+ *   sign-image REF@DIGEST --kms-key-id KEY | --key-secret ID
+ *       cosign/sigstore signature attached as `sha256-<hex>.sig`
+ *   ocp image-policy --driver NAME | --repository REPO --kms-key-id KEY | --public-key FILE
+ *       a ClusterImagePolicy trusting the image signing key for those repositories
  *
  * A key is a KMS key (`--kms-key-id`: id, ARN or alias; the private key never leaves
  * KMS) or a PEM private key in a Secrets Manager secret (`--key-secret`), never a file
@@ -12,14 +16,23 @@
  * AWS endpoints and credentials come from the environment as for every AWS SDK
  * (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_REGION`, …).
  */
+import { createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
+import { RegistryClient } from '#core/registry/client.ts';
+import { formatImageReference, parseImageReference } from '#core/registry/reference.ts';
 import { createSelfSignedCertificate, readCertificate } from '#core/signing/certificate.ts';
+import { clusterImagePolicy } from '#core/signing/image-policy.ts';
+import { publicKeyPem, signImage } from '#core/signing/image-signature.ts';
 import { signModulesInDir } from '#core/signing/module-signature.ts';
 import { KmsSigner, loadPemSigner, type Signer } from '#core/signing/signer.ts';
+import { toYaml } from '#pipeline/kmm.ts';
+import { choosePullSecret } from './pull-secret.ts';
 import type { CommandIo } from './scan-command.ts';
+import { openStatusStore, storeFlagsSchema } from './store-source.ts';
 
 interface AwsClientConfig {
   region?: string;
@@ -109,5 +122,101 @@ export async function runSignModules(flags: z.infer<typeof signModulesFlagsSchem
     return 0;
   } finally {
     close();
+  }
+}
+
+export const signImageFlagsSchema = keyFlagsSchema.and(
+  z.object({
+    reference: z.string().transform((s, ctx) => {
+      try {
+        const ref = parseImageReference(s);
+        if (ref.digest === undefined) throw new Error(`${s} has no digest: sign REGISTRY/REPO@sha256:… (a tag can move; a signature names one manifest)`);
+        return ref;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    pullSecret: z.string().min(1).optional(),
+    insecureRegistry: z.array(z.string()).default([]),
+  }),
+);
+
+export async function registryClientFor(pullSecretFlag: string | undefined, insecure: readonly string[], env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+  const pullSecret = await choosePullSecret(pullSecretFlag, env);
+  return new RegistryClient({ ...(pullSecret.config ? { credentials: pullSecret.config } : {}), insecureRegistries: insecure, userAgent: 'dtk-pipeline' });
+}
+
+export async function runSignImage(flags: z.infer<typeof signImageFlagsSchema>, io: CommandIo): Promise<number> {
+  const ref = flags.reference;
+  const digest = ref.digest ?? '';
+  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, io.env);
+  const { signer, close } = await openSigner(flags, io.env);
+  try {
+    if ((await client.describeManifest({ registry: ref.registry, repository: ref.repository, digest })) === undefined) {
+      throw new Error(`${formatImageReference(ref)} does not exist: only pushed images are signed`);
+    }
+    const result = await signImage(client, ref, digest, signer);
+    io.stderr.write(`sign-image: ${result.image} ${result.added ? 'signed' : 'already signed with this key'} by ${signer.description}\n`);
+    io.stdout.write(`SIGNATURE=${result.attachment}\nSIGNATURE_DIGEST=${result.attachmentDigest}\n`);
+    return 0;
+  } finally {
+    close();
+    await client.close();
+  }
+}
+
+export const imagePolicyFlagsSchema = z
+  .object({
+    driver: z.string().regex(DRIVER_NAME_PATTERN, { error: (i) => `--driver ${JSON.stringify(i.input)} is not a driver name` }).optional(),
+    repository: z.array(z.string()).default([]),
+    kmsKeyId: z.string().min(1).optional(),
+    publicKey: z.string().min(1).optional(),
+    name: z.string().optional(),
+    output: z.enum(['yaml', 'json'], { error: (i) => `--output ${JSON.stringify(i.input)} is not yaml or json` }).default('yaml'),
+    store: storeFlagsSchema,
+  })
+  .refine((f) => f.driver !== undefined || f.repository.length > 0, { message: 'give --driver NAME and/or --repository REGISTRY/REPO (e.g. the DTK repository)' })
+  .refine((f) => (f.kmsKeyId === undefined) !== (f.publicKey === undefined), { message: 'give exactly one of --kms-key-id KEY (the image signing key) or --public-key FILE.pem' });
+
+export async function runImagePolicy(flags: z.infer<typeof imagePolicyFlagsSchema>, io: CommandIo, open: typeof openStatusStore = openStatusStore): Promise<number> {
+  const repositories = [...flags.repository];
+  if (flags.driver !== undefined) {
+    const { store, close } = await open(flags.store, io);
+    try {
+      const driver = (await store.listDrivers()).find((d) => d.name === flags.driver);
+      if (!driver) throw new Error(`no driver ${flags.driver} is registered (see \`dtk-pipeline driver list\`)`);
+      repositories.push(driver.repository);
+    } finally {
+      await close();
+    }
+  }
+  let pem: string;
+  if (flags.publicKey !== undefined) {
+    pem = publicKeyPem(readCertificateOrKey(await readFile(flags.publicKey), flags.publicKey));
+  } else {
+    const { signer, close } = await openSigner({ kmsKeyId: flags.kmsKeyId }, io.env);
+    try {
+      pem = publicKeyPem(await signer.publicKey());
+    } finally {
+      close();
+    }
+  }
+  const name = flags.name ?? `dtk-pipeline-${flags.driver ?? 'images'}`;
+  const policy = clusterImagePolicy(name, repositories, pem);
+  io.stdout.write(
+    flags.output === 'json'
+      ? `${JSON.stringify(policy, null, 2)}\n`
+      : toYaml(policy, { comment: `CRI-O admits images of these repositories only when signed by this key (sigstore).\nApply with: oc apply -f -` }),
+  );
+  return 0;
+}
+
+/** A public key (PEM SPKI) or certificate file → DER SubjectPublicKeyInfo. */
+function readCertificateOrKey(bytes: Buffer, where: string): Buffer {
+  try {
+    return createPublicKey(bytes.toString('utf8').includes('-----BEGIN') ? bytes.toString('utf8') : { key: bytes, format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' });
+  } catch {
+    throw new Error(`${where} is not a public key or certificate (PEM, or DER SubjectPublicKeyInfo)`);
   }
 }

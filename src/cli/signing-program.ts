@@ -3,10 +3,22 @@
  * other commands stay readable): `signing cert`, `sign-modules`, `sign-image`,
  * `ocp image-policy`.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { CommandIo } from './scan-command.ts';
-import { certFlagsSchema, runSignModules, runSigningCert, signModulesFlagsSchema } from './signing-command.ts';
+import {
+  certFlagsSchema,
+  imagePolicyFlagsSchema,
+  runImagePolicy,
+  runSignImage,
+  runSignModules,
+  runSigningCert,
+  signImageFlagsSchema,
+  signModulesFlagsSchema,
+} from './signing-command.ts';
+import { addStoreOptions } from './store-source.ts';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 const KEY_HELP = {
   kms: 'AWS KMS key id, ARN or alias (RSA for modules, ECC_NIST_P256 for images)',
@@ -58,4 +70,47 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
       });
       setExit(await runSignModules(flags, io));
     });
+
+  program
+    .command('sign-image')
+    .description('Sign an image by digest in cosign\'s sigstore format (attached as sha256-<hex>.sig in its repository).')
+    .argument('<ref>', 'REGISTRY/REPO@sha256:…')
+    .option('--kms-key-id <key>', 'AWS KMS key id, ARN or alias (ECC_NIST_P256)')
+    .option('--key-secret <id>', KEY_HELP.secret)
+    .option('--pull-secret <file>', 'docker config JSON with push credentials (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .action(async (reference: string, options: Record<string, unknown>) => {
+      const flags = parse(signImageFlagsSchema, {
+        reference,
+        kmsKeyId: options['kmsKeyId'],
+        keySecret: options['keySecret'],
+        pullSecret: options['pullSecret'],
+        insecureRegistry: options['insecureRegistry'] ?? [],
+      });
+      setExit(await runSignImage(flags, io));
+    });
+
+  const ocp = program.command('ocp').description('Print OpenShift manifests, ready for `oc apply -f -`.');
+  addStoreOptions(
+    ocp
+      .command('image-policy')
+      .description('A ClusterImagePolicy (config.openshift.io/v1): CRI-O admits the images of these repositories only with a signature of this key.')
+      .option('--driver <name>', 'the registered driver whose repository is scoped')
+      .addOption(new Option('--repository <repo>', 'another repository to scope, e.g. the DTK repository (repeatable)').argParser(collect))
+      .option('--kms-key-id <key>', 'the image signing key in AWS KMS (its public key goes in the policy)')
+      .option('--public-key <file>', 'the image signing public key (PEM), instead of --kms-key-id')
+      .option('--name <name>', 'name of the policy (default dtk-pipeline-<driver>)')
+      .option('--output <format>', 'yaml or json (default yaml)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const flags = parse(imagePolicyFlagsSchema, {
+      driver: options['driver'],
+      repository: options['repository'] ?? [],
+      kmsKeyId: options['kmsKeyId'],
+      publicKey: options['publicKey'],
+      name: options['name'],
+      output: options['output'],
+      store: { local: options['local'], table: options['table'] },
+    });
+    setExit(await runImagePolicy(flags, io));
+  });
 }
