@@ -27,6 +27,7 @@ import { formatImageReference, parseImageReference } from '#core/registry/refere
 import { createSelfSignedCertificate, readCertificate } from '#core/signing/certificate.ts';
 import { clusterImagePolicy } from '#core/signing/image-policy.ts';
 import { publicKeyPem, signImage } from '#core/signing/image-signature.ts';
+import { attachArtifact, buildSbom, CYCLONEDX_MEDIA_TYPE, moduleFiles } from '#core/signing/sbom.ts';
 import { signModulesInDir } from '#core/signing/module-signature.ts';
 import { KmsSigner, loadPemSigner, type Signer } from '#core/signing/signer.ts';
 import { toYaml } from '#pipeline/kmm.ts';
@@ -57,6 +58,9 @@ export function awsClientConfig(env: NodeJS.ProcessEnv, endpointVariable: string
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
   };
 }
+
+/** Recorded in SBOMs as the tool's version. */
+const TOOL_VERSION = '0.1.0';
 
 export const keyFlagsSchema = z
   .object({
@@ -218,5 +222,73 @@ function readCertificateOrKey(bytes: Buffer, where: string): Buffer {
     return createPublicKey(bytes.toString('utf8').includes('-----BEGIN') ? bytes.toString('utf8') : { key: bytes, format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' });
   } catch {
     throw new Error(`${where} is not a public key or certificate (PEM, or DER SubjectPublicKeyInfo)`);
+  }
+}
+
+const pinned = (flag: string) =>
+  z
+    .string()
+    .refine((s) => /@sha256:[a-f0-9]{64}$/.test(s), { error: (i) => `${flag} ${JSON.stringify(i.input)} must be pinned by digest (REPO@sha256:…)` })
+    .optional();
+
+export const sbomFlagsSchema = z
+  .object({
+    reference: z.string(),
+    kernel: z.string({ error: '--kernel KERNEL is required' }).regex(/^[A-Za-z0-9._+-]{1,128}$/, { error: '--kernel is not a kernel release' }),
+    modulesDir: z.string({ error: '--modules-dir DIR is required' }).min(1),
+    modulesPrefix: z.string().regex(/^[A-Za-z0-9._/+-]{0,255}$/).default(''),
+    dtkImage: pinned('--dtk-image'),
+    baseImage: pinned('--base-image'),
+    sourceUrl: z.string().regex(/^https:\/\/[A-Za-z0-9./~_:-]+$/, { error: '--source-url must be an https URL' }).optional(),
+    sourceCommit: z.string().regex(/^[a-f0-9]{40}$/, { error: '--source-commit must be a full 40-hex commit id' }).optional(),
+    buildId: z.string().regex(/^[A-Za-z0-9:._/-]{1,256}$/, { error: '--build-id has characters outside [A-Za-z0-9:._/-]' }).optional(),
+    kmsKeyId: z.string().min(1).optional(),
+    keySecret: z.string().min(1).optional(),
+    pullSecret: z.string().min(1).optional(),
+    insecureRegistry: z.array(z.string()).default([]),
+  })
+  .refine((f) => f.kmsKeyId === undefined || f.keySecret === undefined, { message: 'give at most one of --kms-key-id and --key-secret' });
+
+/** Attaches the SBOM of a pushed image (and signs it when a key is named). */
+export async function runSbomAttach(flags: z.infer<typeof sbomFlagsSchema>, io: CommandIo): Promise<number> {
+  const ref = parseImageReference(flags.reference);
+  if (ref.digest === undefined) throw new Error(`${flags.reference} has no digest: attach the SBOM to REGISTRY/REPO@sha256:…`);
+  const image = { registry: ref.registry, repository: ref.repository, digest: ref.digest };
+  const modules = await moduleFiles(flags.modulesDir, flags.modulesPrefix);
+  if (modules.length === 0) throw new Error(`no module under ${flags.modulesDir}: an SBOM of a driver image lists its modules`);
+  const document = Buffer.from(
+    `${JSON.stringify(
+      buildSbom({
+        image,
+        kernel: flags.kernel,
+        modules,
+        toolVersion: TOOL_VERSION,
+        ...(flags.dtkImage ? { dtkImage: flags.dtkImage } : {}),
+        ...(flags.baseImage ? { baseImage: flags.baseImage } : {}),
+        ...(flags.sourceUrl ? { sourceUrl: flags.sourceUrl } : {}),
+        ...(flags.sourceCommit ? { sourceCommit: flags.sourceCommit } : {}),
+        ...(flags.buildId ? { buildId: flags.buildId } : {}),
+      }),
+      null,
+      2,
+    )}\n`,
+  );
+  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, io.env);
+  try {
+    const attached = await attachArtifact(client, image, CYCLONEDX_MEDIA_TYPE, document);
+    io.stdout.write(`SBOM=${image.registry}/${image.repository}@${attached.manifest.digest}\n`);
+    if (flags.kmsKeyId !== undefined || flags.keySecret !== undefined) {
+      const { signer, close } = await openSigner(flags, io.env);
+      try {
+        const signed = await signImage(client, image, attached.manifest.digest, signer);
+        io.stdout.write(`SBOM_SIGNATURE=${signed.attachment}\n`);
+      } finally {
+        close();
+      }
+    }
+    io.stderr.write(`sbom: CycloneDX 1.6 with ${modules.length} module(s) attached to ${formatImageReference(ref)} (fallback tag ${attached.fallbackTag})\n`);
+    return 0;
+  } finally {
+    await client.close();
   }
 }

@@ -10,7 +10,9 @@ import {
   certFlagsSchema,
   imagePolicyFlagsSchema,
   runImagePolicy,
+  runSbomAttach,
   runSignImage,
+  sbomFlagsSchema,
   runSignModules,
   runSigningCert,
   signImageFlagsSchema,
@@ -113,4 +115,26 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
     });
     setExit(await runImagePolicy(flags, io));
   });
+
+  const sbom = program.command('sbom').description('Software bills of materials of pushed images.');
+  sbom
+    .command('attach')
+    .description('Attach a CycloneDX 1.6 SBOM to a pushed image as an OCI artifact (referrers API + tag-schema fallback), signed when a key is named.')
+    .argument('<ref>', 'REGISTRY/REPO@sha256:… of the image')
+    .option('--kernel <kernel>', 'the kernel the modules are built for')
+    .option('--modules-dir <dir>', 'directory holding the image\'s modules (e.g. its /opt/lib/modules/<kernel>)')
+    .option('--modules-prefix <path>', 'path of that directory inside the image, e.g. opt/lib/modules/<kernel>')
+    .option('--dtk-image <ref>', 'the DTK image the driver was built FROM, by digest')
+    .option('--base-image <ref>', 'the final stage\'s base image, by digest')
+    .option('--source-url <url>', 'the driver source repository')
+    .option('--source-commit <sha>', 'the commit the source ref resolved to')
+    .option('--build-id <id>', 'the build that made the image')
+    .option('--kms-key-id <key>', 'sign the SBOM artifact with this KMS key (ECC_NIST_P256)')
+    .option('--key-secret <id>', KEY_HELP.secret)
+    .option('--pull-secret <file>', 'docker config JSON with push credentials')
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .action(async (reference: string, options: Record<string, unknown>) => {
+      const flags = parse(sbomFlagsSchema, { reference, ...options, insecureRegistry: options['insecureRegistry'] ?? [] });
+      setExit(await runSbomAttach(flags, io));
+    });
 }
