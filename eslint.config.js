@@ -10,6 +10,9 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // `import { z } from 'zod'` pulls zod's whole namespace object (every locale, JSON
+      // Schema tools) into each Lambda bundle: 454 KiB against 85 KiB for the namespace import.
+      'no-restricted-syntax': ['error', { selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']", message: "use `import * as z from 'zod'` (tree-shakes: ~370 KiB less per Lambda bundle)" }],
     },
   },
 );

@@ -3,14 +3,15 @@
  *  1. each Lambda's bundle size, built the way the stack builds it (esbuild, ESM,
  *     minified, AWS SDK external);
  *  2. each handler module's cold import time: a fresh `node` importing the bundle,
- *     median of several runs;
+ *     median of several runs, beside a bare handler that imports the same AWS SDK
+ *     clients and nothing else (the floor any handler pays);
  *  3. time from a release appearing in the local graph to its builds being started
  *     in the local pipeline (the schedule interval excluded: the tick is immediate).
  *
  * Run: npm run bench:pipeline [-- --runs 5]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -21,16 +22,25 @@ import { buildRelease } from '#world/eras.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
 import { startWorld } from '#world/index.ts';
 
-const FUNCTIONS = ['poll-releases', 'resolve-release', 'record-kernel', 'start-build', 'track-builds'];
+const FUNCTIONS = (await readdir('lambdas', { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-async function bundles(dir: string): Promise<{ name: string; bytes: number; file: string }[]> {
+interface Bundle {
+  name: string;
+  bytes: number;
+  file: string;
+  /** A handler importing the same AWS SDK packages as this one, and nothing else. */
+  bareFile: string;
+}
+
+async function bundles(dir: string): Promise<Bundle[]> {
   const out = [];
   for (const name of FUNCTIONS) {
     const file = join(dir, `${name}.mjs`);
-    await build({
+    const result = await build({
+      metafile: true,
       entryPoints: [`lambdas/${name}/handler.ts`],
       bundle: true,
       platform: 'node',
@@ -42,7 +52,10 @@ async function bundles(dir: string): Promise<{ name: string; bytes: number; file
       banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
       logLevel: 'error',
     });
-    out.push({ name, bytes: (await stat(file)).size, file: resolve(file) });
+    const sdk = [...new Set(Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path)))].sort();
+    const bareFile = join(dir, `${name}.bare.mjs`);
+    await writeFile(bareFile, `${sdk.map((p, i) => `import * as m${i} from '${p}';`).join('\n')}\nexport const loaded = [${sdk.map((_, i) => `m${i}`).join(', ')}].length;\nexport const handler = async () => loaded;\n`);
+    out.push({ name, bytes: (await stat(file)).size, file: resolve(file), bareFile: resolve(bareFile) });
   }
   return out;
 }
@@ -50,7 +63,7 @@ async function bundles(dir: string): Promise<{ name: string; bytes: number; file
 function coldImportMs(file: string, env: Record<string, string>): number {
   const script = `const t=performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now()-t);`;
   const samples = Array.from({ length: runs }, () =>
-    Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, cwd: process.cwd() }).toString().trim()),
+    Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()),
   );
   return median(samples);
 }
@@ -112,13 +125,20 @@ try {
     DTK_REPOSITORY: 'quay.io/example/driver-toolkit',
     BUILD_ARCHES: 'x86_64,aarch64',
     BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
+    DRIVERS: '[]',
+    COVERAGE_BUCKET: 'coverage-bucket',
+    COVERAGE_PREFIX: 'coverage/',
     AWS_REGION: 'us-east-1',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
   await writeFile(join(dir, 'package.json'), '{"type":"module"}');
   const built = await bundles(dir);
-  const rows = built.map((b) => ({ function: b.name, bundleKiB: +(b.bytes / 1024).toFixed(1), coldImportMs: +coldImportMs(b.file, env).toFixed(1) }));
-  console.log('Lambda bundles (esbuild, ESM, minified, @aws-sdk external) and cold import (median of', runs, 'fresh node processes):');
+  const rows = built.map((b) => {
+    const cold = coldImportMs(b.file, env);
+    const bare = coldImportMs(b.bareFile, env);
+    return { function: b.name, bundleKiB: +(b.bytes / 1024).toFixed(1), coldImportMs: +cold.toFixed(1), bareSdkImportMs: +bare.toFixed(1), ratio: +(cold / bare).toFixed(2) };
+  });
+  console.log('Lambda bundles (esbuild, ESM, minified, @aws-sdk external); cold import of each, and of a bare handler importing the same AWS SDK clients (median of', runs, 'fresh node processes):');
   console.table(rows);
   const samples = await latency();
   console.log(`release appears → its build started (local pipeline, tick immediate), ${runs} runs: median ${median(samples).toFixed(0)} ms, max ${Math.max(...samples).toFixed(0)} ms`);

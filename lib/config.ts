@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Node } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';

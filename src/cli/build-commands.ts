@@ -13,7 +13,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KERNEL_ARCHES, type KernelArch } from '#core/arch.ts';
 import { formatRhelVersion, planDtk, renderReleaseFile } from '#core/builds/dtk-packages.ts';
 import { joinImages, type JoinResult } from '#core/builds/join.ts';

@@ -2,7 +2,7 @@
  * `dtk-pipeline kmm module` and `dtk-pipeline kmm preflight`: flags → the
  * recorded state → a KMM manifest on stdout, ready for `oc apply -f -`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES, kernelArchOf, type KernelArch } from '#core/arch.ts';
 import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
 import { parseOpenShiftVersion } from '#core/versions.ts';

@@ -2,7 +2,7 @@
  * The `dtk-pipeline` command line.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { runLocal } from './local-command.ts';
 import { kmmModuleFlagsSchema, kmmPreflightFlagsSchema, runKmmModule, runKmmPreflight } from './kmm-command.ts';
 import {

@@ -3,7 +3,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRAPH_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GraphClient } from '#core/graph.ts';
 import { RegistryClient } from '#core/registry/client.ts';

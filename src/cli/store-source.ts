@@ -19,7 +19,7 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import dynalite from 'dynalite';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PipelineStore } from '#pipeline/store.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 import type { CommandIo } from './scan-command.ts';

@@ -2,7 +2,7 @@
  * The kernel a Driver Toolkit image was built for: `/etc/driver-toolkit-release.json`,
  * written in one of the image's last layers (searched from the end).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KernelArch } from './arch.ts';
 import type { ImageReader } from './image-reader.ts';
 import type { Observation } from './observation.ts';

@@ -4,7 +4,7 @@
  * a label holding junk). They are data, not errors: a release with findings is
  * still resolved as far as its sources allow.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const FINDING_CODES = [
   /** The DTK image's kernel differs from the RHCOS kernel the nodes run. */

@@ -8,7 +8,7 @@
  * body's hash is compared with the last one seen.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 
 export const DEFAULT_GRAPH_URL = 'https://api.openshift.com/api/upgrades_info/v1/graph';

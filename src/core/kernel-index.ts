@@ -3,7 +3,7 @@
  * four releases across 4.14 and 4.15). The index maps each (kernel, arch) to the
  * releases and channels that ship it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { KERNEL_ARCHES } from './arch.ts';
 import { compareKernels } from './kernel.ts';
 import type { ResolvedRelease } from './release-record.ts';

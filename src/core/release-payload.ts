@@ -5,7 +5,7 @@
  * `release-manifests/image-references` (an ImageStream) and
  * `release-manifests/release-metadata` (Cincinnati metadata).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ImageReader } from './image-reader.ts';
 import { parseImageReference } from './registry/reference.ts';
 import type { ImageRef, Platform, ResolvedManifest } from './registry/types.ts';

@@ -3,7 +3,7 @@
  * store and queues carry. Kept apart from the resolver so consumers of the data
  * do not load the code that reads images.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { KERNEL_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';
 

@@ -8,7 +8,7 @@
  *   - the extensions image's `usr/share/rpm-ostree/extensions.json` (4.19 →) for
  *     the RT and 64k kernels.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KernelArch } from './arch.ts';
 import type { ImageReader } from './image-reader.ts';
 import type { Observation } from './observation.ts';

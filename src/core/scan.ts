@@ -7,7 +7,7 @@
  * again once stored; component images shared between releases are read once.
  */
 import pLimit from 'p-limit';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { KERNEL_ARCHES, kernelArchOf } from './arch.ts';
 import type { Finding } from './findings.ts';

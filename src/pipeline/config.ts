@@ -3,7 +3,7 @@
  * the environment the stack sets (see lib/). A missing or bad value fails the
  * cold start with a message naming the variable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
 import type { BuildPlanConfig } from './build-plan.ts';

@@ -6,7 +6,7 @@
  *
  * A pure function of one status snapshot: same snapshot, same bytes.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driverKernels, type Driver } from './drivers.ts';

@@ -3,7 +3,7 @@
  * deploy config, or added and changed at run time with `dtk-pipeline driver`
  * (stored in the table); both are validated by the same schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KernelArch } from '#core/arch.ts';
 import { parseKernel } from '#core/kernel.ts';
 import { BUILD_ARCHES, BUILD_ARG_KEY_PATTERN, BUILD_ARG_VALUE_PATTERN, DRIVER_NAME_PATTERN, GIT_REF_PATTERN, GIT_URL_PATTERN, MOD_NAME_PATTERN } from '#core/builds/params.ts';

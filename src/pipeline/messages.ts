@@ -3,7 +3,7 @@
  * CodeBuild state-change events EventBridge delivers. Each is validated where it
  * is received.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { kernelStreamSchema } from '#core/release-record.ts';
 

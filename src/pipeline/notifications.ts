@@ -3,7 +3,7 @@
  * versioned JSON schema (`schema: "dtk-pipeline.notification/v1"`); message
  * attributes carry the fields subscription filter policies match on.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { KERNEL_ARCHES } from '#core/arch.ts';
 import { findingSchema } from '#core/findings.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import type { KernelStream, ResolvedRelease } from '#core/release-record.ts';
 import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';

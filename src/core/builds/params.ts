@@ -11,7 +11,7 @@
  *
  * Empty strings count as unset (CodeBuild environment overrides cannot unset a variable).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KernelArch } from '../arch.ts';
 import { parseKernel, quoteUntrusted } from '../kernel.ts';
 import { parseImageReference } from '../registry/reference.ts';

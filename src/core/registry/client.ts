@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWwwAuthenticate, type Challenge } from './challenge.ts';
 import type { Credentials, DockerConfig } from './credentials.ts';
 import {

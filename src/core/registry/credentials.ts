@@ -8,7 +8,7 @@
  * secret value (not even a snippet of the file: JSON.parse's messages quote the input).
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface Credentials {
   readonly username: string;

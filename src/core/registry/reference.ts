@@ -5,7 +5,7 @@
  * normalisation (`busybox` → `docker.io/library/busybox`), but is strict where the
  * project needs it: a digest must be `sha256:` + 64 lowercase hex.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ImageRef } from './types.ts';
 
 export const DOCKER_HUB = 'docker.io';
