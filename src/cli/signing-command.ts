@@ -20,7 +20,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { formatImageReference, parseImageReference } from '#core/registry/reference.ts';

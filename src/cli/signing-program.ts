@@ -4,7 +4,7 @@
  * `ocp image-policy`.
  */
 import { Option, type Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CommandIo } from './scan-command.ts';
 import {
   certFlagsSchema,
