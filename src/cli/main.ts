@@ -114,7 +114,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('The vermagic gate: every .ko under --dir must be built for --kernel, and modules.dep must exist.')
     .requiredOption('--kernel <kernel>', 'target kernel (uname -r)')
     .requiredOption('--dir <dir>', 'the image\'s /opt/lib/modules/<kernel> directory')
-    .action(async (options: { kernel: string; dir: string }) => {
+    .option('--signed-by <cert>', 'also refuse a module not signed by this certificate (DER or PEM)')
+    .action(async (options: { kernel: string; dir: string; signedBy?: string }) => {
       setExit(await runCheckModules(options, io));
     });
 

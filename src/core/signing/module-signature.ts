@@ -21,7 +21,7 @@
  * it exists for verifiers other than the kernel and for KMS emulators that mishandle
  * DIGEST (moto 5.2.1).
  */
-import { createHash } from 'node:crypto';
+import { constants, createHash, publicDecrypt, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Attribute, ContentInfo, EncapsulatedContentInfo, id_data, id_signedData, IssuerAndSerialNumber, SignedData, SignerIdentifier, SignerInfo, SignerInfos, DigestAlgorithmIdentifiers, CMSVersion } from '@peculiar/asn1-cms';
@@ -212,4 +212,68 @@ export async function signModulesInDir(dir: string, key: ModuleSigningKey): Prom
     out.push({ path: relative(dir, path), resigned: readAppendedSignature(bytes) !== undefined, sha256: createHash('sha256').update(signed).digest('hex') });
   }
   return out;
+}
+
+/** The signature gate refused a module. */
+export class UnsignedModuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsignedModuleError';
+  }
+}
+
+/**
+ * Checks that a module carries a signature by `certificate` that verifies over its
+ * bytes (with or without signed attributes). Throws UnsignedModuleError naming the fault.
+ */
+export function verifyModuleSignature(bytes: Buffer, certificate: Buffer, name: string): void {
+  const found = readAppendedSignature(bytes);
+  if (found === undefined) throw new UnsignedModuleError(`${name} is not signed (no "~Module signature appended~" trailer)`);
+  let signed: SignedData;
+  try {
+    const info = AsnConvert.parse(found.pkcs7, ContentInfo);
+    if (info.contentType !== id_signedData) throw new Error('not SignedData');
+    signed = AsnConvert.parse(info.content, SignedData);
+  } catch {
+    throw new UnsignedModuleError(`${name} has a signature trailer but no PKCS#7 SignedData`);
+  }
+  const signerInfo = signed.signerInfos[0];
+  const sid = signerInfo?.sid.issuerAndSerialNumber;
+  const cert = AsnConvert.parse(certificate, Certificate);
+  const sameSerial = sid !== undefined && Buffer.from(sid.serialNumber).equals(Buffer.from(cert.tbsCertificate.serialNumber));
+  const sameIssuer = sid !== undefined && Buffer.from(AsnConvert.serialize(sid.issuer)).equals(Buffer.from(AsnConvert.serialize(cert.tbsCertificate.issuer)));
+  if (!signerInfo || !sameSerial || !sameIssuer) throw new UnsignedModuleError(`${name} is signed by another certificate than the configured one`);
+  const key = new X509Certificate(certificate).publicKey;
+  const signature = Buffer.from(signerInfo.signature.buffer);
+  const digest = createHash('sha256').update(found.module).digest();
+  let ok: boolean;
+  if (signerInfo.signedAttrs && signerInfo.signedAttrs.length > 0) {
+    const md = signerInfo.signedAttrs.find((a) => a.attrType === ID_MESSAGE_DIGEST)?.attrValues[0];
+    const mdValue = md === undefined ? undefined : Buffer.from(AsnConvert.parse(md, OctetString).buffer);
+    const setOf = derSetOf(signerInfo.signedAttrs.map((a) => Buffer.from(AsnConvert.serialize(a))));
+    ok = mdValue !== undefined && mdValue.equals(digest) && cryptoVerify('sha256', setOf, key, signature);
+  } else {
+    ok = publicDecryptSafe(key, signature)?.equals(Buffer.concat([SHA256_DIGEST_INFO, digest])) ?? false;
+  }
+  if (!ok) throw new UnsignedModuleError(`${name}: the signature does not verify over the module bytes (changed after signing?)`);
+}
+
+/** RSA public-key operation on a PKCS#1 v1.5 signature: the DigestInfo it holds, or undefined. */
+function publicDecryptSafe(key: KeyObject, signature: Buffer): Buffer | undefined {
+  try {
+    return publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
+  } catch {
+    return undefined;
+  }
+}
+
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/** The signature gate over a modules directory: every module signed by `certificate`. */
+export async function checkModuleSignatures(dir: string, certificate: Buffer): Promise<string[]> {
+  const { modules, compressed } = await findModules(dir);
+  if (compressed.length > 0) throw new UnsignedModuleError(`compressed modules are not checked for signatures: ${compressed.map((p) => relative(dir, p)).join(', ')}`);
+  if (modules.length === 0) throw new UnsignedModuleError(`no kernel module (.ko) under ${dir}`);
+  for (const path of modules) verifyModuleSignature(await readFile(path), certificate, relative(dir, path));
+  return modules.map((p) => relative(dir, p));
 }
