@@ -233,6 +233,44 @@ describe('sign-modules', () => {
   });
 });
 
+describe('check-modules --signed-by (the gate)', () => {
+  const KERNEL = '5.14.0-427.68.1.el9_4.x86_64';
+
+  it('passes modules signed by the certificate', async () => {
+    const root = await moduleTree('gate-ok');
+    expect((await runCli(['sign-modules', '--dir', root, '--key-secret', pemSecret, '--cert', pemCertDer], env)).code).toBe(0);
+    const result = await runCli(['check-modules', '--kernel', KERNEL, '--dir', root, '--signed-by', pemCertDer], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('ok extra/tiny.ko');
+    expect(result.stdout).toContain('signed by certificate SHA256');
+  });
+
+  it('refuses an unsigned module, one signed by another certificate, and one changed after signing', async () => {
+    const unsignedTree = await moduleTree('gate-unsigned');
+    const none = await runCli(['check-modules', '--kernel', KERNEL, '--dir', unsignedTree, '--signed-by', pemCertDer], env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('extra/tiny.ko is not signed');
+
+    const other = await moduleTree('gate-other');
+    expect((await runCli(['sign-modules', '--dir', other, '--kms-key-id', rsaKey, '--cert', kmsCertDer, '--signed-attributes'], env)).code).toBe(0);
+    const wrong = await runCli(['check-modules', '--kernel', KERNEL, '--dir', other, '--signed-by', pemCertDer], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('signed by another certificate');
+    // The same modules pass with their own certificate (signed attributes verified too).
+    expect((await runCli(['check-modules', '--kernel', KERNEL, '--dir', other, '--signed-by', kmsCertDer], env)).code).toBe(0);
+
+    const changed = await moduleTree('gate-changed');
+    expect((await runCli(['sign-modules', '--dir', changed, '--key-secret', pemSecret, '--cert', pemCertDer], env)).code).toBe(0);
+    const file = join(changed, 'extra', 'tiny.ko');
+    const bytes = await readFile(file);
+    bytes[64] = (bytes[64] ?? 0) ^ 0x01;
+    await writeFile(file, bytes);
+    const tampered = await runCli(['check-modules', '--kernel', KERNEL, '--dir', changed, '--signed-by', pemCertDer], env);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toContain('does not verify');
+  });
+});
+
 let tempCounter = 0;
 async function writeTemp(bytes: Buffer): Promise<string> {
   const path = join(dir, `temp-${tempCounter++}.der`);
