@@ -9,6 +9,7 @@ import { presignedNote } from '#cli/kmm-command.ts';
 import { createSelfSignedCertificate } from '#core/signing/certificate.ts';
 import { PemSigner } from '#core/signing/signer.ts';
 import { planDriverBuilds } from '#pipeline/build-plan.ts';
+import { buildFinished, notificationSchema } from '#pipeline/notifications.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import type { KernelEntry } from '#pipeline/store.ts';
 
@@ -75,5 +76,14 @@ describe('a driver with a signing key', () => {
     expect(note).toContain('mokutil --import');
     expect(note).toContain('CN=Acme Secure Boot');
     expect(note).toContain(new X509Certificate(Buffer.from(certificate, 'base64')).fingerprint256);
+  });
+
+  it('build.succeeded names the certificate the modules were signed with; a skipped build claims nothing', () => {
+    const build = { buildKey: 'k', kind: 'driver', kernel: kernel.kernel, arch: 'x86_64', target: 'driver:gpu', image: 'quay.io/acme/gpu:tag', env: { MODULE_SIGNING_CERT: certificate } };
+    const succeeded = notificationSchema.parse(buildFinished(build, 'succeeded', 'b:1', '2026-01-01T00:00:00Z'));
+    expect(succeeded).toMatchObject({ type: 'build.succeeded', modulesSignedBy: new X509Certificate(Buffer.from(certificate, 'base64')).fingerprint256 });
+    expect(buildFinished(build, 'skipped', null, '2026-01-01T00:00:00Z')).not.toHaveProperty('modulesSignedBy');
+    expect(buildFinished(build, 'failed', 'b:1', '2026-01-01T00:00:00Z')).not.toHaveProperty('modulesSignedBy');
+    expect(buildFinished({ ...build, env: {} }, 'succeeded', 'b:1', '2026-01-01T00:00:00Z')).not.toHaveProperty('modulesSignedBy');
   });
 });

@@ -15,7 +15,7 @@
  * (what the kernel's module signatures use), P-256 keys ECDSA with SHA-256 (what
  * cosign/sigstore image signatures use). Errors never quote key material.
  */
-import { constants, createHash, createPrivateKey, privateEncrypt, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, privateEncrypt, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
@@ -175,7 +175,4 @@ export async function loadPemSigner(secrets: SecretsManagerClient, secretId: str
   return new PemSigner(out.SecretString, `secret:${secretId}`);
 }
 
-/** SHA-256 fingerprint of DER bytes as upper-case hex pairs joined by colons (what `openssl x509 -fingerprint -sha256` prints). */
-export function fingerprint(der: Buffer): string {
-  return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
-}
+export { fingerprint } from './fingerprint.ts';
