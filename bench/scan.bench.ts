@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import Table, { type TableConstructorOptions } from 'cli-table3';
 import { Agent, type Dispatcher } from 'undici';
 import { goArchOf, type GraphArch } from '#core/arch.ts';
-import { GraphClient } from '#core/graph.ts';
+import { GraphClient, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { loadDockerConfig } from '#core/registry/credentials.ts';
 import type { Descriptor, ImageConfig, ImageRef, ImageSource, Platform, ResolvedManifest } from '#core/registry/types.ts';
@@ -88,6 +88,8 @@ const CLASSES: readonly Class[] = ['manifest', 'blob', 'token', 'other', 'cdn'];
 interface Tally {
   requests: number;
   bytes: number;
+  /** Successful GETs of a manifest or blob path this scan had already fetched. */
+  repeatGets: number;
   byClass: Record<Class, { requests: number; bytes: number }>;
   /** 401 answers (the first, anonymous try before a token is known, or an expired token). */
   unauthorized: number;
@@ -96,6 +98,7 @@ interface Tally {
 const newTally = (): Tally => ({
   requests: 0,
   bytes: 0,
+  repeatGets: 0,
   byClass: Object.fromEntries(CLASSES.map((c) => [c, { requests: 0, bytes: 0 }])) as Tally['byClass'],
   unauthorized: 0,
 });
@@ -134,7 +137,11 @@ class Accounting {
         onRequestUpgrade: (controller, status, headers, socket) => handler.onRequestUpgrade?.(controller, status, headers, socket),
         onResponseStart: (controller, status, headers, message) => {
           if (status === 401) for (const t of tallies) t.unauthorized++;
-          if (status === 200 && opts.method === 'GET') this.gets.set(`${cls} ${path}`, (this.gets.get(`${cls} ${path}`) ?? 0) + 1);
+          if (status === 200 && opts.method === 'GET' && cls !== 'token') {
+            const seen = this.gets.get(`${cls} ${path}`) ?? 0;
+            if (seen > 0) for (const t of tallies) t.repeatGets++;
+            this.gets.set(`${cls} ${path}`, seen + 1);
+          }
           return handler.onResponseStart?.(controller, status, headers, message);
         },
         onResponseData: (controller, chunk) => {
@@ -198,19 +205,38 @@ class ChargingResolver extends ReleaseResolver {
 class RecordingSource implements ImageSource {
   /** digest → repository, of every manifest and index fetched. */
   readonly manifests = new Map<string, string>();
+  /** Per release (charge key): the distinct manifests (digests) and blobs (digest → size) it fetched. */
+  readonly byCharge = new Map<string, { manifests: Set<string>; blobs: Map<string, number> }>();
   readonly configs = new Map<string, number>();
   readonly layers = new Map<string, number>();
   /** Digests that are the last layer of some manifest read. */
   readonly lastLayers = new Set<string>();
   readonly calls = { getManifest: 0, listPlatforms: 0, getConfig: 0, openBlob: 0 };
 
-  constructor(private readonly inner: ImageSource) {}
+  constructor(
+    private readonly inner: ImageSource,
+    private readonly als: AsyncLocalStorage<Charge>,
+  ) {}
+
+  private charged(): { manifests: Set<string>; blobs: Map<string, number> } {
+    const key = this.als.getStore()?.key ?? '(none)';
+    let entry = this.byCharge.get(key);
+    if (!entry) {
+      entry = { manifests: new Set(), blobs: new Map() };
+      this.byCharge.set(key, entry);
+    }
+    return entry;
+  }
 
   async getManifest(ref: ImageRef, platform?: Platform): Promise<ResolvedManifest> {
     this.calls.getManifest++;
     const m = await this.inner.getManifest(ref, platform);
     this.manifests.set(m.digest, ref.repository);
-    if (m.indexDigest) this.manifests.set(m.indexDigest, ref.repository);
+    this.charged().manifests.add(m.digest);
+    if (m.indexDigest) {
+      this.manifests.set(m.indexDigest, ref.repository);
+      this.charged().manifests.add(m.indexDigest);
+    }
     const last = m.manifest.layers.at(-1);
     if (last) this.lastLayers.add(last.digest);
     return m;
@@ -219,19 +245,24 @@ class RecordingSource implements ImageSource {
   async listPlatforms(ref: ImageRef): Promise<Platform[] | undefined> {
     this.calls.listPlatforms++;
     const platforms = await this.inner.listPlatforms(ref);
-    if (ref.digest) this.manifests.set(ref.digest, ref.repository);
+    if (ref.digest) {
+      this.manifests.set(ref.digest, ref.repository);
+      this.charged().manifests.add(ref.digest);
+    }
     return platforms;
   }
 
   async getConfig(image: ResolvedManifest): Promise<ImageConfig> {
     this.calls.getConfig++;
     this.configs.set(image.manifest.config.digest, image.manifest.config.size);
+    this.charged().blobs.set(image.manifest.config.digest, image.manifest.config.size);
     return this.inner.getConfig(image);
   }
 
   async openBlob(ref: ImageRef, descriptor: Descriptor): Promise<Readable> {
     this.calls.openBlob++;
     this.layers.set(descriptor.digest, descriptor.size);
+    this.charged().blobs.set(descriptor.digest, descriptor.size);
     return this.inner.openBlob(ref, descriptor);
   }
 }
@@ -375,10 +406,11 @@ async function runScan(world: RunningWorld, cacheDir: string, channels: readonly
     credentials: await loadDockerConfig(world.pullSecretPath),
     dispatcher: agent.compose(accounting.interceptor()),
   });
-  const source = new RecordingSource(registry);
+  const source = new RecordingSource(registry, accounting.als);
   world.proxy.resetStats();
   world.cdn.resetStats();
   world.graph.resetStats();
+  world.okdGraph.resetStats();
 
   let graphDoneAt = 0;
   let lastShown = -1;
@@ -400,7 +432,13 @@ async function runScan(world: RunningWorld, cacheDir: string, channels: readonly
   let report: ScanReport;
   try {
     report = await scan(
-      { graph: new GraphClient({ url: world.graphUrl }), resolver: new ChargingResolver(source, accounting), store: new FileScanStore(cacheDir) },
+      {
+        graph: new GraphClient({ url: world.graphUrl }),
+        // OKD channels come from OKD's own graph, as upstream.
+        channelGraphs: new Map(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, new GraphClient({ url: world.okdGraphUrl })])),
+        resolver: new ChargingResolver(source, accounting),
+        store: new FileScanStore(cacheDir),
+      },
       { channels, arches: ARCHES, concurrency: CONCURRENCY, onProgress },
     );
   } finally {
@@ -424,7 +462,11 @@ async function runScan(world: RunningWorld, cacheDir: string, channels: readonly
       bytes: Object.values(byClass).reduce((a, c) => a + c.bytes, 0),
       byClass,
     },
-    graph: { requests: world.graph.stats.requests, graphs: world.graph.stats.graphs, notModified: world.graph.stats.notModified },
+    graph: {
+      requests: world.graph.stats.requests + world.okdGraph.stats.requests,
+      graphs: world.graph.stats.graphs + world.okdGraph.stats.graphs,
+      notModified: world.graph.stats.notModified + world.okdGraph.stats.notModified,
+    },
     cdn: { requests: world.cdn.stats.requests, bytes: world.cdn.stats.bytes },
     memory: mem,
     cpu: {
@@ -440,6 +482,10 @@ interface EraRow {
   minor: string;
   era: string;
   releases: number;
+  /** GETs of a manifest or blob already fetched in this scan (should be 0). */
+  repeatGets: number;
+  /** Manifest + blob bytes received / the bytes of the distinct manifests, configs and layers read (1.0 = a perfect client). */
+  ratioToMinimum: number | null;
   requests: number;
   requestsPerRelease: number;
   manifestPerRelease: number;
@@ -451,29 +497,47 @@ interface EraRow {
   overTarget: boolean;
 }
 
-function perEra(run: ScanRun): EraRow[] {
+async function perEra(run: ScanRun, registryDataDir: string): Promise<EraRow[]> {
   const groups = new Map<string, Tally[]>();
+  const minimum = new Map<string, number>();
+  const manifestSizes = new Map<string, number>();
+  const sizeOf = async (digest: string): Promise<number> => {
+    if (!manifestSizes.has(digest)) manifestSizes.set(digest, (await storedSize(registryDataDir, digest)) ?? 0);
+    return manifestSizes.get(digest)!;
+  };
   // Every resolved payload × arch counts, including those whose images were all read by
   // an earlier release (charged nothing).
   const resolvedKeys = new Set(run.report.releases.map((r) => `${r.version}/${r.arch === 'multi' ? 'multi' : goArchOf(r.arch)}`));
+  const eraOfGroup = new Map<string, string>();
   for (const key of resolvedKeys) {
     const [version = ''] = key.split('/');
-    const { major, minor } = parseOcpVersion(version);
-    const mm = `${major}.${minor}`;
+    const { major, minor, distribution } = parseOcpVersion(version);
+    // OKD's 4.19 is not OpenShift's 4.19: its own row.
+    const mm = `${major}.${minor}${distribution === 'okd' ? ' okd' : ''}`;
+    eraOfGroup.set(mm, eraOf(version));
     const list = groups.get(mm) ?? [];
     list.push(run.accounting.perRelease.get(key)?.tally ?? newTally());
     groups.set(mm, list);
+    const read = run.source.byCharge.get(key);
+    let bytes = 0;
+    for (const d of read?.manifests ?? []) bytes += await sizeOf(d);
+    for (const size of read?.blobs.values() ?? []) bytes += size;
+    minimum.set(mm, (minimum.get(mm) ?? 0) + bytes);
   }
   return [...groups.entries()]
-    .sort(([a], [b]) => compareOcpVersions(`${a}.0`, `${b}.0`))
+    .sort(([a], [b]) => compareOcpVersions(`${a.split(' ')[0]}.0`, `${b.split(' ')[0]}.0`) || a.localeCompare(b))
     .map(([mm, tallies]) => {
       const n = tallies.length;
       const sum = (f: (t: Tally) => number): number => tallies.reduce((a, t) => a + f(t), 0);
       const requests = sum((t) => t.requests);
+      const contentBytes = sum((t) => t.byClass.manifest.bytes + t.byClass.blob.bytes + t.byClass.cdn.bytes);
+      const min = minimum.get(mm) ?? 0;
       return {
         minor: mm,
-        era: eraOf(`${mm}.0`),
+        era: eraOfGroup.get(mm) ?? '',
         releases: n,
+        repeatGets: sum((t) => t.repeatGets),
+        ratioToMinimum: min > 0 ? round(contentBytes / min, 3) : null,
         requests,
         requestsPerRelease: round(requests / n, 2),
         manifestPerRelease: round(sum((t) => t.byClass.manifest.requests) / n, 2),
@@ -538,7 +602,7 @@ async function main(): Promise<void> {
     const acc = first.accounting;
     const repeats = acc.repeats(first.source);
     const actualContentBytes = first.server.byClass.manifest.bytes + first.server.byClass.blob.bytes + first.cdn.bytes;
-    const eras = perEra(first);
+    const eras = await perEra(first, world.registry.dataDir);
     const graphPairs = channels.length * ARCHES.length;
 
     const result = {
@@ -682,7 +746,8 @@ async function main(): Promise<void> {
     );
     out.push(mem.toString());
 
-    const era = table({ head: ['minor', 'era', 'releases', 'req/release', 'manifest', 'blob', 'token', '401', 'max', 'bytes/release', `> ${TARGET_REQUESTS_PER_RELEASE}?`],
+    const era = table({
+      head: ['minor', 'era', 'releases', 'req/release', 'manifest', 'blob', 'token', '401', 'max', 'bytes/release', 'repeat GETs', 'bytes / minimum', `> ${TARGET_REQUESTS_PER_RELEASE}?`],
     });
     for (const e of eras) {
       era.push([
@@ -696,6 +761,8 @@ async function main(): Promise<void> {
         e.unauthorizedPerRelease.toFixed(3),
         e.maxRequests,
         kib(e.bytesPerRelease),
+        e.repeatGets,
+        e.ratioToMinimum ?? 'n/a',
         e.overTarget ? 'ABOVE' : 'ok',
       ]);
     }

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (tsx), so the command never drifts from the source.
-import { register } from 'tsx/esm/api';
+// Starts the compiled CLI (dist/cli/, built from src/cli/ by `npm run build`; `npm ci` runs it).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+const compiled = new URL('../dist/cli/bin.js', import.meta.url);
+if (!existsSync(compiled)) {
+  process.stderr.write('dtk-pipeline: the compiled CLI (dist/cli/bin.js) is missing: run `npm run build` (`npm ci` runs it) in the dtk-pipeline checkout\n');
+  process.exit(1);
+}
+await import(compiled.href);

@@ -13,7 +13,7 @@ import * as z from 'zod';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
 
 /** The cdk.json context key holding the config object. */
 export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
@@ -94,6 +94,25 @@ export const deployConfigSchema = z
     scheduleMinutes: z.number().int().min(1).max(480).default(10),
     /** The update graph endpoint. */
     graphUrl: z.url({ protocol: /^https$/, error: (i) => `${show(i.input)} is not an https URL` }).default(DEFAULT_GRAPH_URL),
+    /**
+     * Channels served by another update graph, each group with its URL: OKD's
+     * `stable-scos-4` from https://amd64.origin.releases.ci.openshift.org/graph.
+     * Polled beside `channels`, with the same arches.
+     */
+    channelGraphs: z
+      .array(
+        z.strictObject({
+          url: z.url({ protocol: /^https$/, error: (i) => `${show(i.input)} is not an https URL` }),
+          channels: z
+            .array(
+              z.string().refine((c) => CHANNEL_PATTERN.test(c) && (DEPLOY_CHANNEL.test(c) || OKD_CHANNEL_PATTERN.test(c)), {
+                error: (issue) => `${show(issue.input)} is not a channel name (e.g. "stable-scos-4" for OKD, or "stable-4.18")`,
+              }),
+            )
+            .min(1),
+        }),
+      )
+      .default([]),
     /** The registry images are pushed to, e.g. `quay.io`. */
     targetRegistry: z.string().regex(REGISTRY_HOST, { error: (i) => `${show(i.input)} is not a registry host (e.g. "quay.io")` }),
     /** Where DTK images are pushed, e.g. `quay.io/myorg/driver-toolkit`. */
@@ -154,6 +173,11 @@ export const deployConfigSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
+    const all = [...config.channels, ...config.channelGraphs.flatMap((g) => g.channels)];
+    const twice = all.find((c, i) => all.indexOf(c) !== i);
+    if (twice !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['channelGraphs'], message: `${show(twice)} is listed twice (a channel is read from one graph)` });
+    }
     // Drivers and UBI images reach two Lambdas as environment variables, which AWS caps at 4 KB in all.
     const bytes = JSON.stringify(config.drivers).length + JSON.stringify(config.ubiImages).length;
     if (bytes > 2500) {
@@ -171,6 +195,12 @@ export const deployConfigSchema = z
       });
     }
   });
+
+/** Every channel polled, and the graph of each one not read from `graphUrl`. */
+export function polledChannels(config: Pick<DeployConfig, 'channels' | 'channelGraphs'>): { channels: string[]; channelGraphs: Record<string, string> } {
+  const channelGraphs = Object.fromEntries(config.channelGraphs.flatMap((g) => g.channels.map((c) => [c, g.url])));
+  return { channels: [...config.channels, ...Object.keys(channelGraphs)], channelGraphs };
+}
 
 /** The config as written (defaults optional). */
 export type DeployConfigInput = z.input<typeof deployConfigSchema>;

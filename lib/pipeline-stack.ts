@@ -23,7 +23,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineEnv } from '../src/pipeline/config.ts';
-import type { DeployConfig } from './config.ts';
+import { polledChannels, type DeployConfig } from './config.ts';
 import { BuildProjects } from './constructs/build-projects.ts';
 import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts';
 import { Notifications } from './constructs/notifications.ts';
@@ -199,9 +199,10 @@ export class PipelineStack extends Stack {
       {
         ...common,
         RELEASES_QUEUE_URL: releases.queue.queueUrl,
-        CHANNELS: config.channels.join(','),
+        CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
+        CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
       {
         description: 'Polls the update graph for new release payloads',

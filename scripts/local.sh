@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
+node scripts/build-cli.mjs --if-stale   # bin/ runs dist/cli/: rebuilt when src/ changed
 exec node bin/dtk-pipeline.js local "$@"

@@ -7,9 +7,12 @@ import type { ReleaseMessage } from '#pipeline/messages.ts';
 import { pollReleases } from '#pipeline/poll-releases.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 
-const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNELS', 'ARCHES']);
+const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES']);
+const graphs = new Map<string, GraphClient>();
+const graphOf = (url: string) => graphs.get(url) ?? graphs.set(url, new GraphClient({ url, userAgent: USER_AGENT })).get(url)!;
 const deps = {
-  graph: new GraphClient({ url: env.GRAPH_URL, userAgent: USER_AGENT }),
+  graph: graphOf(env.GRAPH_URL),
+  channelGraphs: new Map(Object.entries(env.CHANNEL_GRAPHS).map(([channel, url]) => [channel, graphOf(url)])),
   store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
   releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
 };

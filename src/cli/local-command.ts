@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch } from '#core/arch.ts';
-import { DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
 import { LOCAL_PLAN_FILE, localPlan, startLocalPipeline } from '#local/pipeline.ts';
@@ -62,6 +62,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const say = (line: string) => io.stderr.write(`${line}\n`);
   let world: RunningWorld | undefined;
   let graphUrl = DEFAULT_GRAPH_URL;
+  let okdGraphUrl = OKD_GRAPH_URL;
   let pullSecret: string;
   let channels = flags.channels;
   let arches = flags.arches;
@@ -77,6 +78,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     world = await startWorld(spec, { dataDir: join(flags.dataDir, 'world'), etag: true });
     say(world.reused ? `  reusing ${world.seeded.length} seeded payloads` : `  seeded ${world.seeded.length} payloads in ${(world.seedMillis / 1000).toFixed(1)} s`);
     graphUrl = world.graphUrl;
+    okdGraphUrl = world.okdGraphUrl;
     pullSecret = await readFile(world.pullSecretPath, 'utf8');
     if (channels.length === 0) channels = channelsOf(spec);
     if (arches.length === 0) arches = ['amd64', 'arm64', 'multi'];
@@ -97,6 +99,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       runner,
       events,
       graphUrl,
+      // OKD channels are read from OKD's own graph, beside OpenShift's.
+      channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),
       pullSecret,
       channels,
       arches,

@@ -1,23 +1,15 @@
 /**
  * The `dtk-pipeline` command line.
+ *
+ * Only commander and the flag declarations load at start: every command's
+ * implementation (and with it zod, the AWS SDK, the registry client) is
+ * imported when that command runs, so `--help` and light commands start fast.
  */
 import { Command, CommanderError, Option } from 'commander';
-import * as z from 'zod';
-import { runLocal } from './local-command.ts';
-import { kmmModuleFlagsSchema, kmmPreflightFlagsSchema, runKmmModule, runKmmPreflight } from './kmm-command.ts';
-import {
-  joinFlagsSchema,
-  runCheckModules,
-  runImageExists,
-  runJoin,
-  runValidateBuildEnv,
-  validateFlagsSchema,
-} from './build-commands.ts';
+import packageJson from '../../package.json' with { type: 'json' };
 import type { CommandIo } from './scan-command.ts';
-import { runScan, scanFlagsSchema } from './scan-command.ts';
-import { planFlagsSchema, runBackfill, runDriverAdd, runDriverList, runStatus } from './status-command.ts';
-import { addStoreOptions, storeFlagsSchema } from './store-source.ts';
 import { addSigningCommands } from './signing-program.ts';
+import { addStoreOptions, dataDirOption, DEFAULT_LOCAL_DATA_DIR, storeOptionsOf, type StoreOptions } from './store-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -29,9 +21,15 @@ class UsageError extends Error {
   }
 }
 
+/** The first problem of a failed flag validation, as a usage error. */
+function usage(error: { readonly issues: readonly { readonly message: string }[] }): UsageError {
+  return new UsageError(error.issues[0]?.message ?? 'bad flags');
+}
+
 export function buildProgram(io: CommandIo, setExit: (code: number) => void): Command {
   const program = new Command('dtk-pipeline')
     .description('Find the kernels OpenShift ships and build driver images for them.')
+    .version(packageJson.version, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => {} });
 
@@ -41,36 +39,42 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--channel <name>', 'update graph channel (repeatable), e.g. stable-4.18, candidate-5.0').argParser(collect))
     .addOption(new Option('--arch <arch>', 'amd64, arm64, s390x, ppc64le or multi (repeatable)').argParser(collect))
     .option('--graph-url <url>', 'update graph endpoint (default: the public OpenShift graph)')
+    .addOption(
+      new Option('--channel-graph <channels=url>', 'graph of other channels, repeatable: stable-scos-4=URL (OKD channels default to the OKD graph)').argParser(collect),
+    )
     .option('--pull-secret <file>', 'docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json, else anonymous)')
     .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
     .option('--concurrency <n>', 'payloads resolved at once (default 8)')
     .option('--format <format>', 'table, json or matrix (default table)')
     .action(async (options: Record<string, unknown>) => {
+      const { runScan, scanFlagsSchema } = await import('./scan-command.ts');
       const flags = scanFlagsSchema.safeParse({
         channel: options['channel'] ?? [],
         arch: options['arch'] ?? [],
         graphUrl: options['graphUrl'],
+        channelGraph: options['channelGraph'] ?? [],
         pullSecret: options['pullSecret'],
         insecureRegistry: options['insecureRegistry'] ?? [],
         cacheDir: options['cacheDir'],
         concurrency: options['concurrency'],
         format: options['format'],
       });
-      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+      if (!flags.success) throw usage(flags.error);
       setExit(await runScan(flags.data, io));
     });
   program
     .command('local')
     .description('Run the pipeline end to end on this machine: emulated AWS, a local build runner, and the bundled offline world (or --live).')
-    .option('--data-dir <dir>', 'where the local world and the pipeline state live', '.cache/local')
+    .addOption(dataDirOption('where the local world and the pipeline state live').default(DEFAULT_LOCAL_DATA_DIR))
     .option('--live', 'use the public update graph and quay.io instead of the offline world', false)
     .addOption(new Option('--channel <name>', 'channel to poll (repeatable; default: every channel of the offline world)').argParser(collect))
     .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
     .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string }) => {
+      const [{ scanFlagsSchema }, { runLocal }] = await Promise.all([import('./scan-command.ts'), import('./local-command.ts')]);
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
-      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
+      if (!flags.success) throw usage(flags.error);
       if (options.live && !options.channel?.length) throw new UsageError('--live needs at least one --channel, e.g. --channel stable-4.18');
       setExit(
         await runLocal(
@@ -92,8 +96,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--kind <kind>', 'dtk, driver or join')
     .option('--write-context <dir>', 'dtk: write the package plan and release file into this build context')
     .action(async (options: Record<string, unknown>) => {
+      const { runValidateBuildEnv, validateFlagsSchema } = await import('./build-commands.ts');
       const flags = validateFlagsSchema.safeParse({ kind: options['kind'], writeContext: options['writeContext'] });
-      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+      if (!flags.success) throw usage(flags.error);
       setExit(await runValidateBuildEnv(flags.data, io));
     });
 
@@ -106,6 +111,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .action(async (ref: string, options: Record<string, unknown>) => {
       const pullSecret = typeof options['pullSecret'] === 'string' ? options['pullSecret'] : undefined;
       const insecureRegistry = (options['insecureRegistry'] as string[] | undefined) ?? [];
+      const { runImageExists } = await import('./build-commands.ts');
       setExit(await runImageExists(ref, { ...(pullSecret === undefined ? {} : { pullSecret }), insecureRegistry }, io));
     });
 
@@ -116,6 +122,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .requiredOption('--dir <dir>', 'the image\'s /opt/lib/modules/<kernel> directory')
     .option('--signed-by <cert>', 'also refuse a module not signed by this certificate (DER or PEM)')
     .action(async (options: { kernel: string; dir: string; signedBy?: string }) => {
+      const { runCheckModules } = await import('./build-commands.ts');
       setExit(await runCheckModules(options, io));
     });
 
@@ -128,6 +135,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--pull-secret <file>', 'docker config JSON with push credentials (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
     .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
     .action(async (options: Record<string, unknown>) => {
+      const { joinFlagsSchema, runJoin } = await import('./build-commands.ts');
       const flags = joinFlagsSchema.safeParse({
         image: options['image'],
         tag: options['tag'],
@@ -135,7 +143,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         pullSecret: options['pullSecret'],
         insecureRegistry: options['insecureRegistry'] ?? [],
       });
-      if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+      if (!flags.success) throw usage(flags.error);
       setExit(await runJoin(flags.data, io));
     });
 
@@ -150,15 +158,16 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       .option('--image-repo-secret <name>', 'secret to pull the driver images with (spec.imageRepoSecret)')
       .option('--output <format>', 'yaml or json (default yaml)'),
   ).action(async (options: Record<string, unknown>) => {
+    const { kmmModuleFlagsSchema, runKmmModule } = await import('./kmm-command.ts');
     const flags = kmmModuleFlagsSchema.safeParse({
       driver: options['driver'],
       namespace: options['namespace'],
       name: options['name'],
       imageRepoSecret: options['imageRepoSecret'],
       output: options['output'],
-      store: { local: options['local'], table: options['table'] },
+      store: storeOptionsOf(options as StoreOptions),
     });
-    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+    if (!flags.success) throw usage(flags.error);
     setExit(await runKmmModule(flags.data, io));
   });
   addStoreOptions(
@@ -174,6 +183,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       .option('--namespace <ns>', 'not accepted: PreflightValidationOCP is cluster-scoped')
       .option('--output <format>', 'yaml or json (default yaml)'),
   ).action(async (options: Record<string, unknown>) => {
+    const { kmmPreflightFlagsSchema, runKmmPreflight } = await import('./kmm-command.ts');
     const flags = kmmPreflightFlagsSchema.safeParse({
       openshift: options['openshift'],
       arch: options['arch'],
@@ -183,21 +193,24 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       name: options['name'],
       namespace: options['namespace'],
       output: options['output'],
-      store: { local: options['local'], table: options['table'] },
+      store: storeOptionsOf(options as StoreOptions),
     });
-    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+    if (!flags.success) throw usage(flags.error);
     setExit(await runKmmPreflight(flags.data, io));
   });
-  const storeOf = (options: { local?: string | true; table?: string }) => {
-    const source = storeFlagsSchema.safeParse({ local: options.local, table: options.table });
-    if (!source.success) throw new UsageError(source.error.issues[0]?.message ?? 'bad --local/--table');
+  const storeOf = async (options: StoreOptions) => {
+    const { storeFlagsSchema } = await import('./store-source.ts');
+    const source = storeFlagsSchema.safeParse(storeOptionsOf(options));
+    if (!source.success) throw usage(source.error);
     return source.data;
   };
-  const planOfFlags = (options: { buildsQueueUrl?: string; plan?: string }) => {
-    const flags = planFlagsSchema.safeParse(options);
-    if (!flags.success) throw new UsageError(flags.error.issues[0]?.message ?? 'bad flags');
+  const planOfFlags = async (options: { buildsQueueUrl?: string; plan?: string }) => {
+    const { planFlagsSchema } = await import('./backfill-command.ts');
+    const flags = planFlagsSchema.safeParse({ buildsQueueUrl: options.buildsQueueUrl, plan: options.plan });
+    if (!flags.success) throw usage(flags.error);
     return flags.data;
   };
+  const backfillCommand = () => import('./backfill-command.ts');
   const addPlanOptions = (command: Command) =>
     command
       .option('--builds-queue-url <url>', 'the deployed builds queue (default: record the builds as queued for the next local run)')
@@ -206,21 +219,27 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
   addStoreOptions(
     program
       .command('status')
-      .description('Kernels, the releases that ship them, and per driver and arch the build state and image.')
+      .description('Kernels, the releases that ship them, and per driver and arch the build state: one line per kernel, fitted to the terminal.')
       .option('--missing', 'only kernels with a matching image not built yet', false)
+      .option('--kernel <kernel>', 'everything about one kernel: releases, images, digests, why a build failed (without the arch: every arch)')
+      .option('--wide', 'the full table with every image, as wide as it takes', false)
       .option('--json', 'the coverage index as JSON', false),
-  ).action(async (options: { local?: string | true; table?: string; missing: boolean; json: boolean }) => {
-    setExit(await runStatus(storeOf(options), { missing: options.missing, json: options.json }, io));
+  ).action(async (options: StoreOptions & { missing: boolean; kernel?: string; wide: boolean; json: boolean }) => {
+    const source = await storeOf(options);
+    const { runStatus } = await import('./status-command.ts');
+    setExit(await runStatus(source, { missing: options.missing, json: options.json, wide: options.wide, ...(options.kernel ? { kernel: options.kernel } : {}) }, io));
   });
 
   const driver = program.command('driver').description('Partner drivers stored in the table (no redeploy needed).');
   addPlanOptions(addStoreOptions(driver.command('add').description('Add or change a driver from a JSON definition, then build it for every recorded kernel it matches.').requiredOption('--file <file>', 'driver definition (JSON)'))).action(
-    async (options: { file: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
-      setExit(await runDriverAdd(storeOf(options), planOfFlags(options), options.file, io));
+    async (options: StoreOptions & { file: string; buildsQueueUrl?: string; plan?: string }) => {
+      const [source, plan, { runDriverAdd }] = await Promise.all([storeOf(options), planOfFlags(options), backfillCommand()]);
+      setExit(await runDriverAdd(source, plan, options.file, io));
     },
   );
-  addStoreOptions(driver.command('list').description('List the stored drivers.')).action(async (options: { local?: string | true; table?: string }) => {
-    setExit(await runDriverList(storeOf(options), io));
+  addStoreOptions(driver.command('list').description('List the stored drivers.')).action(async (options: StoreOptions) => {
+    const [source, { runDriverList }] = await Promise.all([storeOf(options), backfillCommand()]);
+    setExit(await runDriverList(source, io));
   });
 
   addPlanOptions(
@@ -231,8 +250,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         .requiredOption('--kernel <kernel>', 'kernel, with arch (one arch) or without (every arch)')
         .option('--driver <name>', 'only this driver'),
     ),
-  ).action(async (options: { kernel: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
-    setExit(await runBackfill(storeOf(options), planOfFlags(options), { kernel: options.kernel, ...(options.driver ? { driver: options.driver } : {}), rebuild: true }, io));
+  ).action(async (options: StoreOptions & { kernel: string; driver?: string; buildsQueueUrl?: string; plan?: string }) => {
+    const [source, plan, { runBackfill }] = await Promise.all([storeOf(options), planOfFlags(options), backfillCommand()]);
+    setExit(await runBackfill(source, plan, { kernel: options.kernel, ...(options.driver ? { driver: options.driver } : {}), rebuild: true }, io));
   });
 
   addPlanOptions(
@@ -243,15 +263,11 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         .option('--since <minor>', 'only kernels shipped by this OpenShift minor or later, e.g. 4.12')
         .option('--driver <name>', 'only this driver'),
     ),
-  ).action(async (options: { since?: string; driver?: string; local?: string | true; table?: string; buildsQueueUrl?: string; plan?: string }) => {
+  ).action(async (options: StoreOptions & { since?: string; driver?: string; buildsQueueUrl?: string; plan?: string }) => {
     if (options.since && !/^\d{1,2}\.\d{1,3}$/.test(options.since)) throw new UsageError(`--since ${JSON.stringify(options.since)} is not an OpenShift minor like 4.12`);
+    const [source, plan, { runBackfill }] = await Promise.all([storeOf(options), planOfFlags(options), backfillCommand()]);
     setExit(
-      await runBackfill(
-        storeOf(options),
-        planOfFlags(options),
-        { ...(options.since ? { since: options.since } : {}), ...(options.driver ? { driver: options.driver } : {}), rebuild: false },
-        io,
-      ),
+      await runBackfill(source, plan, { ...(options.since ? { since: options.since } : {}), ...(options.driver ? { driver: options.driver } : {}), rebuild: false }, io),
     );
   });
 

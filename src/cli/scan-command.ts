@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { GRAPH_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GraphClient } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GraphClient, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { ReleaseResolver } from '#core/release-resolver.ts';
 import type { ScanReport } from '#core/scan.ts';
@@ -27,6 +27,25 @@ export const scanFlagsSchema = z.object({
     .default(['amd64'])
     .transform((a) => (a.length === 0 ? ['amd64' as const] : [...new Set(a)])),
   graphUrl: z.url({ protocol: /^https?$/, error: (i) => `--graph-url ${JSON.stringify(i.input)} is not an http(s) URL` }).default(DEFAULT_GRAPH_URL),
+  /** `CHANNEL[,CHANNEL…]=URL`: channels served by another graph (OKD's). */
+  channelGraph: z
+    .array(
+      z.string().transform((value, ctx) => {
+        const at = value.indexOf('=');
+        const channels = at > 0 ? value.slice(0, at).split(',') : [];
+        const url = at > 0 ? value.slice(at + 1) : '';
+        const bad = channels.find((c) => !CHANNEL_PATTERN.test(c));
+        if (channels.length === 0 || bad !== undefined || !/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `--channel-graph ${JSON.stringify(value)} is not CHANNEL[,CHANNEL…]=URL (like stable-scos-4=${OKD_GRAPH_URL})`,
+          });
+          return z.NEVER;
+        }
+        return { channels, url };
+      }),
+    )
+    .default([]),
   pullSecret: z.string().min(1).optional(),
   insecureRegistry: z
     .array(z.string().regex(HOST_PORT, { error: (i) => `--insecure-registry ${JSON.stringify(i.input)} is not HOST[:PORT]` }))
@@ -42,12 +61,24 @@ export const scanFlagsSchema = z.object({
 });
 export type ScanFlags = z.infer<typeof scanFlagsSchema>;
 
+/**
+ * The graph of each channel that is not read from `--graph-url`: those named by
+ * `--channel-graph`, and OKD channels (`…-scos-N`), which default to OKD's graph.
+ */
+export function channelGraphUrls(flags: Pick<ScanFlags, 'channel' | 'channelGraph'>): Map<string, string> {
+  const urls = new Map<string, string>();
+  for (const c of flags.channel) if (OKD_CHANNEL_PATTERN.test(c)) urls.set(c, OKD_GRAPH_URL);
+  for (const { channels, url } of flags.channelGraph) for (const c of channels) urls.set(c, url);
+  return urls;
+}
+
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   return join(env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? homedir(), '.cache'), 'dtk-pipeline');
 }
 
 export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream;
+  /** A terminal's (`process.stdout`) tells its width and colours; a pipe or a test's stream has neither. */
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; hasColors?: (env?: object) => boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
 }
@@ -64,11 +95,19 @@ export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> 
     insecureRegistries: flags.insecureRegistry,
     userAgent: 'dtk-pipeline',
   });
+  const graphs = new Map<string, GraphClient>();
+  const channelGraphs = new Map<string, GraphClient>();
+  for (const [channel, url] of channelGraphUrls(flags)) {
+    const client = graphs.get(url) ?? new GraphClient({ url, userAgent: 'dtk-pipeline' });
+    graphs.set(url, client);
+    channelGraphs.set(channel, client);
+  }
   let report: ScanReport;
   try {
     report = await scan(
       {
         graph: new GraphClient({ url: flags.graphUrl, userAgent: 'dtk-pipeline' }),
+        channelGraphs,
         resolver: new ReleaseResolver(registry),
         store: new FileScanStore(cacheDir),
       },

@@ -1,24 +1,12 @@
 /**
  * Commander wiring of the signing commands (kept out of main.ts so the program's
  * other commands stay readable): `signing cert`, `sign-modules`, `sign-image`,
- * `ocp image-policy`.
+ * `ocp image-policy`, `sbom attach`. Like main.ts, only flag declarations load at
+ * start; each command's implementation (zod, the AWS SDK) is imported when it runs.
  */
 import { Option, type Command } from 'commander';
-import * as z from 'zod';
 import type { CommandIo } from './scan-command.ts';
-import {
-  certFlagsSchema,
-  imagePolicyFlagsSchema,
-  runImagePolicy,
-  runSbomAttach,
-  runSignImage,
-  sbomFlagsSchema,
-  runSignModules,
-  runSigningCert,
-  signImageFlagsSchema,
-  signModulesFlagsSchema,
-} from './signing-command.ts';
-import { addStoreOptions } from './store-source.ts';
+import { addStoreOptions, storeOptionsOf, type StoreOptions } from './store-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -27,12 +15,17 @@ const KEY_HELP = {
   secret: 'Secrets Manager secret holding a PEM private key (instead of --kms-key-id)',
 } as const;
 
+interface SafeParser<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { message: string }[] } };
+}
+
 export function addSigningCommands(program: Command, io: CommandIo, setExit: (code: number) => void, usage: (message: string) => Error): void {
-  const parse = <T>(schema: z.ZodType<T>, value: unknown): T => {
+  const parse = <T>(schema: SafeParser<T>, value: unknown): T => {
     const flags = schema.safeParse(value);
-    if (!flags.success) throw usage(flags.error.issues[0]?.message ?? z.prettifyError(flags.error));
+    if (!flags.success) throw usage(flags.error.issues[0]?.message ?? 'bad flags');
     return flags.data;
   };
+  const commands = () => import('./signing-command.ts');
 
   const signing = program.command('signing').description('Signing keys and certificates.');
   signing
@@ -44,6 +37,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
     .option('--days <n>', 'validity in days (default 3650)')
     .option('--out <file>', 'where to write the DER certificate')
     .action(async (options: Record<string, unknown>) => {
+      const { certFlagsSchema, runSigningCert } = await commands();
       const flags = parse(certFlagsSchema, {
         kmsKeyId: options['kmsKeyId'],
         keySecret: options['keySecret'],
@@ -63,6 +57,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
     .option('--cert <file>', 'the key\'s certificate (DER or PEM), from `dtk-pipeline signing cert`')
     .option('--signed-attributes', 'sign CMS authenticated attributes (openssl accepts them; Linux module loading REJECTS them)', false)
     .action(async (options: Record<string, unknown>) => {
+      const { runSignModules, signModulesFlagsSchema } = await commands();
       const flags = parse(signModulesFlagsSchema, {
         dir: options['dir'],
         kmsKeyId: options['kmsKeyId'],
@@ -82,6 +77,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
     .option('--pull-secret <file>', 'docker config JSON with push credentials (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
     .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
     .action(async (reference: string, options: Record<string, unknown>) => {
+      const { runSignImage, signImageFlagsSchema } = await commands();
       const flags = parse(signImageFlagsSchema, {
         reference,
         kmsKeyId: options['kmsKeyId'],
@@ -104,6 +100,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
       .option('--name <name>', 'name of the policy (default dtk-pipeline-<driver>)')
       .option('--output <format>', 'yaml or json (default yaml)'),
   ).action(async (options: Record<string, unknown>) => {
+    const { imagePolicyFlagsSchema, runImagePolicy } = await commands();
     const flags = parse(imagePolicyFlagsSchema, {
       driver: options['driver'],
       repository: options['repository'] ?? [],
@@ -111,7 +108,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
       publicKey: options['publicKey'],
       name: options['name'],
       output: options['output'],
-      store: { local: options['local'], table: options['table'] },
+      store: storeOptionsOf(options as StoreOptions),
     });
     setExit(await runImagePolicy(flags, io));
   });
@@ -134,6 +131,7 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
     .option('--pull-secret <file>', 'docker config JSON with push credentials')
     .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
     .action(async (reference: string, options: Record<string, unknown>) => {
+      const { runSbomAttach, sbomFlagsSchema } = await commands();
       const flags = parse(sbomFlagsSchema, { reference, ...options, insecureRegistry: options['insecureRegistry'] ?? [] });
       setExit(await runSbomAttach(flags, io));
     });

@@ -1,170 +1,40 @@
 /**
- * `dtk-pipeline status`, `driver`, `rebuild`, `backfill`: what the pipeline knows
- * and what partners ask of it, against the deployed table or the local run's state.
- *
- * Work asked for here goes through the builds queue like any other build
- * (`--builds-queue-url`, deployed). Against the local state there is no queue
- * between runs: the builds are recorded as queued and the next `dtk-pipeline
- * local` starts them.
+ * `dtk-pipeline status`: what the pipeline knows, kernel by kernel, against the
+ * deployed table or the local run's state (status-view.ts renders it).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import Table from 'cli-table3';
-import * as z from 'zod';
-import { SqsQueue } from '#pipeline/aws.ts';
-import { backfill, type BackfillRequest, type BackfillResult } from '#pipeline/backfill.ts';
-import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
-import { buildCoverageIndex, type CoverageIndex, type TargetCoverage } from '#pipeline/coverage.ts';
-import { driverSchema } from '#pipeline/drivers.ts';
-import type { BuildMessage } from '#pipeline/messages.ts';
-import type { MessageQueue } from '#pipeline/ports.ts';
+import { buildCoverageIndex, type CoverageIndex } from '#pipeline/coverage.ts';
 import { loadSnapshot } from '#pipeline/status.ts';
-import { LOCAL_PLAN_FILE } from '#local/pipeline.ts';
-import { planFileSchema } from '#pipeline/config.ts';
 import type { CommandIo } from './scan-command.ts';
+import { isMissing, kernelsNamed, renderKernel, renderStatus, renderWide, terminalWidth, wantsColour } from './status-view.ts';
 import { openStatusStore, type StoreSource } from './store-source.ts';
 
-/** Where builds go (a deployment's builds queue, or none: the next local run) and the plan file they are planned with. */
-export const planFlagsSchema = z.object({
-  buildsQueueUrl: z.url({ error: (i) => `--builds-queue-url ${JSON.stringify(i.input)} is not a URL` }).optional(),
-  plan: z.string().min(1).optional(),
-});
-export type PlanFlags = z.infer<typeof planFlagsSchema>;
-
-/** The plan file named by --plan, else the one the local run left in its data directory. */
-async function loadPlan(source: StoreSource, flags: PlanFlags): Promise<BuildPlanConfig> {
-  const file = flags.plan ?? (source.kind === 'local' ? join(source.dataDir, LOCAL_PLAN_FILE) : undefined);
-  if (!file) throw new Error('--table needs --plan FILE: the build plan (dtkRepository, buildArches, projects, ubiImages) of the deployment');
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    const hint = flags.plan ? '' : ': run `dtk-pipeline local` first';
-    throw new Error(`cannot read the build plan ${file}${hint} (${(error as Error).message})`, { cause: error });
-  }
-  const parsed = planFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`build plan ${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
+export interface StatusOptions {
+  readonly missing: boolean;
+  readonly json: boolean;
+  readonly wide: boolean;
+  /** Only this kernel: with its arch, a flavour, or without the arch (every arch). */
+  readonly kernel?: string;
 }
 
-/** A queue that only counts: the builds stay recorded as queued for the next local run. */
-class DeferredQueue implements MessageQueue<BuildMessage> {
-  count = 0;
-  async send(messages: readonly BuildMessage[]): Promise<void> {
-    this.count += messages.length;
-  }
-}
-
-function stateLabel(t: TargetCoverage): string {
-  if (t.state === 'not-matching') return '–';
-  const build = t.builds.find((b) => b.image);
-  return `${t.state}${build?.image && t.covered ? `\n${build.image}` : ''}`;
-}
-
-export function formatStatus(index: CoverageIndex, options: { missing: boolean }): string {
-  const drivers = index.drivers.map((d) => d.name);
-  const table = new Table({ head: ['kernel', 'arch', 'releases', 'pre', 'DTK', ...drivers], wordWrap: true });
-  const rows = index.kernels.filter((k) => !options.missing || !k.dtk.covered || Object.values(k.drivers).some((d) => d.matches && !d.covered));
-  for (const k of rows) {
-    const releases = k.releases.length <= 3 ? k.releases.join(' ') : `${k.releases.slice(0, 3).join(' ')} …+${k.releases.length - 3}`;
-    table.push([k.kernel, k.arch, releases, k.prerelease ? 'yes' : '', stateLabel(k.dtk), ...drivers.map((d) => (k.drivers[d] ? stateLabel(k.drivers[d]) : '–'))]);
-  }
-  const s = index.summary;
-  const summary = [
-    `${s.kernels} kernels (${s.prerelease} pre-release)`,
-    `DTK ${s.dtk.covered}/${s.dtk.matching} covered`,
-    ...index.drivers.map((d) => `${d.name} ${s.drivers[d.name]?.covered ?? 0}/${s.drivers[d.name]?.matching ?? 0} covered`),
-  ].join('; ');
-  return `${rows.length > 0 ? `${table.toString()}\n` : options.missing ? 'nothing is missing\n' : 'no kernels recorded yet\n'}${summary}\n`;
-}
-
-export async function runStatus(source: StoreSource, options: { missing: boolean; json: boolean }, io: CommandIo): Promise<number> {
+export async function runStatus(source: StoreSource, options: StatusOptions, io: CommandIo): Promise<number> {
   const opened = await openStatusStore(source, io);
+  let index: CoverageIndex;
   try {
-    const index = buildCoverageIndex(await loadSnapshot(opened.store, [], new Date(), { releases: false }));
-    if (options.json) {
-      const kernels = options.missing ? index.kernels.filter((k) => !k.dtk.covered || Object.values(k.drivers).some((d) => d.matches && !d.covered)) : index.kernels;
-      io.stdout.write(`${JSON.stringify({ ...index, kernels }, null, 2)}\n`);
-    } else {
-      io.stderr.write(`state: ${opened.description}\n`);
-      io.stdout.write(formatStatus(index, options));
-    }
-    return 0;
+    index = buildCoverageIndex(await loadSnapshot(opened.store, [], new Date(), { releases: false }));
   } finally {
     await opened.close();
   }
-}
-
-async function withQueue<T>(flags: PlanFlags, run: (queue: MessageQueue<BuildMessage>) => Promise<T>): Promise<{ result: T; deferred: number }> {
-  if (!flags.buildsQueueUrl) {
-    const queue = new DeferredQueue();
-    return { result: await run(queue), deferred: queue.count };
-  }
-  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
-  try {
-    return { result: await run(new SqsQueue<BuildMessage>(sqs, flags.buildsQueueUrl)), deferred: 0 };
-  } finally {
-    sqs.destroy();
-  }
-}
-
-function describeBackfill(r: BackfillResult, deferred: number): string {
-  const where = deferred > 0 ? `; ${deferred} builds recorded as queued: the next \`dtk-pipeline local\` starts them` : '';
-  return `${r.kernels} kernels matched; ${r.queued} builds queued, ${r.requeued} queued again, ${r.unchanged} already recorded${where}\n`;
-}
-
-export async function runBackfill(source: StoreSource, flags: PlanFlags, request: BackfillRequest, io: CommandIo): Promise<number> {
-  const opened = await openStatusStore(source, io);
-  try {
-    const plan = await loadPlan(source, flags);
-    const { result, deferred } = await withQueue(flags, (builds) => backfill({ store: opened.store, builds, plan }, request));
-    io.stdout.write(describeBackfill(result, deferred));
+  const named = options.kernel === undefined ? undefined : kernelsNamed(index, options.kernel);
+  if (named?.length === 0) throw new Error(`kernel ${JSON.stringify(options.kernel)} is not recorded (\`dtk-pipeline status\` lists the kernels)`);
+  if (options.json) {
+    const kernels = (named ?? index.kernels).filter((k) => !options.missing || isMissing(k));
+    io.stdout.write(`${JSON.stringify({ ...index, kernels }, null, 2)}\n`);
     return 0;
-  } finally {
-    await opened.close();
   }
-}
-
-/** `driver add --file F`: validate, store, then build it for every recorded kernel it matches. */
-export async function runDriverAdd(source: StoreSource, flags: PlanFlags, file: string, io: CommandIo): Promise<number> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`cannot read driver definition ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  const parsed = driverSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`driver definition ${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const driver = parsed.data;
-  const opened = await openStatusStore(source, io);
-  try {
-    const previous = await opened.store.getDriver(driver.name);
-    await opened.store.putDriver(driver, new Date().toISOString());
-    io.stdout.write(`${previous ? 'updated' : 'added'} driver ${driver.name} (version ${driver.version})\n`);
-    const plan = await loadPlan(source, flags);
-    const { result, deferred } = await withQueue(flags, (builds) => backfill({ store: opened.store, builds, plan }, { driver: driver.name, rebuild: false }));
-    io.stdout.write(`backfill: ${describeBackfill(result, deferred)}`);
-    return 0;
-  } finally {
-    await opened.close();
-  }
-}
-
-export async function runDriverList(source: StoreSource, io: CommandIo): Promise<number> {
-  const opened = await openStatusStore(source, io);
-  try {
-    const drivers = await opened.store.listDrivers();
-    if (drivers.length === 0) io.stdout.write('no drivers stored (drivers of the deploy config are not listed here)\n');
-    for (const d of drivers) io.stdout.write(`${d.name}\t${d.version}\t${d.repository}:${d.tagTemplate}\t${d.arches.join(',')}\t${d.channels.join(',')}\n`);
-    return 0;
-  } finally {
-    await opened.close();
-  }
+  io.stderr.write(`state: ${opened.description}\n`);
+  const view = { width: terminalWidth(io.stdout, io.env), colour: wantsColour(io.stdout, io.env) };
+  if (named) io.stdout.write(renderKernel(index, named, view));
+  else if (options.wide) io.stdout.write(renderWide(index, options, view));
+  else io.stdout.write(renderStatus(index, options, view));
+  return 0;
 }

@@ -1,14 +1,14 @@
 /**
- * Where commands that work on the recorded state (`kmm`, `status`, `driver`)
- * find it: the local run's DynamoDB data on disk (`--local [DATA_DIR]`, the
- * default), or the deployed table (`--table NAME`, real DynamoDB with the default
- * AWS credential chain, region from `AWS_REGION`; `AWS_ENDPOINT_URL_DYNAMODB` is
- * honoured by the SDK).
+ * Where commands that work on the recorded state (`kmm`, `status`, `driver`,
+ * `rebuild`, `backfill`) find it: the local run's DynamoDB data on disk
+ * (`--data-dir DIR`, the default; `--local [DIR]` is its old name), or the
+ * deployed table (`--table NAME`, real DynamoDB with the default AWS credential
+ * chain, region from `AWS_REGION`; `AWS_ENDPOINT_URL_DYNAMODB` is honoured by
+ * the SDK). The flags themselves are declared in store-options.ts.
  *
  * Usage from a command:
  *
- *   addStoreOptions(program.command('status'))            // --local [dir], --table <name>
- *   const source = storeFlagsSchema.safeParse({ local: options.local, table: options.table });
+ *   const source = storeFlagsSchema.safeParse(storeOptionsOf(options));
  *   const { store, close } = await openStatusStore(source.data, io);
  *   try { … await loadSnapshot(store) … } finally { await close(); }
  */
@@ -17,15 +17,13 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Command } from 'commander';
-import dynalite from 'dynalite';
 import * as z from 'zod';
 import type { PipelineStore } from '#pipeline/store.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
+import { explainAwsErrors } from './aws-errors.ts';
 import type { CommandIo } from './scan-command.ts';
+import { DEFAULT_LOCAL_DATA_DIR } from './store-options.ts';
 
-/** The local run's data directory (`dtk-pipeline local --data-dir`). */
-export const DEFAULT_LOCAL_DATA_DIR = '.cache/local';
 /** The table the local run creates (src/local/emulators.ts). */
 export const LOCAL_TABLE_NAME = 'dtk-pipeline';
 const LOCAL_REGION = 'us-east-1';
@@ -34,23 +32,22 @@ const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 export const storeFlagsSchema = z
   .object({
-    /** `true` for a bare `--local`. */
+    dataDir: z.string().min(1, { error: '--data-dir needs a directory' }).optional(),
+    /** The old name of --data-dir; `true` for a bare `--local`. */
     local: z.union([z.literal(true), z.string().min(1, { error: '--local needs a directory or nothing' })]).optional(),
     table: z.string().regex(TABLE_NAME, { error: (i) => `--table ${JSON.stringify(i.input)} is not a DynamoDB table name ([A-Za-z0-9_.-], 3 to 255 characters)` }).optional(),
   })
-  .refine((f) => f.local === undefined || f.table === undefined, { error: 'give --local or --table, not both' })
+  .refine((f) => f.dataDir === undefined || typeof f.local !== 'string' || f.local === f.dataDir, {
+    error: '--local is the old name of --data-dir: give the directory once',
+  })
+  .refine((f) => f.table === undefined || (f.dataDir === undefined && f.local === undefined), { error: 'give --data-dir or --table, not both' })
   .transform((f): StoreSource =>
-    f.table === undefined ? { kind: 'local', dataDir: typeof f.local === 'string' ? f.local : DEFAULT_LOCAL_DATA_DIR } : { kind: 'table', table: f.table },
+    f.table === undefined
+      ? { kind: 'local', dataDir: f.dataDir ?? (typeof f.local === 'string' ? f.local : DEFAULT_LOCAL_DATA_DIR) }
+      : { kind: 'table', table: f.table },
   );
 
 export type StoreSource = { readonly kind: 'local'; readonly dataDir: string } | { readonly kind: 'table'; readonly table: string };
-
-/** Adds `--local [dir]` and `--table <name>` to a command; parse them with `storeFlagsSchema`. */
-export function addStoreOptions(command: Command): Command {
-  return command
-    .option('--local [dir]', `read the local run's state (default, in ${DEFAULT_LOCAL_DATA_DIR})`)
-    .option('--table <name>', 'read the deployed DynamoDB table (default AWS credentials; region from AWS_REGION)');
-}
 
 export interface OpenedStore {
   readonly store: PipelineStore;
@@ -67,6 +64,7 @@ export async function openStatusStore(source: StoreSource, io: Pick<CommandIo, '
 async function openTable(table: string, env: NodeJS.ProcessEnv): Promise<OpenedStore> {
   const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
   const client = new DynamoDBClient(region ? { region } : {});
+  explainAwsErrors(client, { resource: `table ${table}`, service: 'DynamoDB', endpointEnv: 'AWS_ENDPOINT_URL_DYNAMODB', env });
   const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(client), table);
   return {
     store,
@@ -86,6 +84,8 @@ async function openLocal(dataDir: string): Promise<OpenedStore> {
   if (!exists) {
     throw new Error(`no local pipeline state in ${path}: run \`npm run local\` (or \`dtk-pipeline local --data-dir ${dataDir}\`) first, or pass --table`);
   }
+  // The local DynamoDB emulator loads only for the local state, never for --table.
+  const { default: dynalite } = await import('dynalite');
   const server: Server = dynalite({ path });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -15,6 +15,11 @@ export const FINDING_CODES = [
   'invalid-rt-kernel',
   /** Two RHCOS sources of one stream name different kernels. */
   'kernel-sources-disagree',
+  /**
+   * The usual source of a stream's kernel was missing and another one was used
+   * (a node image whose meta.json is not in its last layer): the message names it.
+   */
+  'kernel-source-fallback',
   /** A stream has no source that yields a kernel. */
   'no-kernel-found',
   /** The release could not be resolved (the message says why). */

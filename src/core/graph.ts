@@ -13,10 +13,19 @@ import type { GraphArch } from './arch.ts';
 
 export const DEFAULT_GRAPH_URL = 'https://api.openshift.com/api/upgrades_info/v1/graph';
 
+/** OKD's update graph (a real OKD ClusterVersion's `spec.upstream`); it serves `stable-scos-4`. */
+export const OKD_GRAPH_URL = 'https://amd64.origin.releases.ci.openshift.org/graph';
+
+/** OKD (SCOS) channels, which the OpenShift graph does not serve: `stable-scos-4`. */
+export const OKD_CHANNEL_PATTERN = /^[a-z0-9-]*-scos-\d{1,2}$/;
+
 export const CHANNELS_KEY = 'io.openshift.upgrades.graph.release.channels';
 
-/** A channel name as Cincinnati spells them: `stable-4.18`, `candidate-5.0`, `eus-4.16`. */
-export const CHANNEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{1,2}\.\d{1,3}$/;
+/**
+ * A channel name as Cincinnati spells them: `stable-4.18`, `candidate-5.0`, `eus-4.16`,
+ * and OKD's, which end in the major alone: `stable-scos-4`.
+ */
+export const CHANNEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{1,2}(?:\.\d{1,3})?$/;
 
 const nodeSchema = z.object({
   version: z.string().min(1).max(64),

@@ -7,6 +7,14 @@ import * as z from 'zod';
 import { KERNEL_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';
 
+/** OKD's node image (SCOS): CentOS Stream, whose kernels carry no RHEL minor. */
+export const CENTOS_STREAM_TAG = 'stream-coreos';
+
+/** True for a stream whose kernel is a CentOS Stream kernel (OKD), not a RHEL one. */
+export function isCentOsStream(stream: string): boolean {
+  return stream === CENTOS_STREAM_TAG;
+}
+
 export const kernelStreamSchema = z.object({
   /** The RHCOS tag the stream was read from: `rhel-coreos`, `rhel-coreos-10`, `machine-os-content`… */
   stream: z.string(),

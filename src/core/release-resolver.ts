@@ -1,11 +1,13 @@
 /**
  * One release payload, for one architecture → its kernel stream(s).
  *
- * A release ships one kernel stream per RHCOS image: `rhel-coreos` (or
- * `rhel-coreos-8`, or `machine-os-content` before 4.12), and from 4.22 a second,
- * RHEL 10 stream `rhel-coreos-10` with its own `driver-toolkit-10`. For each
- * stream every source that exists is read; the RHCOS kernel is the one nodes run
- * and wins, and a DTK built for another kernel is reported as a finding.
+ * A release ships one kernel stream per node image: `rhel-coreos` (or
+ * `rhel-coreos-8`, or `machine-os-content` before 4.12; OKD's `stream-coreos`,
+ * CentOS Stream), and from 4.21 a second, RHEL 10 stream `rhel-coreos-10`: a Tech
+ * Preview without any DTK of its own in 4.21 and 4.22, with `driver-toolkit-10`
+ * from 5.0. For each stream every source that exists is read; the node image's
+ * kernel is the one nodes run and wins, and a DTK built for another kernel is
+ * reported as a finding.
  */
 import type { GoArch, GraphArch, KernelArch } from './arch.ts';
 import { isGoArch, kernelArchOf } from './arch.ts';
@@ -19,12 +21,14 @@ import type { ComponentImage } from './release-payload.ts';
 import { PayloadError, readReleasePayload } from './release-payload.ts';
 import { PlatformNotFoundError } from './registry/errors.ts';
 import { parseImageReference } from './registry/reference.ts';
-import type { ImageRef, ImageSource, Platform } from './registry/types.ts';
-import { readExtensionsImage, readRhcosImage } from './rhcos-image.ts';
+import type { ImageRef, ImageSource, Platform, ResolvedManifest } from './registry/types.ts';
+import { DTK_RELEASE_FILE } from './dtk-image.ts';
+import { META_FALLBACK_MAX_LAYER_BYTES, META_JSON, readExtensionsImage, readMetaJsonFromEarlierLayers, readRhcosImage } from './rhcos-image.ts';
 import type { KernelStream, ResolvedRelease } from './release-record.ts';
+import { isCentOsStream } from './release-record.ts';
 import { parseOpenShiftVersion, parseRhcosVersion } from './versions.ts';
 
-export { kernelStreamSchema, resolvedReleaseSchema, type KernelStream, type ResolvedRelease } from './release-record.ts';
+export { isCentOsStream, kernelStreamSchema, resolvedReleaseSchema, type KernelStream, type ResolvedRelease } from './release-record.ts';
 
 interface StreamPlan {
   readonly stream: string;
@@ -37,12 +41,16 @@ interface StreamPlan {
 type StreamObservations = { rhcos: Observation[]; dtk?: Observation; extensions?: Observation };
 
 const STREAM_CLASS = 'io.openshift.os.streamclass';
+
+/** Node image tags of the primary stream, by era: RHEL 9 (4.13 →), RHEL 8 (4.12), OKD's CentOS Stream. */
+const PRIMARY_TAGS = ['rhel-coreos', 'rhel-coreos-8', 'stream-coreos'] as const;
+
 const BUILD_VERSIONS = 'io.openshift.build.versions';
 
 /** Which images make up each kernel stream of a release. */
 export function planStreams(components: ReadonlyMap<string, ComponentImage>): StreamPlan[] {
   const plans: StreamPlan[] = [];
-  const primaryTag = ['rhel-coreos', 'rhel-coreos-8'].find((t) => components.has(t));
+  const primaryTag = PRIMARY_TAGS.find((t) => components.has(t));
   const legacy = components.get('machine-os-content');
   const dtk = components.get('driver-toolkit');
   if (primaryTag || legacy || dtk) {
@@ -124,8 +132,10 @@ export function combineStream(
     all.find((o) => o.rhcosVersion)?.rhcosVersion ??
     rhcosVersionFromAnnotations(plan.rhcos) ??
     rhcosVersionFromAnnotations(plan.legacy);
-  const rhelVersion =
-    kernel.rhelMinor !== undefined
+  // CentOS Stream has no minor releases: its EL major is all there is to say.
+  const rhelVersion = isCentOsStream(plan.stream)
+    ? String(kernel.rhelMajor)
+    : kernel.rhelMinor !== undefined
       ? rhelVersionOf(kernel)
       : (seen.dtk?.rhelVersion ?? (rhcosVersion ? parseRhcosVersion(rhcosVersion)?.rhelVersion : undefined) ?? rhelVersionOf(kernel));
   const streamClass = plan.rhcos?.annotations[STREAM_CLASS] ?? plan.dtk?.annotations[STREAM_CLASS];
@@ -211,7 +221,7 @@ export class ReleaseResolver {
     if (plans.length === 0) {
       findings.push({
         code: 'no-kernel-found',
-        message: 'image-references has none of rhel-coreos, rhel-coreos-8, machine-os-content, driver-toolkit',
+        message: 'image-references has none of rhel-coreos, rhel-coreos-8, stream-coreos, machine-os-content, driver-toolkit',
       });
     }
     const combined = await Promise.all(
@@ -223,6 +233,40 @@ export class ReleaseResolver {
       if (c.stream && !streams.some((s) => s.kernel === c.stream!.kernel)) streams.push(c.stream);
     }
     return { version: input.version, arch, payload: input.payload, streams, findings };
+  }
+
+  /**
+   * A layered node image without meta.json in its last layer: the kernel comes from
+   * the cheapest source left, and a finding names it. The image's labels cost
+   * nothing more (`ostree.linux`, up to 4.21); the DTK file was read anyway (but
+   * says what the DTK was built for, not what nodes run); only when neither names a
+   * kernel are small earlier layers read (never a base layer).
+   */
+  private async metaJsonFallback(
+    image: ResolvedManifest,
+    fromImage: readonly Observation[],
+    dtk: Observation | undefined,
+    plan: StreamPlan,
+    arch: KernelArch,
+  ): Promise<Observation[]> {
+    const tag = plan.stream;
+    const missing = `${tag} has no ${META_JSON} in its last layer`;
+    const note = (message: string): Observation => ({ source: tag, findings: [{ code: 'kernel-source-fallback', source: tag, message }] });
+    const label = fromImage.find((o) => o.kernel);
+    if (label) return [note(`${missing}; its kernel ${label.kernel!.full} comes from ${label.source} label ostree.linux`)];
+    if (dtk?.kernel) {
+      return [note(`${missing}; its kernel ${dtk.kernel.full} comes from ${plan.dtk?.tag ?? 'driver-toolkit'} ${DTK_RELEASE_FILE} (what the DTK was built for; not checked against the node image)`)];
+    }
+    const found = await readMetaJsonFromEarlierLayers(this.images, image, arch, tag);
+    const layers = image.manifest.layers.length;
+    if (found.observation) {
+      const kernel = found.observation.kernel?.full ?? 'no valid kernel';
+      return [
+        found.observation,
+        note(`${missing}; ${kernel} comes from ${META_JSON} in layer ${found.layerIndex + 1} of ${layers} (${found.layerBytes} bytes)`),
+      ];
+    }
+    return [note(`${missing}, and none of its ${found.tried} earlier layers of at most ${META_FALLBACK_MAX_LAYER_BYTES} bytes holds it; larger layers are not read`)];
   }
 
   /** Reads everything a stream's images say. */
@@ -240,8 +284,9 @@ export class ReleaseResolver {
       rhcos?.layered && extImage
         ? await readExtensionsImage(images, extImage.ref, platform, arch, extImage.tag)
         : undefined;
+    const fallback = rhcos?.metaJsonMissing && rhcosImage ? await this.metaJsonFallback(rhcos.metaJsonMissing, rhcos.observations, dtk, plan, arch) : [];
     return {
-      rhcos: [...(rhcos?.observations ?? []), ...(legacy?.observations ?? [])],
+      rhcos: [...fallback, ...(rhcos?.observations ?? []), ...(legacy?.observations ?? [])],
       ...(dtk ? { dtk } : {}),
       ...(extensions ? { extensions } : {}),
     };

@@ -96,6 +96,48 @@ export interface RhcosImageObservation {
   readonly observations: readonly Observation[];
   /** True for layered node images (4.19 →), whose extensions image has extensions.json. */
   readonly layered: boolean;
+  /**
+   * A layered image whose last layer holds no meta.json (openshift/os 53c2138 broke
+   * the layer order of builds from 2026-03-30 to 2026-05-20; fixed in 17084e8): the
+   * manifest, for a fallback that reads only small earlier layers.
+   */
+  readonly metaJsonMissing?: ResolvedManifest;
+}
+
+/**
+ * Largest earlier layer the meta.json fallback may read. A layer holding only
+ * meta.json is a few KiB to a few tens of KiB compressed (an rpm list of ~600
+ * packages); base and ostree content layers are tens to hundreds of MiB. 1 MiB keeps
+ * every plausible meta.json layer in and every base layer out.
+ */
+export const META_FALLBACK_MAX_LAYER_BYTES = 1024 * 1024;
+/** At most this many earlier layers are tried (nearest the end first). */
+export const META_FALLBACK_MAX_LAYERS = 4;
+
+/**
+ * meta.json from an earlier layer of a layered node image, for when its last layer
+ * does not hold it. Only layers of at most META_FALLBACK_MAX_LAYER_BYTES are read,
+ * nearest the end first, at most META_FALLBACK_MAX_LAYERS of them: a base layer is
+ * never downloaded. Returns the observation and which layer held the file.
+ */
+export async function readMetaJsonFromEarlierLayers(
+  images: ImageReader,
+  image: ResolvedManifest,
+  arch: KernelArch,
+  source: string,
+): Promise<{ observation: Observation; layerIndex: number; layerBytes: number } | { observation?: undefined; tried: number }> {
+  const layers = image.manifest.layers;
+  const candidates = layers
+    .slice(0, -1)
+    .map((layer, index) => ({ layer, index }))
+    .filter(({ layer }) => layer.size <= META_FALLBACK_MAX_LAYER_BYTES)
+    .reverse()
+    .slice(0, META_FALLBACK_MAX_LAYERS);
+  for (const { layer, index } of candidates) {
+    const text = (await images.readFiles(image.ref, layer, [META_JSON])).get(META_JSON)?.toString('utf8');
+    if (text !== undefined) return { observation: observeMetaJson(text, arch, source), layerIndex: index, layerBytes: layer.size };
+  }
+  return { tried: candidates.length };
 }
 
 /** Reads an RHCOS image (`rhel-coreos*` or `machine-os-content`): labels, and meta.json when layered. */
@@ -114,9 +156,9 @@ export async function readRhcosImage(
   const fromLabels = observeRhelCoreosLabels(labels, arch, source);
   if (labels['io.openshift.metalayer'] !== 'true') return { observations: [fromLabels], layered: false };
   const meta = await lastLayerFile(images, image, META_JSON);
-  const fromMeta = meta === undefined ? undefined : observeMetaJson(meta, arch, source);
+  if (meta === undefined) return { observations: [fromLabels], layered: true, metaJsonMissing: image };
   // meta.json is the rpm database itself: it goes first.
-  return { observations: fromMeta ? [fromMeta, fromLabels] : [fromLabels], layered: true };
+  return { observations: [observeMetaJson(meta, arch, source), fromLabels], layered: true };
 }
 
 /** Reads an extensions image's extensions.json (layered releases only). */

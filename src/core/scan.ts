@@ -62,7 +62,14 @@ export interface ScanRequest {
 }
 
 export interface ScanDeps {
+  /** The update graph of every channel not named in `channelGraphs`. */
   readonly graph: GraphClient;
+  /**
+   * Channels served by another graph (OKD's `stable-scos-4` by
+   * https://amd64.origin.releases.ci.openshift.org/graph): channel → its graph.
+   * @default - every channel from `graph`
+   */
+  readonly channelGraphs?: ReadonlyMap<string, GraphClient>;
   readonly resolver: ReleaseResolver;
   readonly store: ScanStore;
   readonly now?: () => Date;
@@ -94,7 +101,7 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
       limit(async (): Promise<{ channel: string; arch: GraphArch; snapshot?: GraphSnapshot }> => {
         try {
           const previous = await deps.store.getGraph(channel, arch);
-          const fetched = await deps.graph.fetch(channel, arch, previous?.validator);
+          const fetched = await (deps.channelGraphs?.get(channel) ?? deps.graph).fetch(channel, arch, previous?.validator);
           if (!fetched.changed && previous) {
             graphsUnchanged++;
             return { channel, arch, snapshot: previous };

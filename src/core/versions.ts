@@ -1,31 +1,64 @@
 /**
- * OpenShift release versions and RHCOS build versions.
+ * OpenShift and OKD release versions, and RHCOS build versions.
+ *
+ *   OpenShift  4.18.14, 4.17.0-ec.2, 4.17.0-rc.1, 5.0.0-ec.1
+ *   OKD (SCOS) 4.19.0-okd-scos.17 (generally available: the `.17` is OKD's build
+ *              counter, not a pre-release), 4.20.0-okd-scos.ec.14 (pre-release)
+ *   Old s390x  4.2.11-s390x: a GA release whose version carries its arch (real
+ *              stable-4.2 s390x graphs list 4.2.11-s390x … 4.2.13-s390x)
  */
 
 export interface OpenShiftVersion {
   readonly major: number;
   readonly minor: number;
   readonly patch: number;
-  /** `ec.2`, `rc.1`, `fc.0`… for pre-releases. */
+  /** The whole semver pre-release part: `ec.2`, `rc.1`, `okd-scos.17`, `okd-scos.ec.14`. */
   readonly prerelease?: string;
+  /** `okd` for OKD (SCOS) versions, which carry `-okd-scos.` whether or not they are pre-releases. */
+  readonly distribution: 'ocp' | 'okd';
+  /** True for engineering, feature and release candidates of either distribution. */
+  readonly isPrerelease: boolean;
 }
+
+/** A GA version suffixed with its arch (`4.2.11-s390x`). */
+const ARCH_SUFFIX = /^(?:s390x|ppc64le|aarch64|arm64|x86_64|amd64)$/;
+
+/**
+ * `okd-scos.17` (GA build 17), `okd-scos.ec.14` (engineering candidate 14), and the
+ * FCOS-era OKD spelling `0.okd-2024-03-10-010116` (GA, ordered by its date).
+ */
+const OKD_SUFFIX = /^(?:okd-scos\.(?:(?<build>\d{1,4})|(?<pre>(?:ec|rc|fc)\.\d{1,4}))|0\.okd-(?<date>\d{4}-\d{2}-\d{2}-\d{6}))$/;
 
 const OCP_PATTERN = /^(\d{1,2})\.(\d{1,3})\.(\d{1,4})(?:-([0-9A-Za-z.-]{1,64}))?$/;
 
 export function parseOpenShiftVersion(value: string): OpenShiftVersion | undefined {
   const m = OCP_PATTERN.exec(value);
   if (!m) return undefined;
+  const suffix = m[4];
+  const looksOkd = suffix !== undefined && /^(?:0\.)?okd-/.test(suffix);
+  const okd = looksOkd ? OKD_SUFFIX.exec(suffix) : undefined;
+  if (looksOkd && !okd) return undefined; // an OKD spelling we do not know: not guessed at
   return {
     major: Number(m[1]),
     minor: Number(m[2]),
     patch: Number(m[3]),
-    ...(m[4] === undefined ? {} : { prerelease: m[4] }),
+    ...(suffix === undefined ? {} : { prerelease: suffix }),
+    distribution: okd ? 'okd' : 'ocp',
+    isPrerelease: okd ? okd.groups?.['pre'] !== undefined : suffix !== undefined && !ARCH_SUFFIX.test(suffix),
   };
 }
 
-/** True for engineering and release candidates (`4.17.0-ec.2`, `4.17.0-rc.1`). */
+/**
+ * True for engineering and release candidates (`4.17.0-ec.2`, `4.17.0-rc.1`,
+ * `4.20.0-okd-scos.ec.14`); false for GA releases, OKD's included (`4.19.0-okd-scos.17`).
+ */
 export function isPrereleaseVersion(value: string): boolean {
-  return parseOpenShiftVersion(value)?.prerelease !== undefined;
+  return parseOpenShiftVersion(value)?.isPrerelease ?? false;
+}
+
+/** True for OKD versions (`…-okd-scos.…`). */
+export function isOkdVersion(value: string): boolean {
+  return parseOpenShiftVersion(value)?.distribution === 'okd';
 }
 
 /** `4.18` for `4.18.14`. */
@@ -41,10 +74,24 @@ export function compareOpenShiftVersions(a: string, b: string): number {
   if (!va || !vb) return va ? -1 : vb ? 1 : a.localeCompare(b);
   const d = va.major - vb.major || va.minor - vb.minor || va.patch - vb.patch;
   if (d !== 0) return d;
+  if (va.distribution !== vb.distribution) return va.distribution === 'ocp' ? -1 : 1;
+  if (va.distribution === 'okd') return compareOkd(va.prerelease!, vb.prerelease!);
+  if (va.isPrerelease !== vb.isPrerelease) return va.isPrerelease ? -1 : 1;
   if (va.prerelease === vb.prerelease) return 0;
   if (va.prerelease === undefined) return 1;
   if (vb.prerelease === undefined) return -1;
   return comparePrerelease(va.prerelease, vb.prerelease);
+}
+
+/** OKD of one x.y.z: candidates (ec < rc, by number) before GA builds (by number). */
+function compareOkd(a: string, b: string): number {
+  const ga = OKD_SUFFIX.exec(a)?.groups;
+  const gb = OKD_SUFFIX.exec(b)?.groups;
+  if (ga?.['date'] !== undefined || gb?.['date'] !== undefined) return a < b ? -1 : a > b ? 1 : 0;
+  if (ga?.['build'] !== undefined && gb?.['build'] !== undefined) return Number(ga['build']) - Number(gb['build']);
+  if (ga?.['build'] !== undefined) return 1;
+  if (gb?.['build'] !== undefined) return -1;
+  return comparePrerelease(ga?.['pre'] ?? a, gb?.['pre'] ?? b);
 }
 
 function comparePrerelease(a: string, b: string): number {

@@ -22,6 +22,8 @@ export interface LocalPipelineOptions {
   /** Events the runner reported (the runner's onEvent should push here). */
   readonly events: CodeBuildStateChangeEvent[];
   readonly graphUrl: string;
+  /** Channels another graph serves (OKD's): channel → graph URL. @default {} */
+  readonly channelGraphs?: Readonly<Record<string, string>>;
   /** docker config JSON text; stored in the Secrets Manager emulator. */
   readonly pullSecret: string;
   readonly channels: readonly string[];
@@ -102,6 +104,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     CHANNELS: options.channels.join(','),
     ARCHES: options.arches.join(','),
     GRAPH_URL: options.graphUrl,
+    CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}),
     PULL_SECRET_ARN: pullSecretArn,
     INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(','),
     DTK_REPOSITORY: options.dtkRepository,

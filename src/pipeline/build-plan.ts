@@ -6,6 +6,8 @@
  */
 import type { KernelArch } from '#core/arch.ts';
 import { parseBuildKernel } from '#core/builds/build-kernel.ts';
+import { CENTOS_STREAM_DTK_BASE } from '#core/builds/params.ts';
+import { isCentOsStream } from '#core/release-record.ts';
 import { renderTagTemplate } from '#core/builds/tags.ts';
 import type { Kernel } from '#core/kernel.ts';
 import { kernelTag, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
@@ -36,11 +38,18 @@ export function kernelGroup(kernel: Kernel): string {
 }
 
 /** DTK build of a (base) kernel on its own arch, when a builder for that arch is configured. */
-export function planDtkBuild(kernel: Kernel, stream: { rhelVersion: string | null; rtKernel: string | null }, config: BuildPlanConfig, now: string): BuildEntry[] {
+export function planDtkBuild(
+  kernel: Kernel,
+  stream: { rhelVersion: string | null; rtKernel: string | null; stream?: string | null },
+  config: BuildPlanConfig,
+  now: string,
+): BuildEntry[] {
   const project = config.projects.dtk[kernel.arch];
   if (!config.buildArches.includes(kernel.arch) || !project || kernel.flavour !== 'base') return [];
   const kernelVersion = kernelGroup(kernel);
-  const ubi = config.ubiImages?.[String(kernel.rhelMajor)];
+  // OKD's CentOS Stream kernels: a UBI base with RHSM repositories cannot hold them.
+  const centos = stream.stream !== undefined && stream.stream !== null && isCentOsStream(stream.stream);
+  const ubi = centos ? undefined : config.ubiImages?.[String(kernel.rhelMajor)];
   return [
     entry(
       {
@@ -60,12 +69,18 @@ export function planDtkBuild(kernel: Kernel, stream: { rhelVersion: string | nul
           TARGET_IMAGE: config.dtkRepository,
           REBUILD: 'false',
           ...(ubi ? { UBI_IMAGE: ubi } : {}),
+          ...(centos ? { DTK_BASE: CENTOS_STREAM_DTK_BASE } : {}),
           ...(stream.rtKernel ? { RT_KERNEL: stream.rtKernel } : {}),
         },
       },
       now,
     ),
   ];
+}
+
+/** The driver is built FROM this project's DTK image: by choice, or because no release ships a DTK for the kernel. */
+export function usesProjectDtk(driver: Pick<Driver, 'dtk'>, kernelEntry: Pick<KernelEntry, 'dtkImages'>): boolean {
+  return driver.dtk === 'project' || kernelEntry.dtkImages.length === 0;
 }
 
 /**
@@ -82,9 +97,10 @@ export function planDriverBuilds(
 ): BuildEntry[] {
   const builds: BuildEntry[] = [];
   for (const driver of drivers) {
-    if (driver.dtk === 'project' && !options.projectDtkReady) continue;
     const releaseDtk = kernelEntry.dtkImages[0];
-    if (driver.dtk === 'release' && !releaseDtk) continue;
+    // A kernel no release ships a DTK for (RHEL 10 in 4.21/4.22, a Tech Preview):
+    // this project's DTK is the only one its nodes will have, whatever the driver asks.
+    if (usesProjectDtk(driver, kernelEntry) && !options.projectDtkReady) continue;
     for (const flavoured of driverKernels(driver, kernelEntry)) {
       const kernel = parseKernel(flavoured);
       const project = kernel && config.projects.driver[kernel.arch];
@@ -93,7 +109,7 @@ export function planDriverBuilds(
       const tag = renderTagTemplate(driver.tagTemplate, { kernel: parseBuildKernel(kernel.full), modName });
       const kernelVersion = kernelGroup(kernel);
       const target = `driver:${driver.name}`;
-      const dtkImage = driver.dtk === 'release' ? releaseDtk! : `${config.dtkRepository}:${kernelTag(kernelEntry.kernel)}`;
+      const dtkImage = usesProjectDtk(driver, kernelEntry) ? `${config.dtkRepository}:${kernelTag(kernelEntry.kernel)}` : releaseDtk!;
       builds.push(
         entry(
           {

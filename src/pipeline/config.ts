@@ -62,6 +62,8 @@ export const envSchema = z.object({
   /** Comma-separated graph arches, e.g. `amd64,arm64,multi`. */
   ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(GRAPH_ARCHES)).min(1)),
   GRAPH_URL: z.string().url().default(DEFAULT_GRAPH_URL),
+  /** JSON object: channel → graph URL, for channels another graph serves (OKD's `stable-scos-4`). */
+  CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
   PULL_SECRET_ARN: z.string().min(1),
   /** Comma-separated HOST:PORT reachable over plain HTTP (tests only). */

@@ -18,6 +18,8 @@ export const RECLAIM_AFTER_MS = 30 * 60 * 1000;
 
 export interface PollDeps {
   readonly graph: GraphClient;
+  /** Channels another graph serves (OKD's): channel → its graph. @default - none */
+  readonly channelGraphs?: ReadonlyMap<string, GraphClient>;
   readonly store: PipelineStore;
   readonly releases: MessageQueue<ReleaseMessage>;
   readonly now?: () => Date;
@@ -45,7 +47,7 @@ export async function pollReleases(deps: PollDeps, config: { channels: readonly 
     pairs.map(async ({ channel, arch }) => {
       try {
         const previous = await deps.store.getGraphState(channel, arch);
-        const fetched = await deps.graph.fetch(channel, arch, previous);
+        const fetched = await (deps.channelGraphs?.get(channel) ?? deps.graph).fetch(channel, arch, previous);
         if (!fetched.changed) {
           unchanged++;
           return;

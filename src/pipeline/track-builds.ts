@@ -2,7 +2,7 @@
  * track-builds: CodeBuild state changes → the build's record, notifications,
  * and the multi-arch join once every arch of a target is done.
  */
-import { planDriverBuilds, planJoin } from './build-plan.ts';
+import { planDriverBuilds, planJoin, usesProjectDtk } from './build-plan.ts';
 import type { CodeBuildStateChange } from './messages.ts';
 import { buildFinished } from './notifications.ts';
 import { queueBuilds } from './queue-builds.ts';
@@ -71,7 +71,7 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
     // This project's DTK image now exists: drivers built FROM it can start.
     const kernel = build.kind === 'dtk' ? await deps.store.getKernel(build.kernel) : undefined;
     if (kernel) {
-      const drivers = (await driversOf(deps)).filter((d) => d.dtk === 'project');
+      const drivers = (await driversOf(deps)).filter((d) => usesProjectDtk(d, kernel));
       next.push(...planDriverBuilds(kernel, drivers, deps.plan, now, { projectDtkReady: true }));
     }
     // After a rebuild the multi-arch tag must point at the new images: the join runs again.

@@ -2,7 +2,7 @@
  * Builders that turn plain release facts (version, arch, RHCOS version, kernels) into the
  * `ReleaseArchSpec` of that release's era, following docs/release-payloads.md and docs/kernels.md:
  *
- * | OpenShift  | RHCOS tag(s) (kernel source)                                  | extensions tag             |
+ * | OpenShift  | node image tag(s) (kernel source)                             | extensions tag             |
  * |------------|---------------------------------------------------------------|----------------------------|
  * | ≤ 4.11     | machine-os-content (labels com.coreos.rpm.kernel[-rt-core])    | –                          |
  * | 4.12       | rhel-coreos-8 (ostree.linux) + machine-os-content              | rhel-coreos-8-extensions   |
@@ -10,12 +10,14 @@
  * | 4.15–4.18  | rhel-coreos (ostree.linux)                                     | rhel-coreos-extensions     |
  * | 4.19–4.21  | rhel-coreos (ostree.linux, metalayer meta.json)                | + extensions.json          |
  * | 4.22+, 5.x | rhel-coreos + rhel-coreos-10 (ostree.linux=true, meta.json)    | both, with extensions.json |
+ * | OKD (SCOS) | stream-coreos (CentOS Stream; layered like RHCOS of its minor) | stream-coreos-extensions   |
  *
- * `driver-toolkit` (and `driver-toolkit-10` with a RHEL 10 stream) carries
- * `etc/driver-toolkit-release.json` in its last layer (or second-to-last, on request).
+ * `driver-toolkit` carries `etc/driver-toolkit-release.json` in its last layer (or
+ * second-to-last, on request). A RHEL 10 stream (`rhel10`) is a Tech Preview in 4.21 and
+ * 4.22, **without** `driver-toolkit-10`; from 5.0 it has one.
  * Extension images before 4.19 hold an RPM directory (`usr/share/rpm-ostree/extensions/*.rpm`),
  * from 4.19 also `usr/share/rpm-ostree/extensions.json`.
- */
+  */
 import type { ImageFormat } from './oci.ts';
 import type { ComponentSpec, GoArch, ImageSpec, LayerSpec, ReleaseArchSpec, ReleaseSpec } from './spec.ts';
 import { compareOpenShiftVersions, parseOpenShiftVersion, type OpenShiftVersion } from '#core/versions.ts';
@@ -62,13 +64,22 @@ export interface ReleaseArchFaults {
    */
   readonly kernelLabel?: string;
   readonly payload?: ReleaseArchSpec['payloadFault'];
+  /**
+   * Layered node images (every stream) hold meta.json in a small layer before the last
+   * one, behind a base layer too big to read (openshift/os 53c2138, builds of
+   * 2026-03-30..2026-05-20).
+   */
+  readonly metaJsonNotLast?: boolean;
 }
+
+/** Size of the base layer under a misordered meta.json: above the scanner's fallback bound (1 MiB). */
+export const MISORDERED_BASE_LAYER_BYTES = 3 * 1024 * 1024;
 
 export interface BuildReleaseArchOptions extends KernelStreamFacts {
   /** OpenShift version, e.g. `4.18.14`, `4.17.0-rc.1`, `5.0.0-ec.1`. */
   readonly ocp: string;
   readonly arch: GoArch;
-  /** The RHEL 10 stream (4.22+, 5.x). */
+  /** The RHEL 10 stream (4.21 and 4.22 as a Tech Preview without DTK; 5.x with `driver-toolkit-10`). */
   readonly rhel10?: KernelStreamFacts;
   /** Layer holding `etc/driver-toolkit-release.json`. @default 'last' */
   readonly dtkFileLayer?: 'last' | 'second-to-last';
@@ -79,7 +90,7 @@ export interface BuildReleaseArchOptions extends KernelStreamFacts {
   readonly faults?: ReleaseArchFaults;
 }
 
-export type Era = 'machine-os-content' | '4.12' | '4.13-4.14' | '4.15-4.18' | '4.19-4.21' | 'dual-stream';
+export type Era = 'machine-os-content' | '4.12' | '4.13-4.14' | '4.15-4.18' | '4.19-4.21' | 'dual-stream' | 'okd-scos';
 
 /** A fixture's OpenShift version, parsed; throws on a typo in a fixture. */
 export function parseOcpVersion(version: string): OpenShiftVersion {
@@ -91,7 +102,8 @@ export function parseOcpVersion(version: string): OpenShiftVersion {
 export { compareOpenShiftVersions as compareOcpVersions };
 
 export function eraOf(ocp: string): Era {
-  const { major, minor } = parseOcpVersion(ocp);
+  const { major, minor, distribution } = parseOcpVersion(ocp);
+  if (distribution === 'okd') return 'okd-scos';
   if (major > 4 || minor >= 22) return 'dual-stream';
   if (minor >= 19) return '4.19-4.21';
   if (minor >= 15) return '4.15-4.18';
@@ -100,9 +112,10 @@ export function eraOf(ocp: string): Era {
   return 'machine-os-content';
 }
 
-/** RHEL (9 or 8) of an OpenShift minor, per docs/kernels.md. */
+/** RHEL (9 or 8) of an OpenShift minor, per docs/kernels.md (for OKD: the CentOS Stream major). */
 export function eraRhelVersion(ocp: string): string {
-  const { major, minor } = parseOcpVersion(ocp);
+  const { major, minor, distribution } = parseOcpVersion(ocp);
+  if (distribution === 'okd') return major > 4 || minor >= 22 ? '10' : '9';
   if (major > 4 || minor >= 22) return '9.8';
   if (minor >= 19) return '9.6';
   if (minor >= 16) return '9.4';
@@ -145,6 +158,11 @@ interface StreamContext {
   readonly faults: ReleaseArchFaults;
   readonly dtkFileLayer: 'last' | 'second-to-last';
   readonly streamclass?: 'rhel-9' | 'rhel-10';
+  /** Node images are layered (meta.json in the last layer): 4.19 →, and OKD SCOS of those minors. */
+  readonly layered: boolean;
+  /** `ostree.linux=true` instead of the kernel (the openshift/os Containerfile from 4.22). */
+  readonly ostreeLinuxTrue: boolean;
+  readonly okd: boolean;
 }
 
 function annotations(ctx: StreamContext, rhcosVersion?: string): Record<string, string> {
@@ -164,12 +182,11 @@ function osReleaseLayer(name: string, rhel: string): LayerSpec {
 }
 
 function rhcosImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): ImageSpec {
-  const dualStream = ctx.era === 'dual-stream';
-  const metalayer = ctx.era === '4.19-4.21' || dualStream;
+  const metalayer = ctx.layered;
   const labels: Record<string, string> = {
-    'com.coreos.osname': 'rhcos',
+    'com.coreos.osname': ctx.okd ? 'scos' : 'rhcos',
     'ostree.bootable': 'true',
-    'ostree.linux': ctx.faults.kernelLabel ?? (dualStream ? 'true' : s.kernel),
+    'ostree.linux': ctx.faults.kernelLabel ?? (ctx.ostreeLinuxTrue ? 'true' : s.kernel),
     version: s.rhcosVersion,
     'org.opencontainers.image.version': s.rhcosVersion,
   };
@@ -177,7 +194,7 @@ function rhcosImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): Ima
     labels['io.openshift.metalayer'] = 'true';
     labels['containers.bootc'] = '1';
   }
-  const base = osReleaseLayer('Red Hat Enterprise Linux CoreOS', rhel);
+  const base = osReleaseLayer(ctx.okd ? 'CentOS Stream CoreOS' : 'Red Hat Enterprise Linux CoreOS', rhel);
   if (!metalayer) return { labels, layers: [base], format: ctx.format };
   const k = splitKernel(s.kernel);
   const pkg = (name: string, version: string, release: string, arch = k.arch): string[] => [name, '0', version, release, arch];
@@ -193,11 +210,23 @@ function rhcosImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): Ima
     pkg('rpm-ostree', '2024.11', `2.${elTag}`),
     pkg('systemd', '252', `51.${elTag}`),
   ];
-  return {
-    labels,
-    format: ctx.format,
-    layers: [base, { files: { 'usr/share/openshift/base/meta.json': { json: { 'rpmdb.pkglist': pkglist } } } }],
-  };
+  const meta: LayerSpec = { files: { 'usr/share/openshift/base/meta.json': { json: { 'rpmdb.pkglist': pkglist } } } };
+  if (ctx.faults.metaJsonNotLast) {
+    // 53c2138's order: a big content layer, then meta.json, then a small layer on top.
+    return {
+      labels,
+      format: ctx.format,
+      layers: [base, misorderedContentLayer(), meta, { files: { 'etc/containers/registries.conf.d/000-node.conf': '# node image\n' } }],
+    };
+  }
+  return { labels, format: ctx.format, layers: [base, meta] };
+}
+
+let bigLayer: LayerSpec | undefined;
+/** One shared object, so its (incompressible) blob is built once. */
+export function misorderedContentLayer(): LayerSpec {
+  bigLayer ??= { files: { 'usr/lib/ostree-content/README': 'ostree content\n' }, fillerBytes: MISORDERED_BASE_LAYER_BYTES };
+  return bigLayer;
 }
 
 function machineOsContentImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): ImageSpec {
@@ -240,11 +269,11 @@ function extensionsImage(ctx: StreamContext, s: KernelStreamFacts): ImageSpec {
     json['kernel-64k-core'] = rpmEvra(s.kernel64k);
     json['kernel-64k-modules'] = rpmEvra(s.kernel64k);
   }
-  if (ctx.era === '4.19-4.21' || ctx.era === 'dual-stream') {
+  if (ctx.layered) {
     files['usr/share/rpm-ostree/extensions.json'] = { json: Object.fromEntries(Object.entries(json).sort()) };
   }
   return {
-    labels: { 'com.coreos.osname': 'rhcos-extensions' },
+    labels: { 'com.coreos.osname': ctx.okd ? 'scos-extensions' : 'rhcos-extensions' },
     format: ctx.format,
     layers: [{ files: { 'usr/share/licenses/extensions/LICENSE': 'GPL-2.0\n' } }, { files }],
   };
@@ -265,7 +294,9 @@ function dtkImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): Image
   const rhelMajor = rhel.split('.')[0] ?? '9';
   const base: LayerSpec = {
     files: {
-      'etc/os-release': `NAME="Red Hat Enterprise Linux"\nVERSION_ID="${rhel}"\nID="rhel"\n`,
+      'etc/os-release': ctx.okd
+        ? `NAME="CentOS Stream"\nVERSION_ID="${rhelMajor}"\nID="centos"\n`
+        : `NAME="Red Hat Enterprise Linux"\nVERSION_ID="${rhel}"\nID="rhel"\n`,
       [`usr/src/kernels/${rpmEvra(kernel)}/Makefile`]: `# kernel ${kernel}\n`,
     },
   };
@@ -276,7 +307,7 @@ function dtkImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): Image
   }
   return {
     labels: {
-      name: `openshift/ose-driver-toolkit-rhel${rhelMajor}`,
+      name: ctx.okd ? 'okd/driver-toolkit' : `openshift/ose-driver-toolkit-rhel${rhelMajor}`,
       version: `v${minorOf(ctx.ocp)}.0`,
       'io.openshift.release.operator': 'true',
     },
@@ -299,11 +330,13 @@ function plainComponent(ctx: StreamContext, name: string, path: string): ImageSp
 export function buildReleaseArch(o: BuildReleaseArchOptions): ReleaseArchSpec {
   const era = eraOf(o.ocp);
   const { minor, major } = parseOcpVersion(o.ocp);
-  if (o.rhel10 !== undefined && era !== 'dual-stream') {
-    throw new Error(`rhel10 stream given for ${o.ocp}: only 4.22+ and 5.x releases have one`);
+  const okd = era === 'okd-scos';
+  const at = (mj: number, mn: number) => major > mj || (major === mj && minor >= mn);
+  if (o.rhel10 !== undefined && (okd || !at(4, 21))) {
+    throw new Error(`rhel10 stream given for ${o.ocp}: only OpenShift 4.21+ releases have one`);
   }
   const format = o.format ?? (major === 4 && minor <= 14 ? 'docker' : 'oci');
-  const newTags = era === '4.19-4.21' || era === 'dual-stream';
+  const newTags = !okd && at(4, 19);
   const ctx: StreamContext = {
     ocp: o.ocp,
     arch: o.arch,
@@ -312,6 +345,9 @@ export function buildReleaseArch(o: BuildReleaseArchOptions): ReleaseArchSpec {
     faults: o.faults ?? {},
     dtkFileLayer: o.dtkFileLayer ?? 'last',
     ...(newTags ? { streamclass: 'rhel-9' as const } : {}),
+    layered: at(4, 19),
+    ostreeLinuxTrue: at(4, 22),
+    okd,
   };
   const rhel = o.rhelVersion ?? rhelVersionOfKernel(o.kernel) ?? eraRhelVersion(o.ocp);
   const asIndex = o.asIndex ?? false;
@@ -342,18 +378,25 @@ export function buildReleaseArch(o: BuildReleaseArchOptions): ReleaseArchSpec {
       components['rhel-coreos-extensions'] = c(extensionsImage(ctx, o), annotations(ctx));
       components['machine-os-content'] = c(machineOsContentImage(ctx, o, rhel), rhcosAnn);
       break;
+    case 'okd-scos':
+      components['stream-coreos'] = c(rhcosImage(ctx, o, rhel), rhcosAnn);
+      components['stream-coreos-extensions'] = c(extensionsImage(ctx, o), annotations(ctx));
+      break;
     default:
       components['rhel-coreos'] = c(rhcosImage(ctx, o, rhel), rhcosAnn);
       components['rhel-coreos-extensions'] = c(extensionsImage(ctx, o), annotations(ctx));
   }
-  if (era === 'dual-stream') {
-    if (o.rhel10 === undefined) throw new Error(`${o.ocp} needs a rhel10 stream (4.22+ ship RHEL 9 and RHEL 10 RHCOS)`);
+  if (era === 'dual-stream' && o.rhel10 === undefined) {
+    throw new Error(`${o.ocp} needs a rhel10 stream (4.22+ ship RHEL 9 and RHEL 10 RHCOS)`);
+  }
+  if (o.rhel10 !== undefined) {
     const s10 = o.rhel10;
     const ctx10: StreamContext = { ...ctx, streamclass: 'rhel-10' };
-    const rhel10 = s10.rhelVersion ?? rhelVersionOfKernel(s10.kernel) ?? '10.2';
+    const rhel10 = s10.rhelVersion ?? rhelVersionOfKernel(s10.kernel) ?? (at(4, 22) ? '10.2' : '10.1');
     components['rhel-coreos-10'] = c(rhcosImage(ctx10, s10, rhel10), annotations(ctx10, s10.rhcosVersion));
     components['rhel-coreos-10-extensions'] = c(extensionsImage(ctx10, s10), annotations(ctx10));
-    components['driver-toolkit-10'] = c(dtkImage({ ...ctx10, faults: {} }, s10, rhel10), annotations(ctx10));
+    // 4.21 and 4.22 ship RHEL 10 as a Tech Preview with no DTK of its own (docs/release-payloads.md).
+    if (at(5, 0)) components['driver-toolkit-10'] = c(dtkImage({ ...ctx10, faults: {} }, s10, rhel10), annotations(ctx10));
   }
   return {
     arch: o.arch,
@@ -375,7 +418,8 @@ export interface BuildReleaseOptions {
 }
 
 export function errataUrl(version: string): string {
-  const { minor, patch } = parseOcpVersion(version);
+  const { minor, patch, distribution } = parseOcpVersion(version);
+  if (distribution === 'okd') return `https://github.com/okd-project/okd/releases/tag/${version}`;
   const year = 2020 + Math.max(0, minor - 6) / 2;
   return `https://access.redhat.com/errata/RHBA-${Math.floor(year)}:${String(1000 + minor * 300 + patch * 7).padStart(4, '0')}`;
 }
@@ -386,6 +430,7 @@ export function buildRelease(o: BuildReleaseOptions): ReleaseSpec {
   return {
     version: o.version,
     channels: [...o.channels],
+    ...(eraOf(o.version) === 'okd-scos' ? { distribution: 'okd' as const } : {}),
     payloadKind: kind,
     payloadFormat: o.payloadFormat ?? (major === 4 && minor <= 15 ? 'docker' : 'oci'),
     url: o.url ?? errataUrl(o.version),

@@ -21,7 +21,11 @@ export const FAULT_CHANNELS = {
   junkRt: 'fault-junk-rt',
   ostreeLinuxTrue: 'fault-ostree-linux-true',
   shellMetacharacters: 'fault-shell-metachar',
+  metaJsonNotLast: 'fault-meta-json-not-last',
 } as const;
+
+/** OKD's channel (a real OKD ClusterVersion's `spec.channel`), served by the OKD graph. */
+export const OKD_CHANNEL = 'stable-scos-4';
 
 export function fixtureWorld(): WorldSpec {
   return {
@@ -286,6 +290,7 @@ export function fixtureWorld(): WorldSpec {
           { arch: 'ppc64le', rhcosVersion: '9.6.20251104-0', kernel: '5.14.0-570.60.1.el9_6.ppc64le' },
         ],
       }),
+      // 4.21: RHEL 10.1 as a Tech Preview stream (rhel-coreos-10), without any driver-toolkit-10
       buildRelease({
         version: '4.21.1',
         channels: C('4.21', 'candidate', 'fast', 'stable'),
@@ -295,10 +300,16 @@ export function fixtureWorld(): WorldSpec {
             rhcosVersion: '9.6.20260212-0',
             kernel: '5.14.0-570.88.1.el9_6.x86_64',
             rtKernel: '5.14.0-570.88.1.el9_6.x86_64+rt',
+            rhel10: {
+              rhcosVersion: '10.1.20260212-0',
+              kernel: '6.12.0-124.31.1.el10_1.x86_64',
+              rtKernel: '6.12.0-124.31.1.el10_1.x86_64+rt',
+            },
           },
         ],
       }),
-      // 4.22 / 5.0: two kernel streams (RHEL 9.8 and RHEL 10.2), ostree.linux=true
+      // 4.22 / 5.0: two kernel streams (RHEL 9.8 and RHEL 10.2), ostree.linux=true;
+      // 4.22's RHEL 10 stream is a Tech Preview without DTK, 5.0's has driver-toolkit-10
       buildRelease({
         version: '4.22.0',
         channels: C('4.22', 'candidate', 'fast', 'stable', 'eus'),
@@ -341,6 +352,41 @@ export function fixtureWorld(): WorldSpec {
               kernel: '6.12.0-230.el10.x86_64',
               rtKernel: '6.12.0-230.el10.x86_64+rt',
             },
+          },
+        ],
+      }),
+
+      // ---------------------------------------------------------------- OKD (SCOS)
+      // Served by the OKD graph only. Versions and channel from a real OKD ClusterVersion;
+      // CentOS Stream kernels from docs/kernels.md; the SCOS node image versions are illustrative.
+      buildRelease({
+        version: '4.19.0-okd-scos.17',
+        channels: [OKD_CHANNEL],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '9.0.20250827-0',
+            kernel: '5.14.0-570.el9.x86_64',
+            rtKernel: '5.14.0-570.el9.x86_64+rt',
+          },
+        ],
+      }),
+      // A pre-release listed in the stable channel (the real ClusterVersion offers it there).
+      buildRelease({
+        version: '4.20.0-okd-scos.ec.14',
+        channels: [OKD_CHANNEL],
+        arches: [{ arch: 'amd64', rhcosVersion: '9.0.20250901-0', kernel: '5.14.0-604.el9.x86_64' }],
+      }),
+      // okd-project/okd#2350: 4.22 OKD shipped a DTK built for 6.12.0-212 against node kernel 224.
+      buildRelease({
+        version: '4.22.0-okd-scos.2',
+        channels: [OKD_CHANNEL],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '10.0.20260620-0',
+            kernel: '6.12.0-224.el10.x86_64',
+            faults: { dtkKernel: '6.12.0-212.el10.x86_64' },
           },
         ],
       }),
@@ -424,24 +470,62 @@ export function fixtureWorld(): WorldSpec {
           },
         ],
       }),
+      // openshift/os 53c2138 (builds 2026-03-30..2026-05-20): meta.json is not the last layer
+      buildRelease({
+        version: '4.22.0-rc.1',
+        channels: ['candidate-4.22', FAULT_CHANNELS.metaJsonNotLast],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '9.8.20260512-0',
+            kernel: '5.14.0-687.5.1.el9_8.x86_64',
+            rtKernel: '5.14.0-687.5.1.el9_8.x86_64+rt',
+            rhel10: {
+              rhcosVersion: '10.2.20260512-0',
+              kernel: '6.12.0-211.4.1.el10_2.x86_64',
+              rtKernel: '6.12.0-211.4.1.el10_2.x86_64+rt',
+            },
+            faults: { metaJsonNotLast: true },
+          },
+        ],
+      }),
+      // The same misordered build on 4.21, whose node images still label ostree.linux with the kernel.
+      buildRelease({
+        version: '4.21.9',
+        channels: [FAULT_CHANNELS.metaJsonNotLast],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '9.6.20260415-0',
+            kernel: '5.14.0-570.101.1.el9_6.x86_64',
+            rtKernel: '5.14.0-570.101.1.el9_6.x86_64+rt',
+            rhel10: {
+              rhcosVersion: '10.1.20260415-0',
+              kernel: '6.12.0-124.45.1.el10_1.x86_64',
+            },
+            faults: { metaJsonNotLast: true },
+          },
+        ],
+      }),
     ],
   };
 }
 
 // ------------------------------------------------------------------------ expectations
 
-export type FindingCode = 'dtk-kernel-mismatch' | 'invalid-kernel-string' | 'invalid-rt-kernel' | 'resolve-failed';
+export type FindingCode = 'dtk-kernel-mismatch' | 'invalid-kernel-string' | 'invalid-rt-kernel' | 'kernel-source-fallback' | 'resolve-failed';
 
 /** One kernel stream a correct scanner reports for a release and arch. */
 export interface ExpectedKernel {
   /** Image-references tag the node kernel comes from. */
-  readonly rhcosTag: 'machine-os-content' | 'rhel-coreos-8' | 'rhel-coreos' | 'rhel-coreos-10';
-  readonly dtkTag: 'driver-toolkit' | 'driver-toolkit-10';
+  readonly rhcosTag: 'machine-os-content' | 'rhel-coreos-8' | 'rhel-coreos' | 'rhel-coreos-10' | 'stream-coreos';
+  /** The release's own DTK for the stream; null for RHEL 10 in 4.21/4.22 (Tech Preview, no DTK). */
+  readonly dtkTag: 'driver-toolkit' | 'driver-toolkit-10' | null;
   /** The node's kernel (`uname -r`). */
   readonly kernel: string;
   readonly rtKernel: string | null;
   readonly kernel64k: string | null;
-  /** `X.Y`; from `elX_Y`, or the DTK's RHEL_VERSION when the kernel omits `_Y`. */
+  /** `X.Y`; from `elX_Y`, or the DTK's RHEL_VERSION when the kernel omits `_Y`; the EL major alone for CentOS Stream. */
   readonly rhelVersion: string;
   readonly rhcosVersion: string;
 }
@@ -657,20 +741,21 @@ export const FIXTURE_EXPECTATIONS: readonly FixtureExpectation[] = [
     version: '4.21.1', arch: 'amd64', graphArch: 'amd64', channels: ['candidate-4.21', 'fast-4.21', 'stable-4.21'], findings: [],
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-570.88.1.el9_6.x86_64', rtKernel: '5.14.0-570.88.1.el9_6.x86_64+rt', kernel64k: null, rhelVersion: '9.6', rhcosVersion: '9.6.20260212-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-124.31.1.el10_1.x86_64', rtKernel: '6.12.0-124.31.1.el10_1.x86_64+rt', kernel64k: null, rhelVersion: '10.1', rhcosVersion: '10.1.20260212-0' },
     ],
   },
   {
     version: '4.22.0', arch: 'amd64', graphArch: 'amd64', channels: ['candidate-4.22', 'fast-4.22', 'stable-4.22', 'eus-4.22'], findings: ['invalid-kernel-string'],
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.12.1.el9_8.x86_64', rtKernel: '5.14.0-687.12.1.el9_8.x86_64+rt', kernel64k: null, rhelVersion: '9.8', rhcosVersion: '9.8.20260701-0' },
-      { rhcosTag: 'rhel-coreos-10', dtkTag: 'driver-toolkit-10', kernel: '6.12.0-211.10.1.el10_2.x86_64', rtKernel: '6.12.0-211.10.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260701-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-211.10.1.el10_2.x86_64', rtKernel: '6.12.0-211.10.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260701-0' },
     ],
   },
   {
     version: '4.22.0', arch: 'arm64', graphArch: 'arm64', channels: ['candidate-4.22', 'fast-4.22', 'stable-4.22', 'eus-4.22'], findings: ['invalid-kernel-string'],
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.12.1.el9_8.aarch64', rtKernel: null, kernel64k: '5.14.0-687.12.1.el9_8.aarch64+64k', rhelVersion: '9.8', rhcosVersion: '9.8.20260701-0' },
-      { rhcosTag: 'rhel-coreos-10', dtkTag: 'driver-toolkit-10', kernel: '6.12.0-211.10.1.el10_2.aarch64', rtKernel: null, kernel64k: '6.12.0-211.10.1.el10_2.aarch64+64k', rhelVersion: '10.2', rhcosVersion: '10.2.20260701-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-211.10.1.el10_2.aarch64', rtKernel: null, kernel64k: '6.12.0-211.10.1.el10_2.aarch64+64k', rhelVersion: '10.2', rhcosVersion: '10.2.20260701-0' },
     ],
   },
   {
@@ -700,13 +785,47 @@ export const FIXTURE_EXPECTATIONS: readonly FixtureExpectation[] = [
     version: '4.22.1', arch: 'amd64', graphArch: 'amd64', channels: ['fault-ostree-linux-true'], findings: ['invalid-kernel-string'],
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.15.1.el9_8.x86_64', rtKernel: '5.14.0-687.15.1.el9_8.x86_64+rt', kernel64k: null, rhelVersion: '9.8', rhcosVersion: '9.8.20260715-0' },
-      { rhcosTag: 'rhel-coreos-10', dtkTag: 'driver-toolkit-10', kernel: '6.12.0-211.13.1.el10_2.x86_64', rtKernel: '6.12.0-211.13.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260715-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-211.13.1.el10_2.x86_64', rtKernel: '6.12.0-211.13.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260715-0' },
     ],
   },
   {
     version: '4.16.8', arch: 'amd64', graphArch: 'amd64', channels: ['fault-shell-metachar'], findings: ['invalid-kernel-string'],
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-427.31.1.el9_4.x86_64', rtKernel: '5.14.0-427.31.1.el9_4.x86_64+rt', kernel64k: null, rhelVersion: '9.4', rhcosVersion: '416.94.202408200132-0' },
+    ],
+  },
+  // OKD
+  {
+    version: '4.19.0-okd-scos.17', arch: 'amd64', graphArch: 'amd64', channels: ['stable-scos-4'], findings: [],
+    kernels: [
+      { rhcosTag: 'stream-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-570.el9.x86_64', rtKernel: '5.14.0-570.el9.x86_64+rt', kernel64k: null, rhelVersion: '9', rhcosVersion: '9.0.20250827-0' },
+    ],
+  },
+  {
+    version: '4.20.0-okd-scos.ec.14', arch: 'amd64', graphArch: 'amd64', channels: ['stable-scos-4'], findings: [],
+    kernels: [
+      { rhcosTag: 'stream-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-604.el9.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '9', rhcosVersion: '9.0.20250901-0' },
+    ],
+  },
+  {
+    version: '4.22.0-okd-scos.2', arch: 'amd64', graphArch: 'amd64', channels: ['stable-scos-4'], findings: ['dtk-kernel-mismatch', 'invalid-kernel-string'],
+    kernels: [
+      { rhcosTag: 'stream-coreos', dtkTag: 'driver-toolkit', kernel: '6.12.0-224.el10.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '10', rhcosVersion: '10.0.20260620-0' },
+    ],
+  },
+  // meta.json not in the last layer: RHEL 9 from the DTK file (ostree.linux=true), RHEL 10 (no DTK) from a small earlier layer
+  {
+    version: '4.22.0-rc.1', arch: 'amd64', graphArch: 'amd64', channels: ['candidate-4.22', 'fault-meta-json-not-last'], findings: ['invalid-kernel-string', 'kernel-source-fallback'],
+    kernels: [
+      { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.5.1.el9_8.x86_64', rtKernel: '5.14.0-687.5.1.el9_8.x86_64+rt', kernel64k: null, rhelVersion: '9.8', rhcosVersion: '9.8.20260512-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-211.4.1.el10_2.x86_64', rtKernel: '6.12.0-211.4.1.el10_2.x86_64+rt', kernel64k: null, rhelVersion: '10.2', rhcosVersion: '10.2.20260512-0' },
+    ],
+  },
+  {
+    version: '4.21.9', arch: 'amd64', graphArch: 'amd64', channels: ['fault-meta-json-not-last'], findings: ['kernel-source-fallback'],
+    kernels: [
+      { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-570.101.1.el9_6.x86_64', rtKernel: '5.14.0-570.101.1.el9_6.x86_64+rt', kernel64k: null, rhelVersion: '9.6', rhcosVersion: '9.6.20260415-0' },
+      { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-124.45.1.el10_1.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '10.1', rhcosVersion: '10.1.20260415-0' },
     ],
   },
 ];

@@ -1,8 +1,11 @@
 /**
  * A big, realistic world for benchmarks: OpenShift 4.12–4.22 with engineering and release
  * candidates and many z-streams, channels candidate/fast/stable/eus, kernels shared by 2–5
- * consecutive z-streams, RT kernels on amd64 and 64k kernels on arm64 (4.15 →), two kernel
- * streams from 4.22. Deterministic for a given seed.
+ * consecutive z-streams, RT kernels on amd64 and 64k kernels on arm64 (4.15 →), a second,
+ * RHEL 10 Tech Preview stream without DTK in 4.21 and 4.22, 4.22 pre-releases whose node
+ * images hold meta.json before their last layer (openshift/os 53c2138), and OKD releases
+ * (`stable-scos-4`, CentOS Stream kernels, one DTK built for another kernel; about one in
+ * twelve releases). Deterministic for a given seed.
  */
 import { buildRelease, type BuildReleaseArchOptions, type KernelStreamFacts } from './eras.ts';
 import type { GoArch, ReleaseSpec, WorldSpec } from './spec.ts';
@@ -40,7 +43,7 @@ interface KernelLine {
 }
 
 function kernelLine(minor: number, rhel10: boolean): KernelLine {
-  if (rhel10) return { base: '6.12.0-211', el: 'el10_2' };
+  if (rhel10) return minor === 21 ? { base: '6.12.0-124', el: 'el10_1' } : { base: '6.12.0-211', el: 'el10_2' };
   if (minor === 12) return { base: '4.18.0-372', el: 'el8_6', rtPrefix: 'rt7' };
   if (minor <= 15) return { base: '5.14.0-284', el: 'el9_2', rtPrefix: 'rt14' };
   if (minor <= 18) return { base: '5.14.0-427', el: 'el9_4' };
@@ -53,7 +56,7 @@ function ymd(date: Date): string {
 }
 
 function rhcosVersion(minor: number, date: Date, rhel10: boolean, n: number): string {
-  if (rhel10) return `10.2.${ymd(date)}-${n}`;
+  if (rhel10) return `${minor === 21 ? '10.1' : '10.2'}.${ymd(date)}-${n}`;
   if (minor >= 19) return `${minor <= 21 ? '9.6' : '9.8'}.${ymd(date)}-${n}`;
   const rhel = minor === 12 ? '86' : minor <= 15 ? '92' : '94';
   const hhmm = String(1000 + ((date.getTime() / 60000) % 1300)).slice(-4);
@@ -112,7 +115,7 @@ export function generateWorld(opts: GenerateWorldOptions): WorldSpec {
         const line = kernelLine(minor, false);
         build = (nextBuild.get(line.base) ?? 10) + 1 + Math.floor(rand() * 3);
         nextBuild.set(line.base, build);
-        if (minor >= 22) {
+        if (minor >= 21) {
           const line10 = kernelLine(minor, true);
           build10 = (nextBuild.get(line10.base) ?? 5) + 1 + Math.floor(rand() * 3);
           nextBuild.set(line10.base, build10);
@@ -136,14 +139,48 @@ export function generateWorld(opts: GenerateWorldOptions): WorldSpec {
         return {
           arch,
           ...main,
-          ...(minor >= 22
+          ...(minor >= 21
             ? { rhel10: streamFacts(kernelLine(minor, true), build10, arch, minor, rhcosVersion(minor, date, true, 0), rtSerial) }
             : {}),
           ...(arch !== 'amd64' && rand() < 0.3 ? { dtkFileLayer: 'second-to-last' as const } : {}),
+          // 4.22 pre-releases were built while openshift/os put meta.json before the last layer.
+          ...(minor === 22 && pre ? { faults: { metaJsonNotLast: true } } : {}),
         };
       });
       releases.push(buildRelease({ version, channels, arches: archOptions }));
     });
   });
+  releases.push(...okdReleases(Math.floor(opts.releases / 12), arches));
   return { releases };
+}
+
+/**
+ * OKD releases in `stable-scos-4`: 4.19 and 4.20 builds on CentOS Stream 9, 4.22 on
+ * CentOS Stream 10 (its first builds with a DTK made for 6.12.0-212, okd#2350), an
+ * engineering candidate before each minor's builds. Two builds share a kernel.
+ */
+function okdReleases(count: number, arches: readonly GoArch[]): ReleaseSpec[] {
+  const minors = [19, 20, 22] as const;
+  const out: ReleaseSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const minor = minors[i % minors.length]!;
+    const n = Math.floor(i / minors.length);
+    const version = n === 0 ? `4.${minor}.0-okd-scos.ec.1` : `4.${minor}.0-okd-scos.${n - 1}`;
+    const el10 = minor >= 22;
+    const build = (el10 ? 224 : minor === 19 ? 570 : 604) + Math.floor(n / 2);
+    const date = ymd(new Date(Date.UTC(2025, 5, 1) + i * 3 * 86_400_000));
+    const archOptions = arches.map((arch): Omit<BuildReleaseArchOptions, 'ocp'> => {
+      const uarch = arch === 'amd64' ? 'x86_64' : arch === 'arm64' ? 'aarch64' : arch;
+      const kernel = `${el10 ? '6.12.0' : '5.14.0'}-${build}.el${el10 ? 10 : 9}.${uarch}`;
+      return {
+        arch,
+        rhcosVersion: `${el10 ? '10' : '9'}.0.${date}-0`,
+        kernel,
+        ...(arch === 'amd64' ? { rtKernel: `${kernel}+rt` } : {}),
+        ...(el10 && n <= 3 ? { faults: { dtkKernel: `6.12.0-212.el10.${uarch}` } } : {}),
+      };
+    });
+    out.push(buildRelease({ version, channels: ['stable-scos-4'], arches: archOptions }));
+  }
+  return out;
 }

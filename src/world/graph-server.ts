@@ -21,6 +21,8 @@ export interface GraphServerOptions {
   readonly faults?: Readonly<Record<string, GraphFault>>;
   /** Edges from each release to at most this many later z-streams of its minor. @default 3 */
   readonly maxEdgesPerNode?: number;
+  /** Path the graph is served at (OKD's upstream serves `/graph`). @default GRAPH_PATH */
+  readonly path?: string;
 }
 
 export interface GraphStats {
@@ -133,7 +135,7 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
   function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.requests++;
     const url = new URL(req.url ?? '/', 'http://graph.invalid');
-    if (url.pathname !== GRAPH_PATH) return jsonError(res, 404, 'not_found', `no route for ${url.pathname}`);
+    if (url.pathname !== (opts.path ?? GRAPH_PATH)) return jsonError(res, 404, 'not_found', `no route for ${url.pathname}`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return jsonError(res, 405, 'method_not_allowed', `${req.method}`);
     if (!acceptsJson(req.headers.accept)) {
       return jsonError(res, 406, 'invalid_content_type', `Accept must allow application/json, got ${req.headers.accept}`);
@@ -191,7 +193,7 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,
-    url: `${baseUrl}${GRAPH_PATH}`,
+    url: `${baseUrl}${opts.path ?? GRAPH_PATH}`,
     stats,
     addRelease(release) {
       all.push(release);

@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { startFaultProxy, type RunningCdn, type RunningFaultProxy } from './fault-proxy.ts';
 import { startGraphServer, type GraphFault, type RunningGraphServer } from './graph-server.ts';
 import { ensureRegistryBinary, makeTempDir, startRegistry, type RunningRegistry } from './registry-server.ts';
-import { DEFAULT_COMPONENT_REPOSITORY, DEFAULT_PAYLOAD_REPOSITORY, seedWorldWithStats } from './seed.ts';
+import { DEFAULT_COMPONENT_REPOSITORY, DEFAULT_OKD_PAYLOAD_REPOSITORY, DEFAULT_PAYLOAD_REPOSITORY, seedWorldWithStats } from './seed.ts';
 import type { ReleaseSpec, SeededRelease, WorldSpec } from './spec.ts';
 import { DEFAULT_USERS, startTokenService, type Credentials, type RunningTokenService } from './token-service.ts';
 
 export type { ReleaseSpec, SeededRelease, WorldSpec } from './spec.ts';
 
 /** Bump when seeding changes what it writes, so reused data dirs are reseeded. */
-export const SEED_FORMAT_VERSION = 1;
+export const SEED_FORMAT_VERSION = 2;
 const MARKER_FILE = 'world-seed.json';
 const CDN_USER = 'internal-cdn';
 
@@ -60,8 +60,11 @@ export interface StartWorldOptions {
 }
 
 export interface RunningWorld {
-  /** `http://127.0.0.1:PORT/api/upgrades_info/v1/graph` */
+  /** `http://127.0.0.1:PORT/api/upgrades_info/v1/graph`: OpenShift releases. */
   readonly graphUrl: string;
+  /** `http://127.0.0.1:PORT/graph`: OKD releases, on a server of their own (like amd64.origin.releases.ci.openshift.org). */
+  readonly okdGraphUrl: string;
+  readonly okdGraph: RunningGraphServer;
   /** `127.0.0.1:PORT` of the fault proxy: the registry host in every pull spec. */
   readonly registryHost: string;
   /** Docker config JSON with the reader's credentials for `registryHost`. */
@@ -144,7 +147,7 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
   try {
     const tokenService = await startTokenService({
       users,
-      anonymousRepositories: [payloadRepository],
+      anonymousRepositories: [payloadRepository, world.okdPayloadRepository ?? DEFAULT_OKD_PAYLOAD_REPOSITORY],
       pushUser: opts.pushUser ?? 'pusher',
       ttlSeconds: opts.tokenTtlSeconds ?? 300,
     });
@@ -202,8 +205,11 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
     }
     tokenService.resetStats();
 
-    const graph = await startGraphServer(seeded, { etag: opts.etag ?? false, faults: opts.graphFaults ?? {} });
+    const isOkd = (r: SeededRelease) => r.distribution === 'okd';
+    const graph = await startGraphServer(seeded.filter((r) => !isOkd(r)), { etag: opts.etag ?? false, faults: opts.graphFaults ?? {} });
     stoppers.push(() => graph.stop());
+    const okdGraph = await startGraphServer(seeded.filter(isOkd), { etag: opts.etag ?? false, faults: opts.graphFaults ?? {}, path: '/graph' });
+    stoppers.push(() => okdGraph.stop());
 
     const pullSecretPath = join(dataDir, 'pull-secret.json');
     const auth = Buffer.from(`${readerCredentials.username}:${readerCredentials.password}`).toString('base64');
@@ -211,6 +217,8 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
 
     return {
       graphUrl: graph.url,
+      okdGraphUrl: okdGraph.url,
+      okdGraph,
       registryHost: proxy.host,
       pullSecretPath,
       readerCredentials,
@@ -230,7 +238,7 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
           pushCredentials: tokenService.pushCredentials(),
           fillerBytes,
         });
-        for (const r of added.seeded) graph.addRelease(r);
+        for (const r of added.seeded) (isOkd(r) ? okdGraph : graph).addRelease(r);
         seeded.push(...added.seeded);
         return added.seeded;
       },

@@ -14,6 +14,8 @@ import type { Credentials } from './token-service.ts';
 
 export const DEFAULT_PAYLOAD_REPOSITORY = 'openshift-release-dev/ocp-release';
 export const DEFAULT_COMPONENT_REPOSITORY = 'openshift-release-dev/ocp-v4.0-art-dev';
+export const DEFAULT_OKD_PAYLOAD_REPOSITORY = 'okd/scos-release';
+export const DEFAULT_OKD_COMPONENT_REPOSITORY = 'okd/scos-content';
 
 export interface SeedOptions {
   /** Registry host written into pull specs. @default - registry.host */
@@ -128,8 +130,16 @@ export async function seedWorld(world: WorldSpec, registry: RunningRegistry, opt
 
 export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegistry, opts: SeedOptions = {}): Promise<SeedResult> {
   const started = Date.now();
-  const payloadRepo = world.payloadRepository ?? DEFAULT_PAYLOAD_REPOSITORY;
-  const componentRepo = world.componentRepository ?? DEFAULT_COMPONENT_REPOSITORY;
+  const repositories = (release: ReleaseSpec) =>
+    release.distribution === 'okd'
+      ? {
+          payloadRepo: world.okdPayloadRepository ?? DEFAULT_OKD_PAYLOAD_REPOSITORY,
+          componentRepo: world.okdComponentRepository ?? DEFAULT_OKD_COMPONENT_REPOSITORY,
+        }
+      : {
+          payloadRepo: world.payloadRepository ?? DEFAULT_PAYLOAD_REPOSITORY,
+          componentRepo: world.componentRepository ?? DEFAULT_COMPONENT_REPOSITORY,
+        };
   const host = opts.pullSpecHost ?? registry.host;
   const fillerBytes = opts.fillerBytes ?? 64 * 1024;
   const creds = opts.pushCredentials ?? registry.tokenService.pushCredentials();
@@ -146,7 +156,7 @@ export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegi
   );
 
   /** Push one component (as image or index) and return its pull spec. */
-  async function pushComponent(images: readonly BuiltImage[], asIndex: boolean, format: ImageFormat): Promise<string> {
+  async function pushComponent(componentRepo: string, images: readonly BuiltImage[], asIndex: boolean, format: ImageFormat): Promise<string> {
     await Promise.all(images.map((image) => pusher.pushImage(componentRepo, image)));
     if (!asIndex) {
       const [only] = images;
@@ -159,6 +169,7 @@ export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegi
   }
 
   async function seedRelease(release: ReleaseSpec): Promise<SeededRelease[]> {
+    const { payloadRepo, componentRepo } = repositories(release);
     const payloadFormat: ImageFormat = release.payloadFormat ?? 'oci';
     const multi = release.payloadKind === 'multi';
     // For multi releases, every arch's payload refers to one index per tag holding all arches.
@@ -173,7 +184,7 @@ export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegi
         }
       }
       for (const [tag, { spec, images }] of byTag) {
-        sharedRefs.set(tag, pushComponent(images, true, spec.image.format ?? 'oci'));
+        sharedRefs.set(tag, pushComponent(componentRepo, images, true, spec.image.format ?? 'oci'));
       }
     }
 
@@ -186,7 +197,7 @@ export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegi
             const pullSpec =
               shared !== undefined
                 ? await shared
-                : await pushComponent([buildImage(spec.image, arch.arch)], spec.asIndex ?? false, spec.image.format ?? 'oci');
+                : await pushComponent(componentRepo, [buildImage(spec.image, arch.arch)], spec.asIndex ?? false, spec.image.format ?? 'oci');
             refs.set(tag, { pullSpec, spec });
           }),
         );
@@ -197,7 +208,12 @@ export async function seedWorldWithStats(world: WorldSpec, registry: RunningRegi
       }),
     );
 
-    const common = { version: release.version, channels: [...release.channels], ...(release.url ? { url: release.url } : {}) };
+    const common = {
+      version: release.version,
+      ...(release.distribution === 'okd' ? { distribution: 'okd' as const } : {}),
+      channels: [...release.channels],
+      ...(release.url ? { url: release.url } : {}),
+    };
     if (multi) {
       const index = buildIndex(
         payloads.map((p) => p.image),

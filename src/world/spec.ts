@@ -53,8 +53,14 @@ export interface ReleaseArchSpec {
 }
 
 export interface ReleaseSpec {
-  /** OpenShift version, e.g. `4.18.14` or `4.17.0-rc.1`. */
+  /** OpenShift version, e.g. `4.18.14` or `4.17.0-rc.1`; OKD `4.19.0-okd-scos.17`. */
   readonly version: string;
+  /**
+   * `okd`: an OKD (SCOS) release, pushed to the OKD repositories and listed in the OKD
+   * graph (its own server, like https://amd64.origin.releases.ci.openshift.org/graph).
+   * @default 'ocp'
+   */
+  readonly distribution?: 'ocp' | 'okd';
   /** Graph channels listing this release, e.g. `['candidate-4.18', 'fast-4.18', 'stable-4.18']`. */
   readonly channels: readonly string[];
   /**
@@ -78,11 +84,17 @@ export interface WorldSpec {
   readonly payloadRepository?: string;
   /** @default 'openshift-release-dev/ocp-v4.0-art-dev' */
   readonly componentRepository?: string;
+  /** OKD payloads (quay.io/okd/scos-release). @default 'okd/scos-release' */
+  readonly okdPayloadRepository?: string;
+  /** OKD components (quay.io/okd/scos-content). @default 'okd/scos-content' */
+  readonly okdComponentRepository?: string;
 }
 
 /** What seeding produced: where each release's payload lives. */
 export interface SeededRelease {
   readonly version: string;
+  /** @default 'ocp' */
+  readonly distribution?: 'ocp' | 'okd';
   readonly channels: readonly string[];
   /** 'amd64' … for single payloads, 'multi' for an index. */
   readonly graphArch: GoArch | 'multi';

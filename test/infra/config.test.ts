@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { DeployConfigError, loadDeployConfig, parseDeployConfig } from '../../lib/config.ts';
+import { DeployConfigError, loadDeployConfig, parseDeployConfig, polledChannels } from '../../lib/config.ts';
 import { REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
 import { asArray, exampleConfig, flatten, resourcesOf, statementsOfRole, synthPipeline } from './fixture.ts';
 
@@ -17,6 +17,25 @@ const problemsOf = (raw: unknown): string => {
   }
   throw new Error('the config was accepted');
 };
+
+describe('deploy config: OKD beside OpenShift', () => {
+  const okd = { url: 'https://amd64.origin.releases.ci.openshift.org/graph', channels: ['stable-scos-4'] };
+
+  it('polls OKD channels from their own graph, beside the OpenShift channels', () => {
+    const config = parseDeployConfig({ ...exampleConfig, channelGraphs: [okd] });
+    expect(polledChannels(config)).toEqual({
+      channels: [...exampleConfig.channels, 'stable-scos-4'],
+      channelGraphs: { 'stable-scos-4': okd.url },
+    });
+  });
+
+  it('refuses an OKD channel among the OpenShift ones, a channel in two groups, and a plain-http graph', () => {
+    expect(problemsOf({ ...exampleConfig, channels: ['stable-scos-4'] })).toContain('stable-scos-4');
+    expect(problemsOf({ ...exampleConfig, channelGraphs: [okd, okd] })).toContain('"stable-scos-4" is listed twice');
+    expect(problemsOf({ ...exampleConfig, channelGraphs: [{ ...okd, url: 'http://amd64.origin.releases.ci.openshift.org/graph' }] })).toContain('https');
+    expect(problemsOf({ ...exampleConfig, channelGraphs: [{ ...okd, channels: ['stable-scos'] }] })).toContain('stable-scos');
+  });
+});
 
 describe('deploy config', () => {
   it('accepts the example config of cdk.json and fills in the defaults', () => {

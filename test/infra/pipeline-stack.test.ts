@@ -158,7 +158,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['PollReleases', ['TABLE_NAME', 'TOPIC_ARN', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL']],
+    ['PollReleases', ['TABLE_NAME', 'TOPIC_ARN', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'CHANNEL_GRAPHS']],
     ['ResolveRelease', ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'PULL_SECRET_ARN', 'INSECURE_REGISTRIES']],
     ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES']],
     ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN', 'BUILD_PROJECTS']],

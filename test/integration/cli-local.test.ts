@@ -36,7 +36,8 @@ describe('the local run and the commands that read its state', () => {
   it('runs the pipeline, and a second run over the unchanged world reports nothing new', async () => {
     const first = await runLocal('--data-dir', dir);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/releases seen: 31\nkernels recorded: 33\n/);
+    // The demo world: every fixture release outside the fault channels, OKD (stable-scos-4, its own graph) included.
+    expect(first.stdout).toMatch(/releases seen: 34\nkernels recorded: 37\n/);
     expect(first.stdout).toMatch(/builds started: [1-9]\d*/);
     const page = await readFile(join(dir, 'coverage', 'index.html'), 'utf8');
     expect(page).toContain('5.14.0-427.68.1.el9_4.x86_64');
@@ -46,45 +47,57 @@ describe('the local run and the commands that read its state', () => {
   }, 180_000);
 
   it('status --json lists every kernel with its DTK and example-driver images', async () => {
-    const r = await run('status', '--local', dir, '--json');
+    const r = await run('status', '--data-dir', dir, '--json');
     expect(r.code).toBe(0);
     const index = coverageIndexSchema.parse(JSON.parse(r.stdout));
-    expect(index.kernels).toHaveLength(33);
+    expect(index.kernels).toHaveLength(37);
     const k = index.kernels.find((x) => x.kernel === '5.14.0-427.68.1.el9_4.x86_64');
     expect(k?.releases).toEqual(['4.18.14']);
     expect(k?.dtk.state).toBe('succeeded');
     expect(k?.drivers['dtk-example']?.covered).toBe(true);
   });
 
+  it('status prints one line per kernel that fits 100 and 80 columns', async () => {
+    const kernels = coverageIndexSchema.parse(JSON.parse((await run('status', '--data-dir', dir, '--json')).stdout)).kernels.length;
+    for (const columns of [100, 80]) {
+      const r = await runCli(['status', '--data-dir', dir], { ...process.env, HOME: dir, COLUMNS: String(columns) });
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(columns);
+      expect(lines.filter((l) => /^\d+\.\d+\.\d+-\S+ /.test(l))).toHaveLength(kernels);
+      expect(r.stdout).not.toContain('\u001b');
+    }
+  });
+
   it('driver add stores a driver and queues its backfill for the next local run', async () => {
     const file = join(dir, 'nic.json');
     await writeFile(file, JSON.stringify({ name: 'nic', source: { type: 'inline', context: 'images/driver-example' }, repository: 'registry.example/partner/nic', channels: ['stable-4.18'], arches: ['x86_64'] }));
-    const added = await run('driver', 'add', '--local', dir, '--file', file);
+    const added = await run('driver', 'add', '--data-dir', dir, '--file', file);
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/added driver nic/);
     expect(added.stdout).toMatch(/backfill: 1 kernels matched; 1 builds queued/);
-    const missing = await run('status', '--local', dir, '--missing');
+    const missing = await run('status', '--data-dir', dir, '--missing');
     expect(missing.stdout).toContain('5.14.0-427.68.1.el9_4.x86_64');
     const next = await runLocal('--data-dir', dir);
     expect(next.stderr).toContain('starting 1 builds queued since the last run');
     expect(next.stdout).toMatch(/builds started: [1-9]/);
-    const after = await run('status', '--local', dir, '--json');
+    const after = await run('status', '--data-dir', dir, '--json');
     expect(coverageIndexSchema.parse(JSON.parse(after.stdout)).summary.drivers['nic']).toMatchObject({ matching: 1, covered: 1 });
   }, 120_000);
 
   it('refuses a bad driver definition with one line naming the field', async () => {
     const file = join(dir, 'bad.json');
     await writeFile(file, JSON.stringify({ name: 'nic', source: { type: 'git', url: 'http://x/y', ref: 'main' }, repository: 'registry.example/partner/nic' }));
-    const r = await run('driver', 'add', '--local', dir, '--file', file);
+    const r = await run('driver', 'add', '--data-dir', dir, '--file', file);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/source\.url .*https/);
   });
 
   it('rebuild queues a recorded kernel again, and refuses an unknown one', async () => {
-    const r = await run('rebuild', '--local', dir, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'nic');
+    const r = await run('rebuild', '--data-dir', dir, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'nic');
     expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 1 queued again/);
-    const unknown = await run('rebuild', '--local', dir, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
+    const unknown = await run('rebuild', '--data-dir', dir, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/kernel "5.14.0-1.1.1.el9_4.x86_64" is not recorded/);
   });
@@ -99,7 +112,7 @@ describe('the local run and the commands that read its state', () => {
   });
 
   it('kmm preflight prints a PreflightValidationOCP for a recorded release', async () => {
-    const r = await run('kmm', 'preflight', '--local', dir, '--openshift', '4.18.14');
+    const r = await run('kmm', 'preflight', '--data-dir', dir, '--openshift', '4.18.14');
     expect(r.code).toBe(0);
     const doc = parse(r.stdout) as { kind: string; spec: { kernelVersion: string; dtkImage: string } };
     expect(doc.kind).toBe('PreflightValidationOCP');

@@ -40,6 +40,18 @@ describe('dtk-pipeline scan', () => {
     expect(r.stderr).toContain('1 kernels in 1 releases');
   });
 
+  it('scans OKD beside OpenShift, each channel from its own graph', async () => {
+    const r = await run([
+      'scan', '--channel', 'stable-4.18', '--channel', 'stable-scos-4', '--graph-url', world.graphUrl,
+      '--channel-graph', `stable-scos-4=${world.okdGraphUrl}`, '--pull-secret', world.pullSecretPath, '--cache-dir', join(dir, 'c-okd'), '--format', 'json',
+    ]);
+    expect(r.code).toBe(0);
+    const report = scanReportSchema.parse(JSON.parse(r.stdout));
+    expect(report.releases.map((x) => x.version)).toEqual(['4.18.14', '4.19.0-okd-scos.17', '4.20.0-okd-scos.ec.14', '4.22.0-okd-scos.2']);
+    expect(report.kernels.find((k) => k.kernel === '6.12.0-224.el10.x86_64')).toMatchObject({ streams: ['stream-coreos'], rhelVersion: '10', prerelease: false });
+    expect(world.okdGraph.stats.requests).toBeGreaterThan(0);
+  });
+
   it('reads the pull secret from $REGISTRY_AUTH_FILE and prints the matrix on one line', async () => {
     const r = await run(
       ['scan', '--channel', 'stable-4.12', '--arch', 'amd64', '--arch', 'arm64', '--graph-url', world.graphUrl, '--cache-dir', join(dir, 'c2'), '--format', 'matrix'],

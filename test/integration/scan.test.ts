@@ -15,7 +15,9 @@ import { loadDockerConfig } from '#core/registry/credentials.ts';
 import { ReleaseResolver } from '#core/release-resolver.ts';
 import { scan, type ScanReport } from '#core/scan.ts';
 import { FileScanStore } from '#core/scan-store.ts';
-import { FAULT_CHANNELS, FIXTURE_EXPECTATIONS, fixtureWorld } from '#world/fixtures.ts';
+import { FAULT_CHANNELS, FIXTURE_EXPECTATIONS, OKD_CHANNEL, fixtureWorld } from '#world/fixtures.ts';
+import { misorderedContentLayer } from '#world/eras.ts';
+import { buildLayer } from '#world/oci.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
 
 let world: RunningWorld;
@@ -40,7 +42,13 @@ async function runScan(
   const registry =
     opts.client ?? new RegistryClient(opts.anonymous ? { retryBaseMs: 5 } : { credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
   const report = await scan(
-    { graph: new GraphClient({ url: world.graphUrl }), resolver: new ReleaseResolver(registry), store: new FileScanStore(opts.dir ?? cacheDir) },
+    {
+      graph: new GraphClient({ url: world.graphUrl }),
+      // OKD's channel is served by OKD's own graph, as upstream.
+      channelGraphs: new Map([[OKD_CHANNEL, new GraphClient({ url: world.okdGraphUrl })]]),
+      resolver: new ReleaseResolver(registry),
+      store: new FileScanStore(opts.dir ?? cacheDir),
+    },
     { channels, arches, concurrency: 4 },
   );
   return { report, registry };
@@ -70,7 +78,9 @@ describe('scan of the fixture world', () => {
         expect({ rt: record!.rtKernel, k64: record!.kernel64k, rhel: record!.rhelVersion }, where).toEqual({ rt: k.rtKernel, k64: k.kernel64k, rhel: k.rhelVersion });
         expect(record!.rhcosVersions, where).toContain(k.rhcosVersion);
         expect(record!.releases, where).toContain(e.version);
-        expect(record!.dtkImages.length, where).toBeGreaterThan(0);
+        // RHEL 10 in 4.21/4.22 is a Tech Preview without a DTK of its own.
+        if (k.dtkTag === null) expect(record!.dtkImages, where).toEqual([]);
+        else expect(record!.dtkImages.length, where).toBeGreaterThan(0);
       }
     }
   });
@@ -108,6 +118,49 @@ describe('scan of the fixture world', () => {
   it('resolves a multi payload once per architecture entry', () => {
     const multi = report.releases.filter((r) => r.version === '4.20.2').map((r) => r.arch).sort();
     expect(multi).toEqual(['aarch64', 'ppc64le', 's390x', 'x86_64']);
+  });
+
+  it('records RHEL 10 of 4.21 and 4.22 as its own stream, with no release DTK', () => {
+    for (const version of ['4.21.1', '4.22.0']) {
+      const streams = report.releases.find((x) => x.version === version && x.arch === 'x86_64')?.kernels;
+      expect(streams, version).toHaveLength(2);
+    }
+    const rhel10 = report.kernels.find((k) => k.kernel === '6.12.0-124.31.1.el10_1.x86_64');
+    expect(rhel10).toMatchObject({ streams: ['rhel-coreos-10'], dtkImages: [], rtKernel: '6.12.0-124.31.1.el10_1.x86_64+rt', rhelVersion: '10.1' });
+    // 5.0 has driver-toolkit-10.
+    expect(report.kernels.find((k) => k.kernel === '6.12.0-230.el10.x86_64')?.dtkImages).toHaveLength(1);
+  });
+
+  it('scans OKD beside OpenShift: stream-coreos kernels, okd-scos versions, its own graph', () => {
+    const okd = report.releases.filter((r) => r.channels.includes(OKD_CHANNEL)).map((r) => r.version);
+    expect(okd).toEqual(['4.19.0-okd-scos.17', '4.20.0-okd-scos.ec.14', '4.22.0-okd-scos.2']);
+    const ga = report.kernels.find((k) => k.kernel === '5.14.0-570.el9.x86_64');
+    expect(ga).toMatchObject({ prerelease: false, streams: ['stream-coreos'], rhelVersion: '9' });
+    // An engineering candidate listed in a stable channel is still a pre-release.
+    expect(report.kernels.find((k) => k.kernel === '5.14.0-604.el9.x86_64')?.prerelease).toBe(true);
+    expect(world.okdGraph.stats.requests).toBeGreaterThan(0);
+  });
+
+  it('reports the DTK OKD 4.22 built for another kernel (okd#2350) as dtk-kernel-mismatch', () => {
+    const r = report.releases.find((x) => x.version === '4.22.0-okd-scos.2');
+    expect(r?.kernels).toEqual(['6.12.0-224.el10.x86_64']);
+    const mismatch = r?.findings.find((f) => f.code === 'dtk-kernel-mismatch');
+    expect(mismatch?.message).toContain('6.12.0-212.el10.x86_64');
+    expect(mismatch?.message).toContain('6.12.0-224.el10.x86_64');
+  });
+
+  it('finds the kernel when meta.json is not in the last layer, names the source, and never reads the big layer', () => {
+    const r = report.releases.find((x) => x.version === '4.22.0-rc.1');
+    const fallbacks = r?.findings.filter((f) => f.code === 'kernel-source-fallback').map((f) => `${f.source}: ${f.message}`);
+    expect(fallbacks).toHaveLength(2);
+    expect(fallbacks?.find((m) => m.startsWith('rhel-coreos:'))).toContain('driver-toolkit etc/driver-toolkit-release.json');
+    expect(fallbacks?.find((m) => m.startsWith('rhel-coreos-10:'))).toMatch(/in layer 3 of 4 \(\d+ bytes\)/);
+    // 4.21: the label ostree.linux still names the kernel, so nothing more is read.
+    const r421 = report.releases.find((x) => x.version === '4.21.9')?.findings.map((f) => f.message);
+    expect(r421).toHaveLength(2);
+    for (const m of r421!) expect(m).toContain('label ostree.linux');
+    const big = buildLayer(misorderedContentLayer(), 'oci').blob.digest;
+    expect(world.proxy.log.filter((e) => e.path.endsWith(big))).toEqual([]);
   });
 
   it('reports two kernels for a release with a RHEL 10 stream', () => {

@@ -29,6 +29,8 @@ export interface PipelineHarness {
 
 export interface HarnessOptions {
   readonly channels: readonly string[];
+  /** Channels read from the world's OKD graph instead of the OpenShift one. @default [] */
+  readonly okdChannels?: readonly string[];
   readonly arches: readonly GraphArch[];
   readonly buildArches?: readonly KernelArch[];
   readonly emulators?: EmulatorOptions;
@@ -54,8 +56,9 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     runner,
     events,
     graphUrl: world.graphUrl,
+    channelGraphs: Object.fromEntries((options.okdChannels ?? []).map((c) => [c, world.okdGraphUrl])),
     pullSecret: await readFile(world.pullSecretPath, 'utf8'),
-    channels: options.channels,
+    channels: [...options.channels, ...(options.okdChannels ?? [])],
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,

@@ -44,6 +44,31 @@ describe('planStreams', () => {
   });
 });
 
+describe('planStreams beyond RHCOS', () => {
+  it("finds OKD's stream-coreos with its extensions and DTK", () => {
+    const plans = planStreams(components({ 'stream-coreos': {}, 'stream-coreos-extensions': {}, 'driver-toolkit': {}, cli: {} }));
+    expect(plans.map((p) => [p.stream, p.rhcos?.tag, p.extensions?.tag, p.dtk?.tag])).toEqual([['stream-coreos', 'stream-coreos', 'stream-coreos-extensions', 'driver-toolkit']]);
+  });
+
+  it('plans the RHEL 10 Tech Preview stream of 4.21/4.22 without a DTK', () => {
+    const plans = planStreams(
+      components({ 'rhel-coreos': {}, 'rhel-coreos-extensions': {}, 'driver-toolkit': {}, 'rhel-coreos-10': {}, 'rhel-coreos-10-extensions': {} }),
+    );
+    expect(plans.map((p) => [p.stream, p.extensions?.tag, p.dtk?.tag ?? null])).toEqual([
+      ['rhel-coreos', 'rhel-coreos-extensions', 'driver-toolkit'],
+      ['rhel-coreos-10', 'rhel-coreos-10-extensions', null],
+    ]);
+  });
+
+  it('records a CentOS Stream kernel with its EL major only, whatever the DTK or SCOS version say', () => {
+    const [okd] = planStreams(components({ 'stream-coreos': { 'io.openshift.build.versions': 'machine-os=9.0.20250827-0' }, 'driver-toolkit': {} }));
+    const scos = new ObservationBuilder('stream-coreos', 'x86_64').kernel('5.14.0-570.el9.x86_64', 'base', 'meta.json').build();
+    const dtk = new ObservationBuilder('driver-toolkit', 'x86_64').kernel('5.14.0-570.el9.x86_64', 'base', 'KERNEL_VERSION').rhelVersion('9.6').build();
+    const { stream } = combineStream(okd!, { rhcos: [scos], dtk }, 'x86_64', '4.19.0-okd-scos.17');
+    expect(stream).toMatchObject({ stream: 'stream-coreos', kernel: '5.14.0-570.el9.x86_64', rhelVersion: '9', rhcosVersion: '9.0.20250827-0' });
+  });
+});
+
 describe('combineStream', () => {
   const [plan] = planStreams(components({ 'rhel-coreos': { 'io.openshift.build.versions': 'machine-os=418.94.202505062142-0' }, 'driver-toolkit': {} }));
 

@@ -320,7 +320,22 @@ function commonParams(
   };
 }
 
+/**
+ * `DTK_BASE=centos-stream`: the DTK of a CentOS Stream kernel (OKD's `stream-coreos`).
+ * Such a DTK is built FROM a CentOS Stream image with CentOS Stream's own
+ * repositories (no UBI, no RHSM; older kernels only in the CentOS vault). The build
+ * scripts do not do that yet, so such a build is refused here with that reason and
+ * recorded as failed, never attempted on a UBI base it cannot work on.
+ */
+export const CENTOS_STREAM_DTK_BASE = 'centos-stream';
+
 export function parseDtkBuildEnv(env: Env, options: ParseBuildEnvOptions = {}): DtkBuildParams {
+  if (env['DTK_BASE'] === CENTOS_STREAM_DTK_BASE) {
+    throw new BuildEnvError(
+      'DTK_BASE',
+      `KERNEL ${quoteUntrusted(env['KERNEL'])} is a CentOS Stream kernel (OKD): its DTK needs a CentOS Stream base and repositories, not UBI and RHSM; this project does not build it yet`,
+    );
+  }
   const parsed = dtkEnvSchema.safeParse(pick('dtk', env));
   if (!parsed.success) fail(parsed.error);
   const raw = parsed.data;
