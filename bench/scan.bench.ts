@@ -11,8 +11,8 @@
  *
  * How requests are measured:
  *   - client side: the RegistryClient's own `stats` (every request, retries and token
- *     requests included; body bytes read), and an undici interceptor on the client's
- *     dispatcher that sees every request with its status and the bytes received, and
+ *     requests included; body bytes read), and an observer (`onRequest`) that sees
+ *     every request with its status and the bytes received, and
  *     charges it to the release being resolved (AsyncLocalStorage around resolvePayload;
  *     an image shared by several releases is charged to the one that read it first);
  *   - server side: the fault proxy's per-class counters (what the registry served).
@@ -28,9 +28,9 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table, { type TableConstructorOptions } from 'cli-table3';
-import { Agent, type Dispatcher } from 'undici';
 import { goArchOf, type GraphArch } from '#core/arch.ts';
 import { GraphClient, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
+import type { RequestObserver } from '#core/http/transport.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { loadDockerConfig } from '#core/registry/credentials.ts';
 import type { Descriptor, ImageConfig, ImageRef, ImageSource, Platform, ResolvedManifest } from '#core/registry/types.ts';
@@ -120,41 +120,29 @@ class Accounting {
 
   constructor(private readonly registryHost: string) {}
 
-  /** An undici interceptor counting every request the registry client makes. */
-  interceptor(): Dispatcher.DispatcherComposeInterceptor {
-    return (dispatch) => (opts, handler) => {
+  /** An observer (RegistryClient `onRequest`) counting every request the registry client makes. */
+  observer(): RequestObserver {
+    return ({ method, url }) => {
       const charge = this.als.getStore();
       const tallies: Tally[] = [this.total, charge ? this.releaseTally(charge) : this.unattributed];
-      const origin = String(opts.origin ?? '');
-      const path = opts.path;
-      const cls: Class = origin.endsWith(this.registryHost) ? classifyPath(path) : 'cdn';
+      const path = `${url.pathname}${url.search}`;
+      const cls: Class = url.host === this.registryHost || url.host.endsWith(this.registryHost) ? classifyPath(path) : 'cdn';
       for (const t of tallies) {
         t.requests++;
         t.byClass[cls].requests++;
       }
-      const wrapped: Dispatcher.DispatchHandler = {
-        onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
-        onRequestUpgrade: (controller, status, headers, socket) => handler.onRequestUpgrade?.(controller, status, headers, socket),
-        onResponseStart: (controller, status, headers, message) => {
-          if (status === 401) for (const t of tallies) t.unauthorized++;
-          if (status === 200 && opts.method === 'GET' && cls !== 'token') {
-            const seen = this.gets.get(`${cls} ${path}`) ?? 0;
-            if (seen > 0) for (const t of tallies) t.repeatGets++;
-            this.gets.set(`${cls} ${path}`, seen + 1);
-          }
-          return handler.onResponseStart?.(controller, status, headers, message);
-        },
-        onResponseData: (controller, chunk) => {
-          for (const t of tallies) {
-            t.bytes += chunk.length;
-            t.byClass[cls].bytes += chunk.length;
-          }
-          return handler.onResponseData?.(controller, chunk);
-        },
-        onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
-        onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+      return ({ status, bytes }) => {
+        if (status === 401) for (const t of tallies) t.unauthorized++;
+        if (status === 200 && method === 'GET' && cls !== 'token') {
+          const seen = this.gets.get(`${cls} ${path}`) ?? 0;
+          if (seen > 0) for (const t of tallies) t.repeatGets++;
+          this.gets.set(`${cls} ${path}`, seen + 1);
+        }
+        for (const t of tallies) {
+          t.bytes += bytes;
+          t.byClass[cls].bytes += bytes;
+        }
       };
-      return dispatch(opts, wrapped);
     };
   }
 
@@ -401,10 +389,10 @@ interface ScanRun {
 
 async function runScan(world: RunningWorld, cacheDir: string, channels: readonly string[], pid: number | undefined): Promise<ScanRun> {
   const accounting = new Accounting(world.registryHost);
-  const agent = new Agent({ connect: { timeout: 30_000 } });
   const registry = new RegistryClient({
     credentials: await loadDockerConfig(world.pullSecretPath),
-    dispatcher: agent.compose(accounting.interceptor()),
+    insecureRegistries: world.insecureRegistries,
+    onRequest: accounting.observer(),
   });
   const source = new RecordingSource(registry, accounting.als);
   world.proxy.resetStats();
@@ -442,7 +430,7 @@ async function runScan(world: RunningWorld, cacheDir: string, channels: readonly
       { channels, arches: ARCHES, concurrency: CONCURRENCY, onProgress },
     );
   } finally {
-    await agent.close();
+    await registry.close();
   }
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);

@@ -125,6 +125,15 @@ export const deployConfigSchema = z
       .min(1)
       .refine(unique, 'lists an arch twice')
       .default([...BUILD_ARCHES]),
+    /**
+     * Registries and token services (`host[:port]`) the resolver may contact besides
+     * quay.io, registry.redhat.io, registry.ci.openshift.org and sso.redhat.com (e.g. a
+     * mirror). A payload or a registry naming any other host is refused.
+     */
+    allowedRegistries: z
+      .array(z.string().regex(REGISTRY_HOST, { error: (i) => `${show(i.input)} is not a registry host (e.g. "mirror.example.com:8443")` }))
+      .refine(unique, 'lists a registry twice')
+      .default([]),
     /** Addresses subscribed by e-mail to notifications and alarms. */
     notificationEmails: z.array(z.email({ error: (i) => `${show(i.input)} is not an e-mail address` })).default([]),
     /** OpenShift pull secret (docker config JSON). */

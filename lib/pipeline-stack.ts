@@ -223,7 +223,7 @@ export class PipelineStack extends Stack {
     const resolveRelease = fn(
       'ResolveRelease',
       'resolve-release',
-      { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '' },
+      { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '', ALLOWED_REGISTRIES: config.allowedRegistries.join(',') },
       { description: 'Resolves a release payload to its RHCOS kernels', timeout: Duration.minutes(5), memorySize: 1024 },
     );
     kernels.queue.grantSendMessages(resolveRelease.function);

@@ -184,18 +184,32 @@ export async function runValidateBuildEnv(flags: z.infer<typeof validateFlagsSch
   }
 }
 
-async function registryClient(pullSecretFlag: string | undefined, insecure: readonly string[], io: CommandIo): Promise<RegistryClient> {
+/**
+ * The registry client of the build commands (`image-exists`, `join`), which act on the
+ * build's own target, named by the operator. That target's registry may be contacted,
+ * plus `ALLOWED_REGISTRIES` (e.g. its token service on another host). Plain http only
+ * for `--insecure-registry` and `INSECURE_REGISTRIES` (comma-separated HOST[:PORT], the
+ * local build runner and tests set it), never implicitly.
+ */
+async function registryClient(
+  pullSecretFlag: string | undefined,
+  insecure: readonly string[],
+  target: ImageRef,
+  io: CommandIo,
+): Promise<RegistryClient> {
   const pullSecret = await choosePullSecret(pullSecretFlag, io.env);
+  const list = (name: string): string[] => (io.env[name] ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
   return new RegistryClient({
     ...(pullSecret.config ? { credentials: pullSecret.config } : {}),
-    insecureRegistries: insecure,
+    insecureRegistries: [...insecure, ...list('INSECURE_REGISTRIES')],
+    allowedRegistries: [target.registry, ...list('ALLOWED_REGISTRIES')],
     userAgent: 'dtk-pipeline',
   });
 }
 
 export async function runImageExists(reference: string, flags: { pullSecret?: string; insecureRegistry: readonly string[] }, io: CommandIo): Promise<number> {
   const ref = parseImageReference(reference);
-  const client = await registryClient(flags.pullSecret, flags.insecureRegistry, io);
+  const client = await registryClient(flags.pullSecret, flags.insecureRegistry, ref, io);
   try {
     const found = await client.describeManifest(ref);
     io.stdout.write(`${found === undefined ? 'absent' : found.digest}\n`);
@@ -247,7 +261,7 @@ export async function runJoin(flags: z.infer<typeof joinFlagsSchema>, io: Comman
     if (archTags[arch] !== undefined) throw new Error(`--arch-tag names ${arch} twice`);
     archTags[arch] = m?.[2] ?? '';
   }
-  const client = await registryClient(flags.pullSecret, flags.insecureRegistry, io);
+  const client = await registryClient(flags.pullSecret, flags.insecureRegistry, flags.image, io);
   const started = Date.now();
   try {
     const result = await joinImages(client, { repository: flags.image, tag: flags.tag, archTags });

@@ -106,6 +106,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       arches,
       buildArches,
       dtkRepository,
+      ...(world === undefined ? {} : { insecureRegistries: world.insecureRegistries }),
       logLevel: 'ERROR',
     });
 

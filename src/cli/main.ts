@@ -43,7 +43,10 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       new Option('--channel-graph <channels=url>', 'graph of other channels, repeatable: stable-scos-4=URL (OKD channels default to the OKD graph)').argParser(collect),
     )
     .option('--pull-secret <file>', 'docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json, else anonymous)')
-    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP, allowed too (repeatable)').argParser(collect))
+    .addOption(
+      new Option('--allow-registry <host:port>', 'registry or token service that may be contacted, besides quay.io, registry.redhat.io, registry.ci.openshift.org, sso.redhat.com (repeatable)').argParser(collect),
+    )
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
     .option('--concurrency <n>', 'payloads resolved at once (default 8)')
     .option('--format <format>', 'table, json or matrix (default table)')
@@ -56,6 +59,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         channelGraph: options['channelGraph'] ?? [],
         pullSecret: options['pullSecret'],
         insecureRegistry: options['insecureRegistry'] ?? [],
+        allowRegistry: options['allowRegistry'] ?? [],
         cacheDir: options['cacheDir'],
         concurrency: options['concurrency'],
         format: options['format'],

@@ -50,6 +50,9 @@ export const scanFlagsSchema = z.object({
   insecureRegistry: z
     .array(z.string().regex(HOST_PORT, { error: (i) => `--insecure-registry ${JSON.stringify(i.input)} is not HOST[:PORT]` }))
     .default([]),
+  allowRegistry: z
+    .array(z.string().regex(HOST_PORT, { error: (i) => `--allow-registry ${JSON.stringify(i.input)} is not HOST[:PORT]` }))
+    .default([]),
   cacheDir: z.string().min(1).optional(),
   concurrency: z.coerce
     .number({ error: (i) => `--concurrency ${JSON.stringify(i.input)} is not a number` })
@@ -93,6 +96,7 @@ export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> 
   const registry = new RegistryClient({
     ...(pullSecret.config ? { credentials: pullSecret.config } : {}),
     insecureRegistries: flags.insecureRegistry,
+    allowedRegistries: flags.allowRegistry,
     userAgent: 'dtk-pipeline',
   });
   const graphs = new Map<string, GraphClient>();

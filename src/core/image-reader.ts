@@ -1,5 +1,6 @@
 /**
- * Reads images through a cache keyed by digest. Manifests, configs and blobs
+ * Reads images through a cache keyed by registry, repository and digest (one
+ * registry's answer is never reused for another's). Manifests, configs and blobs
  * never change for a digest, and z-streams share many of them (a DTK build, an
  * RHCOS layer holding the same meta.json), so each is fetched once per scan.
  */
@@ -35,7 +36,9 @@ export class ImageReader {
   /** The wanted files of one layer (see `readLayerFiles`), read once per blob. */
   readFiles(ref: ImageRef, layer: Descriptor, paths: readonly string[]): Promise<Map<string, Buffer>> {
     return this.files.get(`${repoOf(ref)}@${layer.digest}|${paths.join('\n')}`, async () =>
-      readLayerFiles(await this.source.openBlob(ref, layer), layer.mediaType, paths),
+      readLayerFiles(await this.source.openBlob(ref, layer), layer.mediaType, paths, {
+        ...(this.source.maxLayerBytes === undefined ? {} : { maxDecompressedBytes: this.source.maxLayerBytes }),
+      }),
     );
   }
 }

@@ -93,6 +93,10 @@ export async function readReleasePayload(
     } catch {
       continue; // a tag we cannot pull is reported when (and if) we need it
     }
+    // Only images pinned by digest are used (real payloads pin every one): a tag can be
+    // moved by whoever controls its registry, and the release DTK becomes a driver
+    // build's `FROM`. An unpinned one is reported as missing when (and if) we need it.
+    if (ref.digest === undefined) continue;
     components.set(tag.name, { tag: tag.name, ref, pullSpec: tag.from.name, annotations: tag.annotations ?? {} });
   }
 

@@ -237,10 +237,11 @@ export class ReleaseResolver {
 
   /**
    * A layered node image without meta.json in its last layer: the kernel comes from
-   * the cheapest source left, and a finding names it. The image's labels cost
-   * nothing more (`ostree.linux`, up to 4.21); the DTK file was read anyway (but
-   * says what the DTK was built for, not what nodes run); only when neither names a
-   * kernel are small earlier layers read (never a base layer).
+   * the cheapest source left that speaks for the node image, and a finding names it.
+   * Its `ostree.linux` label costs nothing (it names the kernel up to 4.21); then
+   * meta.json from a small earlier layer (a few KiB; never a base layer); only then
+   * the DTK file, which was read anyway but says what the DTK was built for, not what
+   * the nodes run (okd#2350 shipped such a DTK).
    */
   private async metaJsonFallback(
     image: ResolvedManifest,
@@ -254,9 +255,6 @@ export class ReleaseResolver {
     const note = (message: string): Observation => ({ source: tag, findings: [{ code: 'kernel-source-fallback', source: tag, message }] });
     const label = fromImage.find((o) => o.kernel);
     if (label) return [note(`${missing}; its kernel ${label.kernel!.full} comes from ${label.source} label ostree.linux`)];
-    if (dtk?.kernel) {
-      return [note(`${missing}; its kernel ${dtk.kernel.full} comes from ${plan.dtk?.tag ?? 'driver-toolkit'} ${DTK_RELEASE_FILE} (what the DTK was built for; not checked against the node image)`)];
-    }
     const found = await readMetaJsonFromEarlierLayers(this.images, image, arch, tag);
     const layers = image.manifest.layers.length;
     if (found.observation) {
@@ -266,7 +264,15 @@ export class ReleaseResolver {
         note(`${missing}; ${kernel} comes from ${META_JSON} in layer ${found.layerIndex + 1} of ${layers} (${found.layerBytes} bytes)`),
       ];
     }
-    return [note(`${missing}, and none of its ${found.tried} earlier layers of at most ${META_FALLBACK_MAX_LAYER_BYTES} bytes holds it; larger layers are not read`)];
+    const searched = `none of its ${found.tried} earlier layers of at most ${META_FALLBACK_MAX_LAYER_BYTES} bytes holds it (larger layers are not read)`;
+    if (dtk?.kernel) {
+      return [
+        note(
+          `${missing} and ${searched}; its kernel ${dtk.kernel.full} comes from ${plan.dtk?.tag ?? 'driver-toolkit'} ${DTK_RELEASE_FILE} (what the DTK was built for; not checked against the node image)`,
+        ),
+      ];
+    }
+    return [note(`${missing} and ${searched}; no other source names its kernel`)];
   }
 
   /** Reads everything a stream's images say. */

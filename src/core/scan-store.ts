@@ -1,11 +1,14 @@
 /**
  * What a scan remembers between runs: per (channel, arch) the last graph seen
- * (its validator and its nodes), and per payload digest what it resolved to.
- * Payloads are immutable by digest, so a resolution never goes stale.
+ * (its validator and its nodes), and per payload what it resolved to. Payloads are
+ * immutable by digest, so a resolution never goes stale; it is keyed by registry,
+ * repository AND digest, so what one registry answered (a lying mirror) is never
+ * reused for the same digest named on another.
  *
  * `FileScanStore` keeps it in a directory (the CLI's --cache-dir); the pipeline
  * keeps the same records in DynamoDB.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
@@ -36,8 +39,11 @@ export interface ScanStore {
   putResolution(payload: string, graphArch: GraphArch, resolution: Resolution): Promise<void>;
 }
 
-/** Bump when the meaning of stored records changes: older entries are then ignored. */
-const LAYOUT = 'v1';
+/**
+ * Bump when the meaning of stored records changes: older entries are then ignored.
+ * v2: resolutions keyed by registry + repository + digest (v1 used the digest alone).
+ */
+const LAYOUT = 'v2';
 
 export class FileScanStore implements ScanStore {
   private readonly root: string;
@@ -70,9 +76,15 @@ export class FileScanStore implements ScanStore {
   }
 
   private resolutionPath(payload: string, graphArch: GraphArch): string {
-    const digest = /@sha256:([0-9a-f]{64})$/.exec(payload)?.[1];
-    if (!digest) throw new Error(`cannot store a resolution for ${JSON.stringify(payload)}: not pinned by digest`);
-    return join(this.root, 'releases', digest.slice(0, 2), `${digest}_${graphArch}.json`);
+    const m = /^(.+)@sha256:([0-9a-f]{64})$/.exec(payload);
+    if (!m?.[1] || !m[2] || !GRAPH_ARCHES.includes(graphArch)) {
+      throw new Error(`cannot store a resolution for ${JSON.stringify(payload)}: not pinned by digest`);
+    }
+    const digest = m[2];
+    // The file name carries a hash of `registry/repository` (lowercased registry): one per source.
+    const [registry = '', ...path] = m[1].split('/');
+    const source = createHash('sha256').update(`${registry.toLowerCase()}/${path.join('/')}`).digest('hex').slice(0, 32);
+    return join(this.root, 'releases', digest.slice(0, 2), `${digest}_${source}_${graphArch}.json`);
   }
 
   /** A missing, unreadable or outdated file is a cache miss, never an error. */

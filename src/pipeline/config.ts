@@ -66,8 +66,10 @@ export const envSchema = z.object({
   CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
   PULL_SECRET_ARN: z.string().min(1),
-  /** Comma-separated HOST:PORT reachable over plain HTTP (tests only). */
+  /** Comma-separated HOST:PORT reachable over plain HTTP (tests only); they are allowed too. */
   INSECURE_REGISTRIES: z.string().default('').transform(splitList),
+  /** Comma-separated HOST:PORT the resolver may contact besides the public OpenShift and OKD registries. */
+  ALLOWED_REGISTRIES: z.string().default('').transform(splitList),
   /** Where DTK images are pushed: `quay.io/org/driver-toolkit`. */
   DTK_REPOSITORY: z.string().min(1),
   /** Kernel arches to build for (native builders exist for these). */

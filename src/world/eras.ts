@@ -65,11 +65,11 @@ export interface ReleaseArchFaults {
   readonly kernelLabel?: string;
   readonly payload?: ReleaseArchSpec['payloadFault'];
   /**
-   * Layered node images (every stream) hold meta.json in a small layer before the last
-   * one, behind a base layer too big to read (openshift/os 53c2138, builds of
-   * 2026-03-30..2026-05-20).
+   * Layered node images (every stream) hold meta.json before their last layer
+   * (openshift/os 53c2138, builds of 2026-03-30..2026-05-20): `true` in a small layer of
+   * its own behind a big one; `'in-big-layer'` only inside a layer too big to read.
    */
-  readonly metaJsonNotLast?: boolean;
+  readonly metaJsonNotLast?: boolean | 'in-big-layer';
 }
 
 /** Size of the base layer under a misordered meta.json: above the scanner's fallback bound (1 MiB). */
@@ -211,13 +211,14 @@ function rhcosImage(ctx: StreamContext, s: KernelStreamFacts, rhel: string): Ima
     pkg('systemd', '252', `51.${elTag}`),
   ];
   const meta: LayerSpec = { files: { 'usr/share/openshift/base/meta.json': { json: { 'rpmdb.pkglist': pkglist } } } };
+  const top: LayerSpec = { files: { 'etc/containers/registries.conf.d/000-node.conf': '# node image\n' } };
+  if (ctx.faults.metaJsonNotLast === 'in-big-layer') {
+    // meta.json only inside a big content layer: no cheap copy exists.
+    return { labels, format: ctx.format, layers: [base, { ...misorderedContentLayer(), files: { ...misorderedContentLayer().files, ...meta.files } }, top] };
+  }
   if (ctx.faults.metaJsonNotLast) {
     // 53c2138's order: a big content layer, then meta.json, then a small layer on top.
-    return {
-      labels,
-      format: ctx.format,
-      layers: [base, misorderedContentLayer(), meta, { files: { 'etc/containers/registries.conf.d/000-node.conf': '# node image\n' } }],
-    };
+    return { labels, format: ctx.format, layers: [base, misorderedContentLayer(), meta, top] };
   }
   return { labels, format: ctx.format, layers: [base, meta] };
 }

@@ -2,8 +2,10 @@
  * A reverse proxy in front of the registry (and its token endpoint, under `/token`), which
  * is what the scanner talks to. It counts requests and response bytes per path class and
  * injects faults into the next N matching requests: 429 with Retry-After, 5xx, a
- * connection closed mid-body, or a redirect of a blob GET to a "CDN" on another loopback
- * host (like quay's redirects to CloudFront/S3). The CDN serves the blob by fetching it
+ * connection closed mid-body, a redirect of a blob GET to a "CDN" on another loopback
+ * host (like quay's redirects to CloudFront/S3), or a hostile answer: other bytes than
+ * the registry's (a tampered layer, a gzip bomb, with `Connection: close`) or a body
+ * dripped one byte at a time. The CDN serves the blob by fetching it
  * from the registry with its own token, and records whether requests carried an
  * `Authorization` header (clients must not forward the registry's token to another host).
  */
@@ -44,7 +46,21 @@ export type FaultAction =
   /** Forward, send the headers and `afterBytes` of the body (default half), then close the connection. */
   | { readonly kind: 'close-mid-body'; readonly afterBytes?: number }
   /** Answer a blob GET with a 302 to the CDN (after checking the request's authorization). */
-  | { readonly kind: 'cdn-redirect' };
+  | { readonly kind: 'cdn-redirect' }
+  /**
+   * A hostile registry: answer with `body` instead of the registry's (a tampered layer,
+   * a gzip bomb), optionally with `Connection: close` and extra headers (e.g.
+   * `Content-Encoding: gzip`). The request is not forwarded.
+   */
+  | {
+      readonly kind: 'replace-body';
+      readonly body: Buffer;
+      readonly status?: number;
+      readonly headers?: Readonly<Record<string, string>>;
+      readonly connectionClose?: boolean;
+    }
+  /** A slow CDN: forward, then send the body one byte every `intervalMs` (default 1000). */
+  | { readonly kind: 'drip'; readonly intervalMs?: number };
 
 export interface FaultRule {
   readonly match: FaultMatch;
@@ -430,6 +446,31 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<RunningF
     res.on('close', () => upstream.destroy());
   }
 
+  /** Relays the whole upstream body, then sends it on one byte per `intervalMs`. */
+  function drip(upstream: IncomingMessage, res: ServerResponse, cls: PathClass, entry: Omit<ProxyLogEntry, 'status'>, intervalMs: number): void {
+    const chunks: Buffer[] = [];
+    upstream.on('data', (c: Buffer) => chunks.push(c));
+    upstream.on('end', () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(upstream.statusCode ?? 502, forwardHeaders(upstream.headers));
+      record({ ...entry, status: upstream.statusCode ?? 502 });
+      let i = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return void clearInterval(timer);
+        if (i >= body.length) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(body.subarray(i, i + 1));
+        stats.byClass[cls].bytes += 1;
+        i++;
+      }, intervalMs);
+      res.on('close', () => clearInterval(timer));
+    });
+    upstream.on('error', () => res.destroy());
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = req.url ?? '/';
@@ -458,6 +499,20 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<RunningF
       return sendSmall(status, errorBody('UNAVAILABLE', `injected HTTP ${status}`), { 'Content-Type': 'application/json' });
     }
 
+    if (fault?.kind === 'replace-body') {
+      const status = fault.status ?? 200;
+      stats.byClass[cls].bytes += fault.body.length;
+      record({ ...entry, status });
+      res.writeHead(status, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(fault.body.length),
+        ...(fault.connectionClose ? { Connection: 'close' } : {}),
+        ...fault.headers,
+      });
+      res.end(method === 'HEAD' ? undefined : fault.body);
+      return;
+    }
+
     const isToken = cls === 'token';
     if (!isToken && registryUrl === undefined) {
       return sendSmall(503, errorBody('UNAVAILABLE', 'registry not started yet'), { 'Content-Type': 'application/json' });
@@ -480,6 +535,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<RunningF
     }
 
     const upstream = await forward(req, target, upstreamPath);
+    if (fault?.kind === 'drip') {
+      drip(upstream, res, cls, entry, fault.intervalMs ?? 1000);
+      return;
+    }
     let cutAfter: number | undefined;
     if (fault?.kind === 'close-mid-body') {
       const length = Number(upstream.headers['content-length']);

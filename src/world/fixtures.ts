@@ -489,6 +489,21 @@ export function fixtureWorld(): WorldSpec {
           },
         ],
       }),
+      // meta.json only inside a layer too big to read: RHEL 9 from the DTK file, RHEL 10 (no DTK) not found.
+      buildRelease({
+        version: '4.22.0-ec.3',
+        channels: ['candidate-4.22', FAULT_CHANNELS.metaJsonNotLast],
+        arches: [
+          {
+            arch: 'amd64',
+            rhcosVersion: '9.8.20260410-0',
+            kernel: '5.14.0-687.2.1.el9_8.x86_64',
+            rtKernel: '5.14.0-687.2.1.el9_8.x86_64+rt',
+            rhel10: { rhcosVersion: '10.2.20260410-0', kernel: '6.12.0-211.2.1.el10_2.x86_64' },
+            faults: { metaJsonNotLast: 'in-big-layer' },
+          },
+        ],
+      }),
       // The same misordered build on 4.21, whose node images still label ostree.linux with the kernel.
       buildRelease({
         version: '4.21.9',
@@ -513,7 +528,7 @@ export function fixtureWorld(): WorldSpec {
 
 // ------------------------------------------------------------------------ expectations
 
-export type FindingCode = 'dtk-kernel-mismatch' | 'invalid-kernel-string' | 'invalid-rt-kernel' | 'kernel-source-fallback' | 'resolve-failed';
+export type FindingCode = 'dtk-kernel-mismatch' | 'invalid-kernel-string' | 'invalid-rt-kernel' | 'kernel-source-fallback' | 'no-kernel-found' | 'resolve-failed';
 
 /** One kernel stream a correct scanner reports for a release and arch. */
 export interface ExpectedKernel {
@@ -813,7 +828,7 @@ export const FIXTURE_EXPECTATIONS: readonly FixtureExpectation[] = [
       { rhcosTag: 'stream-coreos', dtkTag: 'driver-toolkit', kernel: '6.12.0-224.el10.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '10', rhcosVersion: '10.0.20260620-0' },
     ],
   },
-  // meta.json not in the last layer: RHEL 9 from the DTK file (ostree.linux=true), RHEL 10 (no DTK) from a small earlier layer
+  // meta.json not in the last layer: both streams from the small earlier layer (ostree.linux=true)
   {
     version: '4.22.0-rc.1', arch: 'amd64', graphArch: 'amd64', channels: ['candidate-4.22', 'fault-meta-json-not-last'], findings: ['invalid-kernel-string', 'kernel-source-fallback'],
     kernels: [
@@ -826,6 +841,12 @@ export const FIXTURE_EXPECTATIONS: readonly FixtureExpectation[] = [
     kernels: [
       { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-570.101.1.el9_6.x86_64', rtKernel: '5.14.0-570.101.1.el9_6.x86_64+rt', kernel64k: null, rhelVersion: '9.6', rhcosVersion: '9.6.20260415-0' },
       { rhcosTag: 'rhel-coreos-10', dtkTag: null, kernel: '6.12.0-124.45.1.el10_1.x86_64', rtKernel: null, kernel64k: null, rhelVersion: '10.1', rhcosVersion: '10.1.20260415-0' },
+    ],
+  },
+  {
+    version: '4.22.0-ec.3', arch: 'amd64', graphArch: 'amd64', channels: ['candidate-4.22', 'fault-meta-json-not-last'], findings: ['invalid-kernel-string', 'kernel-source-fallback', 'no-kernel-found'],
+    kernels: [
+      { rhcosTag: 'rhel-coreos', dtkTag: 'driver-toolkit', kernel: '5.14.0-687.2.1.el9_8.x86_64', rtKernel: '5.14.0-687.2.1.el9_8.x86_64+rt', kernel64k: null, rhelVersion: '9.8', rhcosVersion: '9.8.20260410-0' },
     ],
   },
 ];

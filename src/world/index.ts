@@ -67,6 +67,11 @@ export interface RunningWorld {
   readonly okdGraph: RunningGraphServer;
   /** `127.0.0.1:PORT` of the fault proxy: the registry host in every pull spec. */
   readonly registryHost: string;
+  /**
+   * The world's plain-http hosts (the registry, its CDN): what a client must list as
+   * insecure registries to read it (nothing is plain http implicitly, loopback included).
+   */
+  readonly insecureRegistries: readonly string[];
   /** Docker config JSON with the reader's credentials for `registryHost`. */
   readonly pullSecretPath: string;
   readonly readerCredentials: Credentials;
@@ -220,6 +225,7 @@ export async function startWorld(world: WorldSpec, opts: StartWorldOptions = {})
       okdGraphUrl: okdGraph.url,
       okdGraph,
       registryHost: proxy.host,
+      insecureRegistries: [proxy.host, proxy.cdn.host],
       pullSecretPath,
       readerCredentials,
       payloadRepository,

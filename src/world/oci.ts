@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { Pool } from 'undici';
+import { Agent, request as httpRequest } from 'node:http';
 import type { FileContent, GoArch, ImageSpec, LayerSpec } from './spec.ts';
 
 export const MEDIA_TYPES = {
@@ -283,7 +283,8 @@ interface CachedToken {
  */
 export class RegistryPusher {
   readonly stats: PushStats = { blobsUploaded: 0, blobsSkipped: 0, bytesUploaded: 0, manifestsPut: 0, requests: 0 };
-  private readonly pool: Pool;
+  /** Keep-alive connections to the world's (plain http, loopback) registry. */
+  private readonly agent: Agent;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
   private readonly blobs = new Map<string, Promise<void>>();
   private readonly manifests = new Map<string, Promise<void>>();
@@ -297,11 +298,31 @@ export class RegistryPusher {
     connections = 16,
     private readonly checkExisting = true,
   ) {
-    this.pool = new Pool(target.registryUrl, { connections, pipelining: 1 });
+    this.agent = new Agent({ keepAlive: true, maxSockets: connections });
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    this.agent.destroy();
+    await Promise.resolve();
+  }
+
+  /** One request to the registry over node:http (the world's registry is trusted loopback). */
+  private request(
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+  ): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(new URL(path, this.target.registryUrl), { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   private token(repository: string, forceRefresh: boolean): Promise<CachedToken> {
@@ -339,16 +360,9 @@ export class RegistryPusher {
     for (let attempt = 0; ; attempt++) {
       const { token } = await this.token(repository, attempt > 0);
       this.stats.requests++;
-      const res = await this.pool.request({
-        method,
-        path,
-        body,
-        headers: { ...headers, Authorization: `Bearer ${token}` },
-      });
-      const text = method === 'HEAD' ? '' : await res.body.text();
-      if (method === 'HEAD') await res.body.dump();
+      const res = await this.request(method, path, body, { ...headers, Authorization: `Bearer ${token}` });
       if (res.statusCode === 401 && attempt === 0) continue;
-      return { status: res.statusCode, headers: res.headers, text };
+      return { status: res.statusCode, headers: res.headers, text: method === 'HEAD' ? '' : res.text };
     }
   }
 

@@ -41,6 +41,8 @@ export interface RunningRegistry {
   readonly url: string;
   readonly dataDir: string;
   readonly tokenService: RunningTokenService;
+  /** Its plain-http hosts (the registry and its token realm): what a client lists as insecure registries. */
+  readonly insecureRegistries: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -216,6 +218,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       url,
       dataDir,
       tokenService,
+      insecureRegistries: [...new Set([`127.0.0.1:${port}`, new URL(opts.realm ?? tokenService.url).host])],
       async stop() {
         await stopChild();
         if (ownsTokenService) await tokenService.stop();

@@ -47,6 +47,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
     REGISTRY_AUTH_FILE: authFile,
     RESULT_FILE: join(dir, 'result.env'),
+    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     ...over,
   });
 
@@ -58,7 +59,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     authFile = join(dir, 'auth.json');
     const push = registry.tokenService.pushCredentials();
     await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
   }, 900_000);
 
   afterAll(async () => {
@@ -152,6 +153,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
       ARCH_TAGS: `x86_64=${world.kernel},aarch64=${armTag}`,
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'join.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     };
     const run = await runScript('join.sh', env);
     expect(run.code, run.stderr).toBe(0);
@@ -182,6 +184,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
       ARCH_TAGS: `x86_64=${world.kernel},aarch64=not-built-yet`,
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'join-incomplete.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     });
     expect(run.code).toBe(3);
     expect(run.result['BUILD_RESULT']).toBe('incomplete');

@@ -60,7 +60,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
     await writeFile(join(dir, 'rhsm_org'), `${org}\n`, { mode: 0o600 });
     await writeFile(join(dir, 'rhsm_key'), `${key}\n`, { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
     // The "UBI" lives in the registry like the real one and is pulled by digest.
     await buildah(['push', '--quiet', '--tls-verify=false', '--authfile', authFile, '--digestfile', join(dir, 'ubi.digest'), world.fakeUbiImage, `docker://${registry.host}/ubi9/ubi:9.4`]);
     ubiImage = `${registry.host}/ubi9/ubi@${(await readFile(join(dir, 'ubi.digest'), 'utf8')).trim()}`;
@@ -85,6 +85,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
       RHSM_KEY_FILE: join(dir, 'rhsm_key'),
       REGISTRY_AUTH_FILE: authFile,
       RESULT_FILE: join(dir, 'result.env'),
+      INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');

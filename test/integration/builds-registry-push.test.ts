@@ -33,11 +33,11 @@ describe('pushing with the registry client', () => {
     registry = await startRegistry();
     const client = (user: string) => {
       const c = registry.tokenService.credentials(user);
-      return new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), retryBaseMs: 10 });
+      return new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
     };
     pusher = client('pusher');
     reader = client('reader');
-    anonymous = new RegistryClient({ retryBaseMs: 10 });
+    anonymous = new RegistryClient({ retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
   });
 
   afterAll(async () => {

@@ -18,7 +18,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = (args: string[], env: NodeJS.ProcessEnv = { HOME: dir }) => runCli(args, env);
+/** Scans of the world list its plain-http registry and CDN, as a user of a local registry must. */
+const insecure = (): string[] => world.insecureRegistries.flatMap((h) => ['--insecure-registry', h]);
+const run = (args: string[], env: NodeJS.ProcessEnv = { HOME: dir }) => runCli(args[0] === 'scan' && args.includes('--graph-url') ? [...args, ...insecure()] : args, env);
 
 describe('dtk-pipeline scan', () => {
   it('prints the JSON report the issue describes', async () => {

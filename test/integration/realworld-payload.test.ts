@@ -87,7 +87,7 @@ async function pushPayload(version: string, files: Record<string, string>): Prom
 }
 
 async function resolve(version: string, payload: string): Promise<ResolvedRelease> {
-  const registry = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+  const registry = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries });
   const [release] = await new ReleaseResolver(registry).resolvePayload({ version, payload, graphArch: 'amd64' });
   return release!;
 }
@@ -117,7 +117,7 @@ describe('the real OCP 4.12.0 image-references', () => {
   });
 
   it('reads all 183 tags and the real release-metadata from the last layer', async () => {
-    const registry = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+    const registry = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries });
     const release = await readReleasePayload(new ImageReader(registry), payloadReference(payload), { architecture: 'amd64', os: 'linux' });
     expect(release.components.size).toBe(183);
     expect(release.metadata?.version).toBe('4.12.0');

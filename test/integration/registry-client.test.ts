@@ -141,7 +141,7 @@ describe('RegistryClient against docker-registry', () => {
       },
       MEDIA_TYPES.ociIndex,
     );
-    client = new RegistryClient({ retryBaseMs: 10, requestTimeoutMs: 5_000 });
+    client = new RegistryClient({ retryBaseMs: 10, requestTimeoutMs: 5_000, insecureRegistries: [host] });
   });
 
   afterAll(async () => {

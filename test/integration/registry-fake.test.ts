@@ -1,6 +1,6 @@
 /**
  * RegistryClient against a fake registry + token service on loopback
- * (test/support/fake-registry.ts): real HTTP, no mocks of undici.
+ * (test/support/fake-registry.ts): real HTTP over node:http, no mocks.
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +27,9 @@ async function setup(
   const { password, ...options } = clientOptions;
   const credentials =
     password === undefined ? undefined : DockerConfig.fromJson({ auths: { [reg.host]: { auth: b64(`alice:${password}`) } } });
-  const client = new RegistryClient({ retryBaseMs: 1, requestTimeoutMs: 2_000, ...(credentials ? { credentials } : {}), ...options });
+  // The fake registry and its CDN are on loopback over plain http: listed insecure, as any such registry must be.
+  const insecureRegistries = [reg.host, ...(reg.cdnOrigin === '' ? [] : [new URL(reg.cdnOrigin).host])];
+  const client = new RegistryClient({ retryBaseMs: 1, requestTimeoutMs: 2_000, insecureRegistries, ...(credentials ? { credentials } : {}), ...options });
   // Run in reverse: the server goes first. close() waits for requests in flight, so a
   // hang means the client left a response body unconsumed.
   cleanups.push(async () => {

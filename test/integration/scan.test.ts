@@ -40,7 +40,12 @@ async function runScan(
   opts: { dir?: string; anonymous?: boolean; client?: RegistryClient } = {},
 ): Promise<{ report: ScanReport; registry: RegistryClient }> {
   const registry =
-    opts.client ?? new RegistryClient(opts.anonymous ? { retryBaseMs: 5 } : { credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+    opts.client ??
+    new RegistryClient(
+      opts.anonymous
+        ? { retryBaseMs: 5, insecureRegistries: world.insecureRegistries }
+        : { credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries },
+    );
   const report = await scan(
     {
       graph: new GraphClient({ url: world.graphUrl }),
@@ -153,14 +158,27 @@ describe('scan of the fixture world', () => {
     const r = report.releases.find((x) => x.version === '4.22.0-rc.1');
     const fallbacks = r?.findings.filter((f) => f.code === 'kernel-source-fallback').map((f) => `${f.source}: ${f.message}`);
     expect(fallbacks).toHaveLength(2);
-    expect(fallbacks?.find((m) => m.startsWith('rhel-coreos:'))).toContain('driver-toolkit etc/driver-toolkit-release.json');
+    // The node image's own small earlier layer is preferred to the DTK's word.
+    expect(fallbacks?.find((m) => m.startsWith('rhel-coreos:'))).toMatch(/5\.14\.0-687\.5\.1\.el9_8\.x86_64 comes from .*meta\.json in layer 3 of 4 \(\d+ bytes\)/);
     expect(fallbacks?.find((m) => m.startsWith('rhel-coreos-10:'))).toMatch(/in layer 3 of 4 \(\d+ bytes\)/);
+    // meta.json only inside the big layer: RHEL 9 from the DTK file, RHEL 10 (no DTK) has no kernel.
+    const ec3 = report.releases.find((x) => x.version === '4.22.0-ec.3')?.findings.filter((f) => f.code === 'kernel-source-fallback');
+    expect(ec3?.find((f) => f.source === 'rhel-coreos')?.message).toContain('comes from driver-toolkit etc/driver-toolkit-release.json');
+    expect(ec3?.find((f) => f.source === 'rhel-coreos-10')?.message).toContain('no other source names its kernel');
     // 4.21: the label ostree.linux still names the kernel, so nothing more is read.
     const r421 = report.releases.find((x) => x.version === '4.21.9')?.findings.map((f) => f.message);
     expect(r421).toHaveLength(2);
     for (const m of r421!) expect(m).toContain('label ostree.linux');
     const big = buildLayer(misorderedContentLayer(), 'oci').blob.digest;
     expect(world.proxy.log.filter((e) => e.path.endsWith(big))).toEqual([]);
+    // Nor the big layers that alone hold meta.json in 4.22.0-ec.3's node images.
+    const ec3Spec = fixtureWorld().releases.find((x) => x.version === '4.22.0-ec.3')!.arches[0]!;
+    for (const tag of ['rhel-coreos', 'rhel-coreos-10']) {
+      const layer = ec3Spec.components[tag]!.image.layers[1]!;
+      expect(layer.fillerBytes, tag).toBeGreaterThan(1024 * 1024);
+      const digest = buildLayer(layer, 'oci').blob.digest;
+      expect(world.proxy.log.filter((e) => e.path.endsWith(digest)), tag).toEqual([]);
+    }
   });
 
   it('reports two kernels for a release with a RHEL 10 stream', () => {
@@ -236,7 +254,7 @@ describe('faults', () => {
     world.tokenService.setTtlSeconds(1);
     world.tokenService.setAdvertisedTtlSeconds(300);
     try {
-      const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5 });
+      const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries });
       await runScan(['stable-4.17'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
       await new Promise((r) => setTimeout(r, 1500));
       world.proxy.resetStats(); // the log keeps the last 2,000 requests: start it afresh

@@ -62,6 +62,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    insecureRegistries: world.insecureRegistries,
   });
   const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);

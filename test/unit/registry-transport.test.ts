@@ -1,27 +1,53 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, parseRetryAfter, registryOrigin } from '#core/registry/client.ts';
+import { isLoopbackHost, parseRetryAfter, RegistryHosts } from '#core/registry/client.ts';
 import { RegistryError, redactUrl } from '#core/registry/errors.ts';
 
-describe('registryOrigin', () => {
-  it('uses https for a registry that is neither loopback nor listed as insecure', () => {
-    expect(registryOrigin('registry.example:5000')).toBe('https://registry.example:5000');
-    expect(registryOrigin('quay.io', ['registry.example:5000'])).toBe('https://quay.io');
-    expect(registryOrigin('registry.example', ['registry.example:5000'])).toBe('https://registry.example');
+describe('RegistryHosts', () => {
+  it('uses https for a registry that is not listed as insecure', () => {
+    const hosts = new RegistryHosts({ insecure: ['registry.example:5000'] });
+    expect(hosts.origin('quay.io')).toBe('https://quay.io');
+    expect(hosts.origin('registry.example')).toBe('https://registry.example');
   });
 
-  it('uses plain http for a registry listed in insecureRegistries', () => {
-    expect(registryOrigin('registry.example:5000', ['registry.example:5000'])).toBe('http://registry.example:5000');
+  it('uses plain http for a registry listed as insecure', () => {
+    expect(new RegistryHosts({ insecure: ['registry.example:5000'] }).origin('registry.example:5000')).toBe('http://registry.example:5000');
   });
 
-  it('uses plain http for loopback hosts', () => {
-    expect(registryOrigin('localhost:5000')).toBe('http://localhost:5000');
-    expect(registryOrigin('127.0.0.1:5000')).toBe('http://127.0.0.1:5000');
-    expect(registryOrigin('127.1.2.3')).toBe('http://127.1.2.3');
-    expect(registryOrigin('[::1]:5000')).toBe('http://[::1]:5000');
+  it('uses https for loopback hosts unless they are listed as insecure', () => {
+    const hosts = new RegistryHosts();
+    expect(hosts.origin('localhost:5000')).toBe('https://localhost:5000');
+    expect(hosts.origin('127.0.0.1:5000')).toBe('https://127.0.0.1:5000');
+    expect(new RegistryHosts({ insecure: ['127.0.0.1:5000'] }).origin('127.0.0.1:5000')).toBe('http://127.0.0.1:5000');
   });
 
   it('sends Docker Hub API requests to registry-1.docker.io', () => {
-    expect(registryOrigin('docker.io')).toBe('https://registry-1.docker.io');
+    expect(new RegistryHosts().origin('docker.io')).toBe('https://registry-1.docker.io');
+  });
+
+  it('allows the public OpenShift and OKD registries, the added ones and the insecure ones, and nothing else', () => {
+    const hosts = new RegistryHosts({ allowed: ['mirror.example:8443'], insecure: ['127.0.0.1:5000'] });
+    for (const h of ['quay.io', 'registry.redhat.io', 'registry.ci.openshift.org', 'mirror.example:8443', '127.0.0.1:5000', 'QUAY.IO']) {
+      expect(hosts.isAllowedRegistry(h), h).toBe(true);
+    }
+    for (const h of ['evil.example', 'quay.io.evil.example', 'mirror.example', '127.0.0.1:5001', 'localhost:5000']) {
+      expect(hosts.isAllowedRegistry(h), h).toBe(false);
+    }
+    expect(() => hosts.assertRegistryAllowed('evil.example')).toThrow(/registry evil\.example is not on the allowed list .*--allow-registry evil\.example/);
+  });
+
+  it("accepts a token realm on the registry's own host or on the list, and refuses any other", () => {
+    const hosts = new RegistryHosts({ allowed: ['auth.mirror.example'] });
+    expect(() => hosts.assertTokenRealmAllowed('registry.redhat.io', new URL('https://sso.redhat.com/auth/realms/rhcc/protocol/redhat-docker-v2/auth'))).not.toThrow();
+    expect(() => hosts.assertTokenRealmAllowed('quay.io', new URL('https://quay.io/v2/auth'))).not.toThrow();
+    expect(() => hosts.assertTokenRealmAllowed('quay.io', new URL('https://auth.mirror.example/token'))).not.toThrow();
+    expect(() => hosts.assertTokenRealmAllowed('quay.io', new URL('http://127.0.0.1:9001/2018-06-01/runtime/invocation/next'))).toThrow(
+      /quay\.io named token service 127\.0\.0\.1:9001, which is not on the allowed list/,
+    );
+  });
+
+  it('refuses a list entry that is not HOST[:PORT]', () => {
+    expect(() => new RegistryHosts({ allowed: ['https://quay.io'] })).toThrow(/allowed registry "https:\/\/quay.io" is not HOST\[:PORT\]/);
+    expect(() => new RegistryHosts({ insecure: ['a b'] })).toThrow(/insecure registry "a b" is not HOST\[:PORT\]/);
   });
 });
 

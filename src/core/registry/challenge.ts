@@ -120,8 +120,8 @@ function parseOne(sc: Scanner): Challenge {
 }
 
 /**
- * Parses every challenge in one or more `WWW-Authenticate` header values (undici
- * gives an array when the header is repeated). Throws on malformed input.
+ * Parses every challenge in one or more `WWW-Authenticate` header values (node:http
+ * joins a repeated header with commas; an array is read too). Throws on malformed input.
  */
 export function parseWwwAuthenticate(header: string | readonly string[] | undefined): Challenge[] {
   if (header === undefined) return [];

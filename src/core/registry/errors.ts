@@ -5,15 +5,9 @@
  * query string (CDN URLs carry signatures there) and without user info.
  */
 
-/** Drops user info, query and fragment: what is left is safe to log. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '<invalid URL>';
-  }
-}
+import { redactUrl } from '../http/transport.ts';
+
+export { redactUrl };
 
 export interface RegistryErrorOptions {
   /** HTTP status of the last response, when there was one. */

@@ -77,10 +77,14 @@ export interface ImageSource {
   /** Fetch and parse the config blob of an image manifest. */
   getConfig(image: ResolvedManifest): Promise<ImageConfig>;
   /**
-   * Open a blob as a stream of its stored bytes (still gzipped). The caller may
-   * destroy the stream early; the connection is then released.
+   * Open a blob as a stream of its stored bytes (still compressed). The stream fails
+   * as soon as it passes the descriptor's size, and at its end unless size and digest
+   * match: what was read from it may be used only once it has ended without an error.
+   * The caller may destroy the stream early; the connection is then closed.
    */
   openBlob(ref: ImageRef, descriptor: Descriptor): Promise<Readable>;
+  /** Most tar bytes a reader may inflate from one layer of this source. @default - DEFAULT_MAX_DECOMPRESSED_BYTES (layer-files.ts) */
+  readonly maxLayerBytes?: number;
 }
 
 /** Counters kept by the client, for benchmarks and progress. */
