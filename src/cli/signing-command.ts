@@ -24,6 +24,7 @@ import * as z from 'zod';
 import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { formatImageReference, parseImageReference } from '#core/registry/reference.ts';
+import type { ImageRef } from '#core/registry/types.ts';
 import { createSelfSignedCertificate, readCertificate } from '#core/signing/certificate.ts';
 import { clusterImagePolicy } from '#core/signing/image-policy.ts';
 import { publicKeyPem, signImage } from '#core/signing/image-signature.ts';
@@ -146,15 +147,25 @@ export const signImageFlagsSchema = keyFlagsSchema.and(
   }),
 );
 
-export async function registryClientFor(pullSecretFlag: string | undefined, insecure: readonly string[], env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+/**
+ * The client for the image's own registry (allowed: the user named it), plus the
+ * registries of INSECURE_REGISTRIES / ALLOWED_REGISTRIES as the build commands take them.
+ */
+export async function registryClientFor(pullSecretFlag: string | undefined, insecure: readonly string[], target: ImageRef, env: NodeJS.ProcessEnv): Promise<RegistryClient> {
   const pullSecret = await choosePullSecret(pullSecretFlag, env);
-  return new RegistryClient({ ...(pullSecret.config ? { credentials: pullSecret.config } : {}), insecureRegistries: insecure, userAgent: 'dtk-pipeline' });
+  const list = (name: string): string[] => (env[name] ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  return new RegistryClient({
+    ...(pullSecret.config ? { credentials: pullSecret.config } : {}),
+    insecureRegistries: [...insecure, ...list('INSECURE_REGISTRIES')],
+    allowedRegistries: [target.registry, ...list('ALLOWED_REGISTRIES')],
+    userAgent: 'dtk-pipeline',
+  });
 }
 
 export async function runSignImage(flags: z.infer<typeof signImageFlagsSchema>, io: CommandIo): Promise<number> {
   const ref = flags.reference;
   const digest = ref.digest ?? '';
-  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, io.env);
+  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, ref, io.env);
   const { signer, close } = await openSigner(flags, io.env);
   try {
     if ((await client.describeManifest({ registry: ref.registry, repository: ref.repository, digest })) === undefined) {
@@ -273,7 +284,7 @@ export async function runSbomAttach(flags: z.infer<typeof sbomFlagsSchema>, io: 
       2,
     )}\n`,
   );
-  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, io.env);
+  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, ref, io.env);
   try {
     const attached = await attachArtifact(client, image, CYCLONEDX_MEDIA_TYPE, document);
     io.stdout.write(`SBOM=${image.registry}/${image.repository}@${attached.manifest.digest}\n`);

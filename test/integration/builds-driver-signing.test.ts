@@ -66,6 +66,7 @@ describe('build-driver.sh with module signing', () => {
     TARGET_IMAGE: `${registry.host}/${REPO}`,
     BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
     REGISTRY_AUTH_FILE: authFile,
+    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     RESULT_FILE: join(dir, 'result.env'),
     ...emulators.sdkEnv(),
     ...over,
@@ -79,7 +80,7 @@ describe('build-driver.sh with module signing', () => {
     authFile = join(dir, 'auth.json');
     const push = registry.tokenService.pushCredentials();
     await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: [registry.host], retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     pkcs8Der = privateKey.export({ format: 'der', type: 'pkcs8' });

@@ -89,7 +89,7 @@ beforeAll(async () => {
   const c = registry.tokenService.credentials('pusher');
   pushAuth = join(dir, 'push-auth.json');
   await writeFile(pushAuth, dockerConfigJson(registry.host, c.username, c.password));
-  pusher = new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), insecureRegistries: [registry.host], retryBaseMs: 10 });
+  pusher = new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
   const ref = (tag: string): ImageRef => ({ registry: registry.host, repository: REPO, tag });
   const amd = buildImage({ layers: [{ files: { 'opt/lib/modules/k/extra/a.ko': 'module a' } }] }, 'amd64');
   const arm = buildImage({ layers: [{ files: { 'opt/lib/modules/k/extra/a.ko': 'module a arm' } }] }, 'arm64');
@@ -116,7 +116,7 @@ afterAll(async () => {
 });
 
 const sign = (ref: string, ...extra: string[]) =>
-  runCli(['sign-image', ref, '--kms-key-id', eccKey, '--pull-secret', pushAuth, '--insecure-registry', registry.host, ...extra], env);
+  runCli(['sign-image', ref, '--kms-key-id', eccKey, '--pull-secret', pushAuth, ...registry.insecureRegistries.flatMap((h) => ['--insecure-registry', h]), ...extra], env);
 
 describe('sign-image', () => {
   it('attaches a sigstore signature that skopeo accepts, and skopeo refuses an unsigned image of the same repository', async () => {
@@ -205,7 +205,7 @@ describe('sbom attach', () => {
         '--kernel', KERNEL, '--modules-dir', modules, '--modules-prefix', `opt/lib/modules/${KERNEL}`,
         '--dtk-image', dtk, '--base-image', base,
         '--source-url', 'https://github.com/acme/gpu-driver', '--source-commit', COMMIT, '--build-id', 'dtk-driver:1234',
-        '--kms-key-id', eccKey, '--pull-secret', pushAuth, '--insecure-registry', registry.host,
+        '--kms-key-id', eccKey, '--pull-secret', pushAuth, ...registry.insecureRegistries.flatMap((h) => ['--insecure-registry', h]),
       ],
       env,
     );
@@ -214,7 +214,7 @@ describe('sbom attach', () => {
     expect(sbomDigest).not.toBe('');
 
     const reader = registry.tokenService.credentials('reader');
-    const client = new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, reader.username, reader.password)), insecureRegistries: [registry.host] });
+    const client = new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, reader.username, reader.password)), insecureRegistries: registry.insecureRegistries });
     try {
       const imageDigest = signed.split('@')[1] ?? '';
       const found = await listReferrersByTag(client, { registry: registry.host, repository: REPO, digest: imageDigest }, CYCLONEDX_MEDIA_TYPE);
