@@ -13,7 +13,7 @@ import * as z from 'zod';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GRAPH_LIMITS, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
 
 /** The cdk.json context key holding the config object. */
 export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
@@ -94,6 +94,10 @@ export const deployConfigSchema = z
     scheduleMinutes: z.number().int().min(1).max(480).default(10),
     /** The update graph endpoint. */
     graphUrl: z.url({ protocol: /^https$/, error: (i) => `${show(i.input)} is not an https URL` }).default(DEFAULT_GRAPH_URL),
+    /** Cap on one graph response's body, decoded, in bytes (a larger graph is refused and counted as a graph error). */
+    maxGraphBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(GRAPH_LIMITS.maxBodyBytes),
+    /** Cap on the nodes of one graph (a graph with more is refused and counted as a graph error). */
+    maxGraphNodes: z.number().int().min(10).max(100_000).default(GRAPH_LIMITS.maxNodes),
     /**
      * Channels served by another update graph, each group with its URL: OKD's
      * `stable-scos-4` from https://amd64.origin.releases.ci.openshift.org/graph.

@@ -202,6 +202,8 @@ export class PipelineStack extends Stack {
         CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
+        GRAPH_MAX_BYTES: String(config.maxGraphBytes),
+        GRAPH_MAX_NODES: String(config.maxGraphNodes),
         CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
       {

@@ -17,7 +17,10 @@
 #   TAG_TEMPLATE         KMM placeholders; default ${KERNEL_FULL_VERSION}
 #   BUILD_ARGS_JSON      {"NAME": "value", …} extra build args; default {}
 #   REBUILD              true | false (default false)
-#   REGISTRY_AUTH_FILE   docker config JSON for pulls and the push (optional)
+#   PULL_AUTH_FILE       docker config JSON with pull-only credentials: the only ones the image
+#                        build gets (FROM pulls); none when unset (optional)
+#   REGISTRY_AUTH_FILE   docker config JSON for the existence check, the DTK pull and the push
+#                        (optional); never given to the image build
 #   RESULT_FILE          where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 #   STORAGE_DRIVER       vfs (default) | overlay
 #   Module signing (optional; see "Signing step" below):
@@ -25,12 +28,19 @@
 #   MODULE_SIGNING_KEY_SECRET  Secrets Manager secret holding a PEM private key (never the key itself)
 #   MODULE_SIGNING_CERT        base64 of the key's DER certificate (public; what users enroll)
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
+#
+# Secrets: the partner's Containerfile steps run partner code. They get no environment
+# from this script and no file from the host (chroot isolation); the image build itself
+# gets only PULL_AUTH_FILE. The push credentials (REGISTRY_AUTH_FILE) serve the existence
+# check, the DTK pull (before the build) and the push, never the build; raw secret
+# variables are dropped here.
 set -euo pipefail
+unset PULL_SECRET PUSH_SECRET RHSM_ORG RHSM_ACTIVATION_KEY
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 no_control_chars KERNEL ARCH DRIVER_NAME MOD_NAME DRIVER_SOURCE DRIVER_REF DRIVER_CONTEXT_DIR DRIVER_CONTAINERFILE \
-  DTK_IMAGE TARGET_IMAGE TAG_TEMPLATE BUILD_ARGS_JSON REBUILD REGISTRY_AUTH_FILE RESULT_FILE STORAGE_DRIVER \
+  DTK_IMAGE TARGET_IMAGE TAG_TEMPLATE BUILD_ARGS_JSON REBUILD PULL_AUTH_FILE REGISTRY_AUTH_FILE RESULT_FILE STORAGE_DRIVER \
   ALLOW_TEST_KERNELS ALLOW_CROSS_ARCH
 quick_check KERNEL '^[A-Za-z0-9._+-]{1,128}$'
 quick_check ARCH '^(x86_64|aarch64)$'
@@ -44,6 +54,7 @@ quick_check DTK_IMAGE '^[A-Za-z0-9._:/@-]{1,400}$'
 quick_check TARGET_IMAGE '^[A-Za-z0-9._:/-]{1,300}$'
 quick_check TAG_TEMPLATE '^([A-Za-z0-9._-]|\$\{[A-Z_]{1,32}\})+$'
 quick_check REBUILD '^(true|false)$'
+quick_check PULL_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check REGISTRY_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check RESULT_FILE '^[A-Za-z0-9._/-]+$'
 quick_check STORAGE_DRIVER '^(vfs|overlay)$'
@@ -147,10 +158,25 @@ if [[ -z "$containerfile" ]]; then
 fi
 [[ -f "$context/$containerfile" ]] || die "no $containerfile in the build context"
 
+# The build's credentials: pull-only, or an empty file (buildah would otherwise look for
+# REGISTRY_AUTH_FILE, ~/.docker/config.json and others on its own).
+pull_auth="${PULL_AUTH_FILE:-}"
+if [[ -z "$pull_auth" ]]; then
+  pull_auth="$work/no-auth.json"
+  printf '{"auths":{}}' >"$pull_auth"
+fi
+[[ -f "$pull_auth" ]] || die "PULL_AUTH_FILE does not exist"
+
+# The DTK may live in a private repository: pulled here, with the full credentials, so
+# the build (--pull=false) finds it locally.
+if ! "${buildah_cmd[@]}" inspect --type image "$dtk_image" >/dev/null 2>&1; then
+  "${buildah_cmd[@]}" pull --quiet --tls-verify="$dtk_tls" "${auth_args[@]}" "$dtk_image" >/dev/null
+fi
+
 log "building $target_ref FROM $dtk_image"
 t0="$(now_ms)"
-"${buildah_cmd[@]}" build --isolation chroot --format oci --pull=false --tls-verify="$dtk_tls" "${auth_args[@]}" \
-  "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
+env -u REGISTRY_AUTH_FILE "${buildah_cmd[@]}" build --isolation chroot --format oci --pull=false --tls-verify="$dtk_tls" \
+  --authfile "$pull_auth" "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
 t1="$(now_ms)"
 log "built in $((t1 - t0)) ms; checking modules"
 

@@ -50,6 +50,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
     .option('--concurrency <n>', 'payloads resolved at once (default 8)')
     .option('--format <format>', 'table, json or matrix (default table)')
+    .option('--max-graph-bytes <size>', 'cap on one graph response, decoded (bytes, or with KiB/MiB/GiB; default 32MiB)')
+    .option('--max-graph-nodes <n>', 'cap on the nodes of one graph (default 5000)')
     .action(async (options: Record<string, unknown>) => {
       const { runScan, scanFlagsSchema } = await import('./scan-command.ts');
       const flags = scanFlagsSchema.safeParse({
@@ -63,6 +65,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         cacheDir: options['cacheDir'],
         concurrency: options['concurrency'],
         format: options['format'],
+        maxGraphBytes: options['maxGraphBytes'],
+        maxGraphNodes: options['maxGraphNodes'],
       });
       if (!flags.success) throw usage(flags.error);
       setExit(await runScan(flags.data, io));

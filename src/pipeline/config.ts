@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GRAPH_LIMITS } from '#core/graph.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
 import { driverSchema } from './drivers.ts';
 
@@ -62,6 +62,10 @@ export const envSchema = z.object({
   /** Comma-separated graph arches, e.g. `amd64,arm64,multi`. */
   ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(GRAPH_ARCHES)).min(1)),
   GRAPH_URL: z.string().url().default(DEFAULT_GRAPH_URL),
+  /** Cap on one graph body, decoded, in bytes (deploy config maxGraphBytes). */
+  GRAPH_MAX_BYTES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxBodyBytes),
+  /** Cap on the nodes of one graph (deploy config maxGraphNodes). */
+  GRAPH_MAX_NODES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxNodes),
   /** JSON object: channel → graph URL, for channels another graph serves (OKD's `stable-scos-4`). */
   CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */

@@ -36,6 +36,8 @@ export interface HarnessOptions {
   readonly emulators?: EmulatorOptions;
   /** Queues subscribed to the topic: name → SNS filter policy (or null for every message). */
   readonly subscribers?: Readonly<Record<string, object | null>>;
+  /** The handlers' log level (POWERTOOLS_LOG_LEVEL). @default ERROR */
+  readonly logLevel?: string;
 }
 
 export async function startPipelineHarness(options: HarnessOptions): Promise<PipelineHarness> {
@@ -62,6 +64,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     insecureRegistries: world.insecureRegistries,
   });
   const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
