@@ -186,6 +186,20 @@ export const deployConfigSchema = z
       .string()
       .regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest (registry/repository@sha256:…)` })
       .default(DEFAULT_BUILDER_IMAGE),
+    /**
+     * Keys the builds may sign with (issue #11): KMS key ARNs (`kms:Sign` and
+     * `kms:GetPublicKey` on exactly these, for the driver build projects only) and
+     * Secrets Manager secrets holding PEM private keys for users without KMS.
+     */
+    signing: z
+      .strictObject({
+        kmsKeyArns: z
+          .array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { error: (i) => `${show(i.input)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; aliases cannot scope IAM)` }))
+          .default([])
+          .refine(unique, 'lists a key twice'),
+        keySecretArns: z.array(secretArn).default([]).refine(unique, 'lists a secret twice'),
+      })
+      .prefault({}),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
     drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
     /** Where the coverage index (`coverage.json`) and its page (`index.html`) are published in the stack's coverage bucket. */

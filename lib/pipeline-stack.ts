@@ -174,6 +174,8 @@ export class PipelineStack extends Stack {
       rhsmSecret,
       encryptionKey: notifications.key,
       concurrentBuildLimit: config.maxConcurrentBuilds,
+      signingKeyArns: config.signing.kmsKeyArns,
+      signingKeySecretArns: config.signing.keySecretArns,
     });
 
     const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn } satisfies Environment;

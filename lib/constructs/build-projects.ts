@@ -104,6 +104,18 @@ export interface BuildProjectsProps {
   /** RHSM `{"org": …, "key": …}`, read by the dtk and driver builds. */
   readonly rhsmSecret: secretsmanager.ISecret;
   /**
+   * KMS keys the driver builds sign modules (and images) with: `kms:Sign` and
+   * `kms:GetPublicKey` on exactly these, for the driver projects only.
+   * @default - none: no build may use KMS
+   */
+  readonly signingKeyArns?: readonly string[];
+  /**
+   * Secrets holding PEM signing keys (users without KMS): `secretsmanager:GetSecretValue`
+   * on exactly these, for the driver projects only.
+   * @default - none
+   */
+  readonly signingKeySecretArns?: readonly string[];
+  /**
    * Key encrypting build artifacts and logs CodeBuild stores.
    * @default - CodeBuild's AWS managed key
    */
@@ -204,6 +216,14 @@ export class BuildProjects extends Construct {
       >;
     this.dtk = perArch('dtk');
     this.driver = perArch('driver');
+    for (const driverProject of Object.values(this.driver)) {
+      if (props.signingKeyArns?.length) {
+        driverProject.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [...props.signingKeyArns] }));
+      }
+      if (props.signingKeySecretArns?.length) {
+        driverProject.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...props.signingKeySecretArns] }));
+      }
+    }
     this.join = project('join', undefined, JOIN_BUILDER);
     this.projects = [...Object.values(this.dtk), ...Object.values(this.driver), this.join];
   }

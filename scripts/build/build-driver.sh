@@ -23,6 +23,10 @@
 #                        (optional); never given to the image build
 #   RESULT_FILE          where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 #   STORAGE_DRIVER       vfs (default) | overlay
+#   Module signing (optional; see "Signing step" below):
+#   MODULE_SIGNING_KMS_KEY     KMS key id/ARN/alias (RSA) that signs every .ko, or
+#   MODULE_SIGNING_KEY_SECRET  Secrets Manager secret holding a PEM private key (never the key itself)
+#   MODULE_SIGNING_CERT        base64 of the key's DER certificate (public; what users enroll)
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
 #
 # Secrets: the partner's Containerfile steps run partner code. They get no environment
@@ -54,6 +58,10 @@ quick_check PULL_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check REGISTRY_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check RESULT_FILE '^[A-Za-z0-9._/-]+$'
 quick_check STORAGE_DRIVER '^(vfs|overlay)$'
+no_control_chars MODULE_SIGNING_KMS_KEY MODULE_SIGNING_KEY_SECRET
+quick_check MODULE_SIGNING_KMS_KEY '^[A-Za-z0-9:/_+=,.@-]{1,2048}$'
+quick_check MODULE_SIGNING_KEY_SECRET '^[A-Za-z0-9:/_+=,.@-]{1,2048}$'
+quick_check MODULE_SIGNING_CERT '^[A-Za-z0-9+/=]{1,8192}$'
 
 validated="$(dtk_pipeline validate-build-env --kind driver)" || exit 2
 
@@ -100,6 +108,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- Signing step (issue #11) -------------------------------------------------------
+# When the driver names a signing key, every .ko under /opt/lib/modules/<kernel> of the
+# built image is signed in place (kernel module signature format; `dtk-pipeline
+# sign-modules`), committed back into the image, and checked: each module must carry a
+# signature by the configured certificate that verifies over its bytes. Only key
+# *names* reach this script; the KMS key never leaves KMS, and a PEM key is read from
+# Secrets Manager by the signing command itself, in memory.
+module_signing_requested() {
+  [[ -n "${MODULE_SIGNING_KMS_KEY:-}${MODULE_SIGNING_KEY_SECRET:-}" ]]
+}
+sign_image_modules() {
+  local image="$1" kernel="$2" ctr mnt status=0 key_args cert="$work/module-signing.der"
+  [[ -n "${MODULE_SIGNING_KMS_KEY:-}" && -n "${MODULE_SIGNING_KEY_SECRET:-}" ]] && die "set MODULE_SIGNING_KMS_KEY or MODULE_SIGNING_KEY_SECRET, not both"
+  [[ -n "${MODULE_SIGNING_CERT:-}" ]] || die "MODULE_SIGNING_CERT (base64 of the signing certificate) is required when modules are signed"
+  if [[ -n "${MODULE_SIGNING_KMS_KEY:-}" ]]; then key_args=(--kms-key-id "$MODULE_SIGNING_KMS_KEY"); else key_args=(--key-secret "$MODULE_SIGNING_KEY_SECRET"); fi
+  base64 -d <<<"$MODULE_SIGNING_CERT" >"$cert" 2>/dev/null || die "MODULE_SIGNING_CERT is not base64"
+  ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$image")"
+  mnt="$("${buildah_cmd[@]}" mount "$ctr")"
+  log "signing modules under /opt/lib/modules/$kernel"
+  dtk_pipeline sign-modules --dir "$mnt/opt/lib/modules/$kernel" "${key_args[@]}" --cert "$cert" || status=$?
+  [[ $status -ne 0 ]] || dtk_pipeline check-modules --kernel "$kernel" --dir "$mnt/opt/lib/modules/$kernel" --signed-by "$cert" || status=$?
+  "${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
+  [[ $status -ne 0 ]] || "${buildah_cmd[@]}" commit --quiet --format oci "$ctr" "$image" >/dev/null || status=$?
+  "${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
+  return "$status"
+}
+# ---- end of the signing step ----------------------------------------------------------
+
 if [[ "$source_kind" == git ]]; then
   log "fetching $git_url at $git_ref"
   git init --quiet "$work/src"
@@ -143,6 +179,10 @@ env -u REGISTRY_AUTH_FILE "${buildah_cmd[@]}" build --isolation chroot --format 
   --authfile "$pull_auth" "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
 t1="$(now_ms)"
 log "built in $((t1 - t0)) ms; checking modules"
+
+if module_signing_requested; then
+  sign_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: module signing failed (see above)"
+fi
 
 check_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: a module is not built for $kernel (see above)"
 

@@ -8,6 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { CommandIo } from './scan-command.ts';
+import { addSigningCommands } from './signing-program.ts';
 import { addStoreOptions, dataDirOption, DEFAULT_LOCAL_DATA_DIR, storeOptionsOf, type StoreOptions } from './store-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -129,7 +130,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('The vermagic gate: every .ko under --dir must be built for --kernel, and modules.dep must exist.')
     .requiredOption('--kernel <kernel>', 'target kernel (uname -r)')
     .requiredOption('--dir <dir>', 'the image\'s /opt/lib/modules/<kernel> directory')
-    .action(async (options: { kernel: string; dir: string }) => {
+    .option('--signed-by <cert>', 'also refuse a module not signed by this certificate (DER or PEM)')
+    .action(async (options: { kernel: string; dir: string; signedBy?: string }) => {
       const { runCheckModules } = await import('./build-commands.ts');
       setExit(await runCheckModules(options, io));
     });
@@ -278,6 +280,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       await runBackfill(source, plan, { ...(options.since ? { since: options.since } : {}), ...(options.driver ? { driver: options.driver } : {}), rebuild: false }, io),
     );
   });
+
+  addSigningCommands(program, io, setExit, (message) => new UsageError(message));
 
   return program;
 }

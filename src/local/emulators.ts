@@ -1,7 +1,7 @@
 /**
  * AWS on loopback for the local run and the integration tests: DynamoDB
  * (dynalite, optionally persisted on disk), SQS + SNS (fauxqs), and Secrets
- * Manager (moto_server). The resources mirror the stack's: one table with the
+ * Manager and KMS (moto_server, real RSA and ECDSA keys). The resources mirror the stack's: one table with the
  * same keys and indexes, the three queues with dead-letter queues, the topic.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +22,7 @@ export interface QueueNames {
 }
 
 export interface Emulators {
-  readonly endpoints: { dynamodb: string; sqs: string; sns: string; secretsmanager: string };
+  readonly endpoints: { dynamodb: string; sqs: string; sns: string; secretsmanager: string; kms: string };
   readonly tableName: string;
   readonly queues: { readonly [K in keyof QueueNames]: { url: string; dlqUrl: string; name: string } };
   /** Queue URL (on loopback) of a queue made with `fauxqs.createQueue`. */
@@ -124,7 +124,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const { topicArn } = fauxqs.createTopic('notifications');
 
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
-  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, secretsmanager: moto.endpoint };
+  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, secretsmanager: moto.endpoint, kms: moto.endpoint };
 
   return {
     endpoints,
@@ -147,6 +147,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_SNS: endpoints.sns,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager,
+        AWS_ENDPOINT_URL_KMS: endpoints.kms,
       };
     },
     async stop() {

@@ -136,6 +136,12 @@ export function planDriverBuilds(
               TAG_TEMPLATE: driver.tagTemplate,
               BUILD_ARGS_JSON: JSON.stringify(driver.buildArgs),
               REBUILD: options.rebuild ? 'true' : 'false',
+              ...(driver.signing === undefined
+                ? {}
+                : {
+                    MODULE_SIGNING_CERT: driver.signing.certificate,
+                    ...(driver.signing.kmsKeyArn ? { MODULE_SIGNING_KMS_KEY: driver.signing.kmsKeyArn } : { MODULE_SIGNING_KEY_SECRET: driver.signing.keySecretArn ?? '' }),
+                  }),
             },
           },
           now,

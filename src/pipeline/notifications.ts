@@ -4,6 +4,7 @@
  * attributes carry the fields subscription filter policies match on.
  */
 import * as z from 'zod';
+import { fingerprint } from '#core/signing/fingerprint.ts';
 import { KERNEL_ARCHES } from '#core/arch.ts';
 import { findingSchema } from '#core/findings.ts';
 
@@ -65,6 +66,8 @@ export const buildFinishedSchema = z.object({
   /** The image reference; null for a simulated build. */
   image: z.string().nullable(),
   buildId: z.string().nullable(),
+  /** SHA-256 fingerprint of the certificate every module of the image was signed with (driver builds that sign, when built). */
+  modulesSignedBy: z.string().optional(),
 });
 
 export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, kernelPromotedSchema, releaseFindingSchema, buildFinishedSchema]);
@@ -112,7 +115,7 @@ export function describe(n: Notification): PublishedNotification {
 
 /** `build.succeeded` / `build.failed` / `build.simulated` for a build's record. */
 export function buildFinished(
-  build: { buildKey: string; kind: string; kernel: string; arch: string; target: string; image: string },
+  build: { buildKey: string; kind: string; kernel: string; arch: string; target: string; image: string; env?: Readonly<Record<string, string>> },
   state: 'succeeded' | 'skipped' | 'failed' | 'simulated',
   buildId: string | null,
   time: string,
@@ -130,5 +133,16 @@ export function buildFinished(
     state,
     image: state === 'simulated' ? null : build.image,
     buildId,
+    ...signedBy(build.env, state),
   };
+}
+
+/**
+ * Only a build that ran and succeeded with a signing key signed its modules (the build
+ * fails when signing or the signature gate fails); a skipped build pushed nothing.
+ */
+function signedBy(env: Readonly<Record<string, string>> | undefined, state: 'succeeded' | 'skipped' | 'failed' | 'simulated'): { modulesSignedBy?: string } {
+  const cert = env?.['MODULE_SIGNING_CERT'];
+  if (state !== 'succeeded' || !cert) return {};
+  return { modulesSignedBy: fingerprint(Buffer.from(cert, 'base64')) };
 }
