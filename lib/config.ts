@@ -14,9 +14,23 @@ import { BUILD_ARCHES, ubiImagesSchema } from '#pipeline/config.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GRAPH_LIMITS, OKD_CHANNEL_PATTERN } from '#core/graph.ts';
 
 /** The cdk.json context key holding the config object. */
+/**
+ * quay.io/buildah/stable: the buildah project's own image, "built using the latest
+ * stable version of Buildah in a Fedora based container", public and pullable without
+ * credentials, "can run safely with privileges within the container", published for
+ * amd64 and arm64 (containers/buildah, contrib/buildahimage/README.md). Fedora ships
+ * Node.js (`dnf install nodejs`), which the build scripts' CLI needs.
+ *
+ * NOT VERIFIED FROM HERE (no internet where this was written): the digest is the
+ * multi-arch index a public CI pipeline records for native amd64 and arm64 runners.
+ * Check it (`skopeo inspect --raw docker://quay.io/buildah/stable@sha256:…`) or set
+ * `builderImage` in the deploy config to a digest you have checked.
+ */
+export const DEFAULT_BUILDER_IMAGE = 'quay.io/buildah/stable@sha256:56e6ebc9bb71c8303b1968fb51304d3512e14a1b8c730bd0b27ebdf772a34ceb';
+
 export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
 /** The context key naming a JSON config file (takes precedence over CONFIG_CONTEXT_KEY). */
 export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
@@ -94,6 +108,10 @@ export const deployConfigSchema = z
     scheduleMinutes: z.number().int().min(1).max(480).default(10),
     /** The update graph endpoint. */
     graphUrl: z.url({ protocol: /^https$/, error: (i) => `${show(i.input)} is not an https URL` }).default(DEFAULT_GRAPH_URL),
+    /** Cap on one graph response's body, decoded, in bytes (a larger graph is refused and counted as a graph error). */
+    maxGraphBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(GRAPH_LIMITS.maxBodyBytes),
+    /** Cap on the nodes of one graph (a graph with more is refused and counted as a graph error). */
+    maxGraphNodes: z.number().int().min(10).max(100_000).default(GRAPH_LIMITS.maxNodes),
     /**
      * Channels served by another update graph, each group with its URL: OKD's
      * `stable-scos-4` from https://amd64.origin.releases.ci.openshift.org/graph.
@@ -152,6 +170,31 @@ export const deployConfigSchema = z
      * Required: without it every DTK build would fail.
      */
     ubiImages: ubiImagesSchema.refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
+    /**
+     * The builder image of the DTK and driver builds on both arches (a CodeBuild
+     * custom image, privileged), pinned by digest: it must carry buildah, the engine
+     * the build scripts use. The default is the upstream buildah project's
+     * multi-arch image (see DEFAULT_BUILDER_IMAGE for its source); override it to
+     * pin your own mirror or a digest you have checked.
+     */
+    builderImage: z
+      .string()
+      .regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest (registry/repository@sha256:…)` })
+      .default(DEFAULT_BUILDER_IMAGE),
+    /**
+     * Keys the builds may sign with (issue #11): KMS key ARNs (`kms:Sign` and
+     * `kms:GetPublicKey` on exactly these, for the driver build projects only) and
+     * Secrets Manager secrets holding PEM private keys for users without KMS.
+     */
+    signing: z
+      .strictObject({
+        kmsKeyArns: z
+          .array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { error: (i) => `${show(i.input)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; aliases cannot scope IAM)` }))
+          .default([])
+          .refine(unique, 'lists a key twice'),
+        keySecretArns: z.array(secretArn).default([]).refine(unique, 'lists a secret twice'),
+      })
+      .prefault({}),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */
     drivers: z.array(driverSchema).default([]).refine((ds) => unique(ds.map((d) => d.name)), 'lists a driver twice'),
     /** Where the coverage index (`coverage.json`) and its page (`index.html`) are published in the stack's coverage bucket. */

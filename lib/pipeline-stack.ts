@@ -165,6 +165,7 @@ export class PipelineStack extends Stack {
       source: codebuild.Source.s3({ bucket: buildSource.bucket, path: buildSource.s3ObjectKey }),
       buildspecDirectory: join(root, 'buildspecs'),
       buildArches: config.buildArches,
+      builderImage: config.builderImage,
       targetRegistry: config.targetRegistry,
       dtkRepository: config.dtkRepository,
       pullSecret,
@@ -172,6 +173,8 @@ export class PipelineStack extends Stack {
       rhsmSecret,
       encryptionKey: notifications.key,
       concurrentBuildLimit: config.maxConcurrentBuilds,
+      signingKeyArns: config.signing.kmsKeyArns,
+      signingKeySecretArns: config.signing.keySecretArns,
     });
 
     const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn };
@@ -214,6 +217,8 @@ export class PipelineStack extends Stack {
         CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
+        GRAPH_MAX_BYTES: String(config.maxGraphBytes),
+        GRAPH_MAX_NODES: String(config.maxGraphNodes),
         DRIVERS: JSON.stringify(config.drivers),
         CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
@@ -311,6 +316,22 @@ export class PipelineStack extends Stack {
       ],
     });
 
+    // No build stays in flight forever: builds whose state-change event was lost are
+    // asked about (BatchGetBuilds), recorded, or queued again, on the poll's schedule.
+    const reconcileBuilds = fn(
+      'ReconcileBuilds',
+      'reconcile-builds',
+      { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets, BUILD_TIMEOUTS: buildProjects.timeoutsJson(), RECONCILE_MARGIN_MINUTES: '15' },
+      { description: 'Asks CodeBuild about builds in flight past their timeout; records or re-queues them', timeout: Duration.minutes(2), reservedConcurrentExecutions: 1, retryAttempts: 0 },
+    );
+    builds.queue.grantSendMessages(reconcileBuilds.function);
+    buildProjects.grantBatchGetBuilds(reconcileBuilds.function);
+    new events.Rule(this, 'ReconcileSchedule', {
+      description: `Runs reconcile-builds every ${config.scheduleMinutes} minutes`,
+      schedule: events.Schedule.rate(scheduleRate),
+      targets: [new targets.LambdaFunction(reconcileBuilds.function, { retryAttempts: 0 })],
+    });
+
     /**
      * The coverage index and page (src/pipeline/publish-coverage.ts), private:
      * read them with `aws s3 cp` or share a pre-signed URL of the page, which is
@@ -400,7 +421,7 @@ export class PipelineStack extends Stack {
     });
     pollStalenessAlarm.addAlarmAction(alarmAction);
 
-    const functions = [poll, resolveRelease, recordKernel, startBuild, trackBuilds, publishCoverage];
+    const functions = [poll, resolveRelease, recordKernel, startBuild, trackBuilds, reconcileBuilds, publishCoverage];
     const queues = [releases, kernels, builds];
     const dashboard = new PipelineDashboard(this, 'Dashboard', {
       functions,

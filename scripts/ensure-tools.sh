@@ -2,8 +2,10 @@
 # Installs the system tools the tests and the local world need, when missing:
 # Debian's docker-registry (a real OCI registry server) and openssl; for the image build
 # tests buildah (the engine the build scripts use here and in CodeBuild), debootstrap
-# (makes the stand-in DTK base from Debian packages), shellcheck (lints the scripts) and
-# zstd (makes the zstd layers the layer reader is tested on).
+# (makes the stand-in DTK base from Debian packages), shellcheck (lints the scripts),
+# zstd (makes the zstd layers the layer reader is tested on); for the signing tests kmod
+# (modinfo reads module signatures) and gcc (compiles a small module object). The skopeo
+# that verifies sigstore signatures comes from scripts/ensure-sigstore-skopeo.sh.
 # Runs as root on the project's machines; uses sudo otherwise.
 set -euo pipefail
 
@@ -15,6 +17,8 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # debootstrap lives in /usr/sbin, which may not be on a non-root PATH.
 { command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; } || need+=(debootstrap)
+{ command -v modinfo >/dev/null 2>&1 || [ -x /usr/sbin/modinfo ] || [ -x /sbin/modinfo ]; } || need+=(kmod)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 for extra in "$@"; do
   command -v "$extra" >/dev/null 2>&1 || need+=("$extra")
 done

@@ -5,7 +5,9 @@
 # packages (pinned to the kernel) and the gcc the kernel was built with, writes the
 # release file, and unregisters and cleans on every exit path.
 #
-# Never `set -x` here: the register command line holds the secrets.
+# The RHSM org and key never appear on a command line: every process on the build
+# host can read command lines (/proc/<pid>/cmdline). They are read from the secret
+# files by the registering process itself (rhsm_register below).
 set -eu
 
 ctx=/run/dtk-build
@@ -21,6 +23,30 @@ if [ ! -s /run/secrets/rhsm_org ] || [ ! -s /run/secrets/rhsm_key ]; then
   fail "the rhsm_org and rhsm_key build secrets are missing (buildah build --secret id=rhsm_org,src=… --secret id=rhsm_key,src=…)"
 fi
 
+# subscription-manager is a Python program (RHEL 8: platform-python): its own interpreter
+# runs it in-process with the arguments set in memory, read from the secret files, so
+# no process is ever started with the org or key in its arguments.
+rhsm_register() {
+  program="$(command -v subscription-manager)" || fail "subscription-manager is not installed"
+  interpreter="$(sed -n '1s/^#![[:space:]]*\([^[:space:]]*\).*/\1/p' "$program")"
+  case "$interpreter" in
+  */python* | */platform-python) ;;
+  /usr/bin/env) interpreter=python3 ;;
+  *) fail "subscription-manager ($program) is not a Python program: cannot register without a command line holding the key" ;;
+  esac
+  "$interpreter" - "$program" >/dev/null <<'PY'
+import sys
+program = sys.argv[1]
+def secret(name):
+    with open('/run/secrets/' + name) as f:
+        return f.read().strip()
+sys.argv = [program, 'register', '--org', secret('rhsm_org'), '--activationkey', secret('rhsm_key')]
+with open(program) as f:
+    code = compile(f.read(), program, 'exec')
+exec(code, {'__name__': '__main__', '__file__': program})
+PY
+}
+
 registered=false
 cleanup() {
   status=$?
@@ -35,8 +61,7 @@ trap cleanup EXIT
 # UBI defers to the host's entitlements inside containers (/etc/rhsm-host); this build
 # registers itself with the activation key instead.
 rm -f /etc/rhsm-host
-subscription-manager register --org "$(cat /run/secrets/rhsm_org)" --activationkey "$(cat /run/secrets/rhsm_key)" >/dev/null ||
-  fail "subscription-manager register failed (check the RHSM org ID and activation key)"
+rhsm_register || fail "subscription-manager register failed (check the RHSM org ID and activation key)"
 registered=true
 
 case "$RHEL_VERSION" in

@@ -56,17 +56,41 @@ const KINDS: Readonly<Record<BuildKind, KindSpec>> = {
   join: { buildspec: 'join.yml', timeout: Duration.minutes(15), privileged: false, secrets: ['push'] },
 };
 
-/** Native builders: x86 for x86_64, Graviton for aarch64. */
-const BUILDERS: Readonly<Record<BuildArch, { image: codebuild.IBuildImage; computeType: codebuild.ComputeType; id: string }>> = {
-  x86_64: { image: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM, id: 'X86_64' },
-  aarch64: { image: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0, computeType: codebuild.ComputeType.LARGE, id: 'Aarch64' },
-};
+interface Builder {
+  readonly image: codebuild.IBuildImage;
+  readonly computeType: codebuild.ComputeType;
+  readonly id: string;
+}
+
+/**
+ * Native builders of the image builds: x86 (`LINUX_CONTAINER`) for x86_64, Graviton
+ * (`ARM_CONTAINER`) for aarch64, both running `builderImage`, a multi-arch image that
+ * carries buildah (nothing is installed at build time; see DEFAULT_BUILDER_IMAGE in
+ * lib/config.ts for the source that says the engine is there).
+ */
+function imageBuilders(builderImage: string): Readonly<Record<BuildArch, Builder>> {
+  return {
+    x86_64: { image: codebuild.LinuxBuildImage.fromDockerRegistry(builderImage), computeType: codebuild.ComputeType.MEDIUM, id: 'X86_64' },
+    aarch64: { image: codebuild.LinuxArmBuildImage.fromDockerRegistry(builderImage), computeType: codebuild.ComputeType.LARGE, id: 'Aarch64' },
+  };
+}
+
+/**
+ * The join needs no engine: CodeBuild's curated Graviton image, whose install phase
+ * provides Node.js through `runtime-versions` (documented for the standard images).
+ */
+const JOIN_BUILDER: Builder = { image: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0, computeType: codebuild.ComputeType.SMALL, id: '' };
 
 export interface BuildProjectsProps {
   /** What every build checks out: the repository's build scripts, images and buildspecs. */
   readonly source: codebuild.ISource;
   /** Directory holding `dtk.yml`, `driver.yml` and `join.yml`, inlined into the projects at synth time. */
   readonly buildspecDirectory: string;
+  /**
+   * Builder image of the DTK and driver builds on every arch, pinned by digest; it
+   * must carry buildah (a multi-arch image: the same reference on x86 and Graviton).
+   */
+  readonly builderImage: string;
   /** Kernel arches to build on, each on its native builder. */
   readonly buildArches: readonly BuildArch[];
   /** The registry images are pushed to, e.g. `quay.io`. */
@@ -79,6 +103,18 @@ export interface BuildProjectsProps {
   readonly pushSecret: secretsmanager.ISecret;
   /** RHSM `{"org": …, "key": …}`, read by the dtk and driver builds. */
   readonly rhsmSecret: secretsmanager.ISecret;
+  /**
+   * KMS keys the driver builds sign modules (and images) with: `kms:Sign` and
+   * `kms:GetPublicKey` on exactly these, for the driver projects only.
+   * @default - none: no build may use KMS
+   */
+  readonly signingKeyArns?: readonly string[];
+  /**
+   * Secrets holding PEM signing keys (users without KMS): `secretsmanager:GetSecretValue`
+   * on exactly these, for the driver projects only.
+   * @default - none
+   */
+  readonly signingKeySecretArns?: readonly string[];
   /**
    * Key encrypting build artifacts and logs CodeBuild stores.
    * @default - CodeBuild's AWS managed key
@@ -139,9 +175,13 @@ export class BuildProjects extends Construct {
       },
     };
 
-    const project = (kind: BuildKind, arch: BuildArch | undefined, builder: (typeof BUILDERS)[BuildArch]) => {
+    if (!/@sha256:[0-9a-f]{64}$/.test(props.builderImage)) {
+      throw new Error(`BuildProjects ${this.node.path}: builderImage ${JSON.stringify(props.builderImage)} is not pinned by digest`);
+    }
+    const builders = imageBuilders(props.builderImage);
+    const project = (kind: BuildKind, arch: BuildArch | undefined, builder: Builder) => {
       const spec = KINDS[kind];
-      const projectId = `${kind[0]!.toUpperCase()}${kind.slice(1)}${arch ? BUILDERS[arch].id : ''}`;
+      const projectId = `${kind[0]!.toUpperCase()}${kind.slice(1)}${arch ? builders[arch].id : ''}`;
       const logGroup = new logs.LogGroup(this, `${projectId}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -171,12 +211,20 @@ export class BuildProjects extends Construct {
     };
 
     const perArch = (kind: BuildKind) =>
-      Object.fromEntries(props.buildArches.map((arch) => [arch, project(kind, arch, BUILDERS[arch])])) as Partial<
+      Object.fromEntries(props.buildArches.map((arch) => [arch, project(kind, arch, builders[arch])])) as Partial<
         Record<BuildArch, codebuild.Project>
       >;
     this.dtk = perArch('dtk');
     this.driver = perArch('driver');
-    this.join = project('join', undefined, { ...BUILDERS.aarch64, computeType: codebuild.ComputeType.SMALL });
+    for (const driverProject of Object.values(this.driver)) {
+      if (props.signingKeyArns?.length) {
+        driverProject.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [...props.signingKeyArns] }));
+      }
+      if (props.signingKeySecretArns?.length) {
+        driverProject.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...props.signingKeySecretArns] }));
+      }
+    }
+    this.join = project('join', undefined, JOIN_BUILDER);
     this.projects = [...Object.values(this.dtk), ...Object.values(this.driver), this.join];
   }
 
@@ -188,6 +236,24 @@ export class BuildProjects extends Construct {
     const names = (projects: Partial<Record<BuildArch, codebuild.Project>>) =>
       Object.fromEntries(Object.entries(projects).map(([arch, p]) => [arch, p.projectName]));
     return Stack.of(this).toJsonString({ dtk: names(this.dtk), driver: names(this.driver), join: this.join.projectName });
+  }
+
+  /** Each project's build timeout in minutes, as reconcile-builds reads it (`BUILD_TIMEOUTS`). */
+  timeoutsJson(): string {
+    const entries = (Object.keys(KINDS) as BuildKind[]).flatMap((kind) => {
+      const projects = kind === 'join' ? [this.join] : Object.values(kind === 'dtk' ? this.dtk : this.driver);
+      return projects.map((p) => [p.projectName, KINDS[kind].timeout.toMinutes()] as const);
+    });
+    return Stack.of(this).toJsonString(Object.fromEntries(entries));
+  }
+
+  /** Lets `grantee` ask CodeBuild about builds of exactly these projects (`BatchGetBuilds`). */
+  grantBatchGetBuilds(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['codebuild:BatchGetBuilds'],
+      resourceArns: this.projects.map((p) => p.projectArn),
+    });
   }
 
   /** Lets `grantee` start builds of exactly these projects. */

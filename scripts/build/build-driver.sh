@@ -17,16 +17,30 @@
 #   TAG_TEMPLATE         KMM placeholders; default ${KERNEL_FULL_VERSION}
 #   BUILD_ARGS_JSON      {"NAME": "value", …} extra build args; default {}
 #   REBUILD              true | false (default false)
-#   REGISTRY_AUTH_FILE   docker config JSON for pulls and the push (optional)
+#   PULL_AUTH_FILE       docker config JSON with pull-only credentials: the only ones the image
+#                        build gets (FROM pulls); none when unset (optional)
+#   REGISTRY_AUTH_FILE   docker config JSON for the existence check, the DTK pull and the push
+#                        (optional); never given to the image build
 #   RESULT_FILE          where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 #   STORAGE_DRIVER       vfs (default) | overlay
+#   Module signing (optional; see "Signing step" below):
+#   MODULE_SIGNING_KMS_KEY     KMS key id/ARN/alias (RSA) that signs every .ko, or
+#   MODULE_SIGNING_KEY_SECRET  Secrets Manager secret holding a PEM private key (never the key itself)
+#   MODULE_SIGNING_CERT        base64 of the key's DER certificate (public; what users enroll)
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
+#
+# Secrets: the partner's Containerfile steps run partner code. They get no environment
+# from this script and no file from the host (chroot isolation); the image build itself
+# gets only PULL_AUTH_FILE. The push credentials (REGISTRY_AUTH_FILE) serve the existence
+# check, the DTK pull (before the build) and the push, never the build; raw secret
+# variables are dropped here.
 set -euo pipefail
+unset PULL_SECRET PUSH_SECRET RHSM_ORG RHSM_ACTIVATION_KEY
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 no_control_chars KERNEL ARCH DRIVER_NAME MOD_NAME DRIVER_SOURCE DRIVER_REF DRIVER_CONTEXT_DIR DRIVER_CONTAINERFILE \
-  DTK_IMAGE TARGET_IMAGE TAG_TEMPLATE BUILD_ARGS_JSON REBUILD REGISTRY_AUTH_FILE RESULT_FILE STORAGE_DRIVER \
+  DTK_IMAGE TARGET_IMAGE TAG_TEMPLATE BUILD_ARGS_JSON REBUILD PULL_AUTH_FILE REGISTRY_AUTH_FILE RESULT_FILE STORAGE_DRIVER \
   ALLOW_TEST_KERNELS ALLOW_CROSS_ARCH
 quick_check KERNEL '^[A-Za-z0-9._+-]{1,128}$'
 quick_check ARCH '^(x86_64|aarch64)$'
@@ -40,9 +54,14 @@ quick_check DTK_IMAGE '^[A-Za-z0-9._:/@-]{1,400}$'
 quick_check TARGET_IMAGE '^[A-Za-z0-9._:/-]{1,300}$'
 quick_check TAG_TEMPLATE '^([A-Za-z0-9._-]|\$\{[A-Z_]{1,32}\})+$'
 quick_check REBUILD '^(true|false)$'
+quick_check PULL_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check REGISTRY_AUTH_FILE '^/[A-Za-z0-9._/-]+$'
 quick_check RESULT_FILE '^[A-Za-z0-9._/-]+$'
 quick_check STORAGE_DRIVER '^(vfs|overlay)$'
+no_control_chars MODULE_SIGNING_KMS_KEY MODULE_SIGNING_KEY_SECRET
+quick_check MODULE_SIGNING_KMS_KEY '^[A-Za-z0-9:/_+=,.@-]{1,2048}$'
+quick_check MODULE_SIGNING_KEY_SECRET '^[A-Za-z0-9:/_+=,.@-]{1,2048}$'
+quick_check MODULE_SIGNING_CERT '^[A-Za-z0-9+/=]{1,8192}$'
 
 validated="$(dtk_pipeline validate-build-env --kind driver)" || exit 2
 
@@ -89,6 +108,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- Signing step (issue #11) -------------------------------------------------------
+# When the driver names a signing key, every .ko under /opt/lib/modules/<kernel> of the
+# built image is signed in place (kernel module signature format; `dtk-pipeline
+# sign-modules`), committed back into the image, and checked: each module must carry a
+# signature by the configured certificate that verifies over its bytes. Only key
+# *names* reach this script; the KMS key never leaves KMS, and a PEM key is read from
+# Secrets Manager by the signing command itself, in memory.
+module_signing_requested() {
+  [[ -n "${MODULE_SIGNING_KMS_KEY:-}${MODULE_SIGNING_KEY_SECRET:-}" ]]
+}
+sign_image_modules() {
+  local image="$1" kernel="$2" ctr mnt status=0 key_args cert="$work/module-signing.der"
+  [[ -n "${MODULE_SIGNING_KMS_KEY:-}" && -n "${MODULE_SIGNING_KEY_SECRET:-}" ]] && die "set MODULE_SIGNING_KMS_KEY or MODULE_SIGNING_KEY_SECRET, not both"
+  [[ -n "${MODULE_SIGNING_CERT:-}" ]] || die "MODULE_SIGNING_CERT (base64 of the signing certificate) is required when modules are signed"
+  if [[ -n "${MODULE_SIGNING_KMS_KEY:-}" ]]; then key_args=(--kms-key-id "$MODULE_SIGNING_KMS_KEY"); else key_args=(--key-secret "$MODULE_SIGNING_KEY_SECRET"); fi
+  base64 -d <<<"$MODULE_SIGNING_CERT" >"$cert" 2>/dev/null || die "MODULE_SIGNING_CERT is not base64"
+  ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$image")"
+  mnt="$("${buildah_cmd[@]}" mount "$ctr")"
+  log "signing modules under /opt/lib/modules/$kernel"
+  dtk_pipeline sign-modules --dir "$mnt/opt/lib/modules/$kernel" "${key_args[@]}" --cert "$cert" || status=$?
+  [[ $status -ne 0 ]] || dtk_pipeline check-modules --kernel "$kernel" --dir "$mnt/opt/lib/modules/$kernel" --signed-by "$cert" || status=$?
+  "${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
+  [[ $status -ne 0 ]] || "${buildah_cmd[@]}" commit --quiet --format oci "$ctr" "$image" >/dev/null || status=$?
+  "${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
+  return "$status"
+}
+# ---- end of the signing step ----------------------------------------------------------
+
 if [[ "$source_kind" == git ]]; then
   log "fetching $git_url at $git_ref"
   git init --quiet "$work/src"
@@ -111,12 +158,31 @@ if [[ -z "$containerfile" ]]; then
 fi
 [[ -f "$context/$containerfile" ]] || die "no $containerfile in the build context"
 
+# The build's credentials: pull-only, or an empty file (buildah would otherwise look for
+# REGISTRY_AUTH_FILE, ~/.docker/config.json and others on its own).
+pull_auth="${PULL_AUTH_FILE:-}"
+if [[ -z "$pull_auth" ]]; then
+  pull_auth="$work/no-auth.json"
+  printf '{"auths":{}}' >"$pull_auth"
+fi
+[[ -f "$pull_auth" ]] || die "PULL_AUTH_FILE does not exist"
+
+# The DTK may live in a private repository: pulled here, with the full credentials, so
+# the build (--pull=false) finds it locally.
+if ! "${buildah_cmd[@]}" inspect --type image "$dtk_image" >/dev/null 2>&1; then
+  "${buildah_cmd[@]}" pull --quiet --tls-verify="$dtk_tls" "${auth_args[@]}" "$dtk_image" >/dev/null
+fi
+
 log "building $target_ref FROM $dtk_image"
 t0="$(now_ms)"
-"${buildah_cmd[@]}" build --isolation chroot --format oci --pull=false --tls-verify="$dtk_tls" "${auth_args[@]}" \
-  "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
+env -u REGISTRY_AUTH_FILE "${buildah_cmd[@]}" build --isolation chroot --format oci --pull=false --tls-verify="$dtk_tls" \
+  --authfile "$pull_auth" "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
 t1="$(now_ms)"
 log "built in $((t1 - t0)) ms; checking modules"
+
+if module_signing_requested; then
+  sign_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: module signing failed (see above)"
+fi
 
 check_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: a module is not built for $kernel (see above)"
 

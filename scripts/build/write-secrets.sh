@@ -2,8 +2,10 @@
 # Writes the build's secrets, which CodeBuild resolves from Secrets Manager into
 # environment variables (the project's SECRETS_MANAGER variables: PUSH_SECRET,
 # PULL_SECRET, RHSM_ORG, RHSM_ACTIVATION_KEY), into files under DIR with mode 0600:
-#   DIR/auth.json   docker config JSON: PULL_SECRET's auths merged with PUSH_SECRET's
-#                   (push credentials win for the same registry)
+#   DIR/auth.json       docker config JSON: PULL_SECRET's auths merged with PUSH_SECRET's
+#                       (push credentials win for the same registry): existence checks,
+#                       the DTK pull and the push
+#   DIR/pull-auth.json  PULL_SECRET's auths only: all a driver's image build is given
 #   DIR/rhsm_org    DIR/rhsm_key   (only when RHSM_ORG / RHSM_ACTIVATION_KEY are set)
 # Nothing is printed but file names; the buildspec removes DIR in its finally block.
 set -euo pipefail
@@ -25,9 +27,11 @@ node -e '
       console.error(`write-secrets.sh: ${name} is not a docker config JSON ({"auths": {...}})`); process.exit(2);
     }
     Object.assign(auths, json.auths);
+    if (name === "PULL_SECRET") fs.writeFileSync(process.argv[2], JSON.stringify({ auths: json.auths }), { mode: 0o600 });
   }
+  if (!fs.existsSync(process.argv[2])) fs.writeFileSync(process.argv[2], JSON.stringify({ auths: {} }), { mode: 0o600 });
   fs.writeFileSync(process.argv[1], JSON.stringify({ auths }), { mode: 0o600 });
-' "$dir/auth.json"
+' "$dir/auth.json" "$dir/pull-auth.json"
 
 if [[ -n "${RHSM_ORG-}" ]]; then printf '%s' "$RHSM_ORG" >"$dir/rhsm_org"; fi
 if [[ -n "${RHSM_ACTIVATION_KEY-}" ]]; then printf '%s' "$RHSM_ACTIVATION_KEY" >"$dir/rhsm_key"; fi

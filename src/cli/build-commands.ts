@@ -28,6 +28,8 @@ import {
 } from '#core/builds/params.ts';
 import { multiArchTag, perArchTag, renderTagTemplate, TAG_PATTERN } from '#core/builds/tags.ts';
 import { checkModules } from '#core/builds/vermagic.ts';
+import { readCertificate } from '#core/signing/certificate.ts';
+import { checkModuleSignatures } from '#core/signing/module-signature.ts';
 import { isLoopbackHost, RegistryClient } from '#core/registry/client.ts';
 import { loadDockerConfig } from '#core/registry/credentials.ts';
 import { formatImageReference, parseImageReference } from '#core/registry/reference.ts';
@@ -217,9 +219,11 @@ export async function runImageExists(reference: string, flags: { pullSecret?: st
   }
 }
 
-export async function runCheckModules(flags: { kernel: string; dir: string }, io: CommandIo): Promise<number> {
+export async function runCheckModules(flags: { kernel: string; dir: string; signedBy?: string }, io: CommandIo): Promise<number> {
   const modules = await checkModules(flags.dir, flags.kernel);
-  for (const m of modules) io.stdout.write(`ok ${m.path}: vermagic ${JSON.stringify(m.vermagic)}\n`);
+  const cert = flags.signedBy === undefined ? undefined : readCertificate(await readFile(flags.signedBy), flags.signedBy);
+  if (cert !== undefined) await checkModuleSignatures(flags.dir, cert.der);
+  for (const m of modules) io.stdout.write(`ok ${m.path}: vermagic ${JSON.stringify(m.vermagic)}${cert ? `, signed by certificate SHA256 ${cert.fingerprint}` : ''}\n`);
   return 0;
 }
 

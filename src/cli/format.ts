@@ -7,12 +7,17 @@ import { platformOf } from '#core/arch.ts';
 import type { KernelArch } from '#core/arch.ts';
 import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import type { ScanReport } from '#core/scan.ts';
+import { escapeControlCharacters } from '#core/text.ts';
 
 export const FORMATS = ['table', 'json', 'matrix'] as const;
 export type Format = (typeof FORMATS)[number];
 
+/** No colour codes: the output is often a file or a pipe. */
+const PLAIN = { head: [], border: [] };
+
+/** Every string is validated when read; escaping again here keeps a missed one off the terminal. */
 export function formatJson(report: ScanReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${escapeControlCharacters(JSON.stringify(report, null, 2))}\n`;
 }
 
 /** `{"versions":[{"rhel":"8.4","kernel":"4.18.0-305.40.1.el8_4","archs":"linux/amd64,linux/arm64"}]}` */
@@ -38,7 +43,7 @@ export function formatMatrix(report: ScanReport): string {
 }
 
 export function formatTable(report: ScanReport): string {
-  const kernels = new Table({ head: ['kernel', 'arch', 'RHEL', 'RT / 64k', 'releases', 'pre', 'RHCOS'] });
+  const kernels = new Table({ head: ['kernel', 'arch', 'RHEL', 'RT / 64k', 'releases', 'pre', 'RHCOS'], style: PLAIN });
   for (const k of report.kernels) {
     kernels.push([
       k.kernel,
@@ -50,12 +55,12 @@ export function formatTable(report: ScanReport): string {
       abbreviate(k.rhcosVersions, 2),
     ]);
   }
-  let out = `${kernels.toString()}\n`;
+  let out = `${escapeControlCharacters(kernels.toString())}\n`;
   const withFindings = report.releases.filter((r) => r.findings.length > 0);
   if (withFindings.length > 0) {
-    const findings = new Table({ head: ['release', 'arch', 'finding', 'detail'], colWidths: [18, 9, 24, 80], wordWrap: true });
+    const findings = new Table({ head: ['release', 'arch', 'finding', 'detail'], colWidths: [18, 9, 24, 80], wordWrap: true, style: PLAIN });
     for (const r of withFindings) for (const f of r.findings) findings.push([r.version, r.arch, f.code, f.message]);
-    out += `${findings.toString()}\n`;
+    out += `${escapeControlCharacters(findings.toString())}\n`;
   }
   return out;
 }

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES, kernelArchOf, type KernelArch } from '#core/arch.ts';
 import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
+import { readCertificate } from '#core/signing/certificate.ts';
 import { parseOpenShiftVersion } from '#core/versions.ts';
 import { kmmModule, kmmPreflight, toYaml } from '#pipeline/kmm.ts';
 import { loadSnapshot, type StatusSnapshot } from '#pipeline/status.ts';
@@ -87,6 +88,16 @@ function print(io: CommandIo, manifest: unknown, format: (typeof KMM_OUTPUTS)[nu
   io.stdout.write(format === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : toYaml(manifest, { comment }));
 }
 
+/** The comment of a Module whose images carry signed modules (no `sign` section: KMM must not sign again). */
+export function presignedNote(certificateBase64: string): string {
+  const cert = readCertificate(Buffer.from(certificateBase64, 'base64'), 'the driver\'s signing certificate');
+  return (
+    `The modules in these images are already signed for Secure Boot, so this Module has no sign section.\n` +
+    `Enroll the signing certificate on every node (mokutil --import, then confirm at the next boot):\n` +
+    `  subject ${cert.x509.subject.replace(/\n/g, ', ')}, SHA256 fingerprint ${cert.fingerprint}`
+  );
+}
+
 /** Prints a KMM Module for a driver's built images; returns the exit code. */
 export async function runKmmModule(flags: KmmModuleFlags, io: CommandIo, open: OpenStore = openStatusStore): Promise<number> {
   return withSnapshot(flags.store, io, open, (snapshot, where) => {
@@ -97,12 +108,14 @@ export async function runKmmModule(flags: KmmModuleFlags, io: CommandIo, open: O
     });
     const mappings = module.spec.moduleLoader.container.kernelMappings;
     const literal = mappings.filter((m) => m.literal !== undefined).length;
+    const signing = snapshot.drivers.find((d) => d.name === flags.driver)?.signing;
+    const signed = signing === undefined ? '' : `\n${presignedNote(signing.certificate)}`;
     print(
       io,
       module,
       flags.output,
       `KMM Module for driver ${flags.driver}, from the ${where} (${snapshot.generatedAt}).\n` +
-        `${mappings.length - literal ? 'One regexp mapping (KMM expands the tag template) and ' : ''}${literal} literal mapping(s).`,
+        `${mappings.length - literal ? 'One regexp mapping (KMM expands the tag template) and ' : ''}${literal} literal mapping(s).${signed}`,
     );
     return 0;
   });

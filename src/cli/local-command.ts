@@ -6,16 +6,22 @@
  * bundled offline world; `--live` uses the public graph and quay.io.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch } from '#core/arch.ts';
 import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
-import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
+import { simulate, startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
+import { localExecutor } from '#local/local-builds.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PLAN_FILE, startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import { LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
 import { readTemplate } from '#local/template.ts';
+import type { BuildProjects } from '#pipeline/config.ts';
+import { RegistryClient } from '#core/registry/client.ts';
+import { parseDockerConfig } from '#core/registry/credentials.ts';
+import type { PollResult } from '#pipeline/poll-releases.ts';
+import type { BuildEntry } from '#pipeline/store.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { buildCoverageIndex } from '#pipeline/coverage.ts';
 import { renderCoveragePage } from '#pipeline/coverage-page.ts';
@@ -50,9 +56,14 @@ export interface LocalFlags {
   readonly channels: readonly string[];
   readonly arches: readonly GraphArch[];
   readonly pullSecret?: string;
+  /** With `live`: the graph endpoint. @default DEFAULT_GRAPH_URL */
+  readonly graphUrl?: string;
   /** A synthesized stack to run. @default - cdk.json's, synthesized here */
   readonly template?: string;
 }
+
+/** Graph arches polled when no --arch is given, with or without --live. */
+export const DEFAULT_LOCAL_ARCHES: readonly GraphArch[] = ['amd64', 'arm64', 'multi'];
 
 export interface LocalSummary {
   readonly releasesSeen: number;
@@ -61,10 +72,62 @@ export interface LocalSummary {
   readonly buildsStarted: number;
 }
 
+/** The run's report: builds, findings, failed records, unreadable graphs, then the totals. */
+export function formatReport(input: {
+  readonly summary: LocalSummary;
+  readonly poll: PollResult;
+  readonly drain: DrainStats;
+  readonly notes: readonly Notification[];
+  /** Builds recorded or changed during this run. */
+  readonly builds: readonly BuildEntry[];
+  readonly seconds: number;
+}): string {
+  const { summary, poll, drain, notes, builds } = input;
+  const lines: string[] = [];
+  for (const k of summary.kernelsRecorded) lines.push(`new kernel ${k}`);
+  for (const b of builds) {
+    const why = b.state === 'simulated' || b.state === 'failed' ? ` (${b.detail ?? 'no detail'})` : '';
+    const digest = b.digest && (b.state === 'succeeded' || b.state === 'skipped') ? ` ${b.image}@${b.digest}` : '';
+    lines.push(`build ${b.kind.padEnd(6)} ${b.target.padEnd(20)} ${b.kernel} ${b.state}${digest}${why}`);
+  }
+  const findings = notes.flatMap((n) => (n.type === 'release.finding' ? [n] : []));
+  if (findings.length > 0) {
+    lines.push('', `findings (${findings.length}):`);
+    for (const f of findings) lines.push(`  ${f.release} ${f.arch} ${f.finding.code}: ${f.finding.message}`);
+  }
+  if (drain.failed.length > 0) {
+    lines.push('', `failed records (${drain.failed.length}):`);
+    for (const f of drain.failed) {
+      const fate = f.fate === 'retried' ? `failed ${f.failures}× then succeeded on retry` : `dead-lettered after ${f.failures} failures`;
+      lines.push(`  ${f.step}: ${f.subject} (message ${f.messageId}): ${f.error}; ${fate}`);
+    }
+  }
+  if (poll.graphErrors.length > 0) {
+    lines.push('', `graphs not read (${poll.graphErrors.length} of ${poll.graphsRead}; their releases were not looked at):`);
+    for (const e of poll.graphErrors) lines.push(`  ${e.channel} ${e.arch}: ${e.message}`);
+  }
+  const byState = new Map<string, number>();
+  for (const b of builds) byState.set(b.state, (byState.get(b.state) ?? 0) + 1);
+  const states = [...byState].map(([state, n]) => `${n} ${state}`).join(', ');
+  lines.push(
+    '',
+    `releases seen: ${summary.releasesSeen}`,
+    `kernels recorded: ${summary.kernelsRecorded.length}`,
+    `notifications published: ${summary.notifications}`,
+    `builds started: ${summary.buildsStarted}${states ? ` (${states})` : ''}`,
+    `findings: ${findings.length}; failed records: ${drain.failed.length} (${drain.failed.filter((f) => f.fate === 'dead-lettered').length} dead-lettered); graphs not read: ${poll.graphErrors.length}`,
+    `(${input.seconds.toFixed(1)} s)`,
+  );
+  if (byState.get('simulated')) lines.push('simulated builds were not run here (see each build\'s reason): no image exists for them');
+  if (poll.graphErrors.length > 0) lines.push(`not every graph could be read: the run is incomplete`);
+  else if (summary.releasesSeen === 0 && drain.failed.length === 0) lines.push('nothing new since the last run');
+  return `${lines.join('\n')}\n`;
+}
+
 export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
   let world: RunningWorld | undefined;
-  let graphUrl = DEFAULT_GRAPH_URL;
+  let graphUrl: string;
   let okdGraphUrl = OKD_GRAPH_URL;
   let pullSecret: string;
   let channels = flags.channels;
@@ -72,8 +135,9 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   let registry = 'localhost';
 
   if (flags.live) {
+    graphUrl = flags.graphUrl ?? DEFAULT_GRAPH_URL;
     const secret = await choosePullSecret(flags.pullSecret, io.env);
-    say(`live: ${DEFAULT_GRAPH_URL} and the registries of its payloads; pull secret: ${secret.origin}`);
+    say(`live: ${graphUrl} and the registries of its payloads; pull secret: ${secret.origin}`);
     pullSecret = secret.config ? await readFile(secret.origin, 'utf8') : '{"auths":{}}';
   } else {
     const spec = demoWorld();
@@ -84,16 +148,37 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     okdGraphUrl = world.okdGraphUrl;
     pullSecret = await readFile(world.pullSecretPath, 'utf8');
     if (channels.length === 0) channels = channelsOf(spec);
-    if (arches.length === 0) arches = ['amd64', 'arm64', 'multi'];
     registry = world.registryHost;
   }
+  if (arches.length === 0) arches = DEFAULT_LOCAL_ARCHES;
 
   const dtkRepository = `${registry}/dtk/driver-toolkit`;
   const buildArches = ['x86_64', 'aarch64'] as const;
   say('starting DynamoDB, SQS, SNS and Secrets Manager emulators and the local build runner');
   const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
   const events: CodeBuildStateChangeEvent[] = [];
-  const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  // The template's project names, known once the pipeline is made from it (the runner starts first).
+  const projects: BuildProjects = { dtk: {}, driver: {}, join: '' };
+  let executor: BuildExecutor = async () => simulate('a live run has no registry of its own to push to');
+  let registryClient: RegistryClient | undefined;
+  if (world) {
+    // The scripts push to the offline world's registry with its push credentials.
+    const push = world.tokenService.pushCredentials();
+    const buildsDir = resolve(flags.dataDir, 'builds');
+    const authFile = join(buildsDir, 'push-auth.json');
+    const auth = JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${push.username}:${push.password}`).toString('base64') } } });
+    await mkdir(buildsDir, { recursive: true });
+    await writeFile(authFile, auth, { mode: 0o600 });
+    registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile), insecureRegistries: world.insecureRegistries });
+    executor = localExecutor({
+      projects,
+      registry: registryClient,
+      registryAuthFile: authFile,
+      workDir: buildsDir,
+      scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir), INSECURE_REGISTRIES: world.insecureRegistries.join(',') },
+    });
+  }
+  const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor });
   let pipeline: LocalPipeline | undefined;
   try {
     pipeline = await startLocalPipeline({
@@ -109,11 +194,12 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       arches,
       buildArches,
       dtkRepository,
+      ...(world === undefined ? {} : { insecureRegistries: world.insecureRegistries }),
       // The bundled example driver, declared as a deploy would declare it (the config's drivers).
       drivers: [driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` })],
-      ...(world === undefined ? {} : { insecureRegistries: world.insecureRegistries }),
       logLevel: 'ERROR',
     });
+    Object.assign(projects, pipeline.plan.projects);
     say(`the stack's template drives this run: ${pipeline.cloud.functions.length} functions, ${pipeline.cloud.queues.size} queues, ${pipeline.cloud.rules.length} rules, ${pipeline.cloud.projects.length} build projects; every AWS call is checked against its role`);
     emulators.fauxqs.createQueue('local-notifications');
     emulators.fauxqs.subscribe({ topic: pipeline.topic.name, queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
@@ -131,7 +217,11 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
 
     say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
     const started = Date.now();
-    await pipeline.tick();
+    const since = new Date(started).toISOString();
+    const { poll, reconciled } = await pipeline.tick();
+    if (reconciled.checked > 0) {
+      say(`reconciled ${reconciled.checked} builds left in flight: ${reconciled.requeued} queued again, ${reconciled.recorded} recorded as CodeBuild reports them, ${reconciled.running} still running`);
+    }
     const stats = await pipeline.drain({ timeoutMs: 15 * 60_000 });
     const notes: Notification[] = [];
     for (;;) {
@@ -147,27 +237,32 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       notifications: notes.length,
       buildsStarted: runner.builds.length,
     };
-    for (const k of summary.kernelsRecorded) io.stdout.write(`new kernel ${k}\n`);
-    for (const b of runner.builds) io.stdout.write(`build ${b.project.padEnd(12)} ${b.env['KERNEL'] ?? b.env['TARGET_TAG'] ?? ''} ${b.status}\n`);
-    io.stdout.write(
-      `\nreleases seen: ${summary.releasesSeen}\nkernels recorded: ${summary.kernelsRecorded.length}\n` +
-        `notifications published: ${summary.notifications}\nbuilds started: ${summary.buildsStarted}\n` +
-        `(${((Date.now() - started) / 1000).toFixed(1)} s; failed records ${stats.failedRecords})\n`,
-    );
+    const builds = (await store.listBuilds())
+      .filter((b) => b.updatedAt >= since)
+      .sort((a, b) => a.kernelVersion.localeCompare(b.kernelVersion) || a.buildKey.localeCompare(b.buildKey));
+    io.stdout.write(formatReport({ summary, poll, drain: stats, notes, builds, seconds: (Date.now() - started) / 1000 }));
     for (const denied of pipeline.cloud.iam.denials) io.stdout.write(`denied: ${denied.message}\n`);
     for (const f of pipeline.failures) io.stdout.write(`failed: ${f.fn} (${f.source}): ${f.error}\n`);
-    if (summary.releasesSeen === 0) io.stdout.write('nothing new since the last run\n');
     const coverageDir = join(flags.dataDir, 'coverage');
     const index = buildCoverageIndex(await loadSnapshot(store, new Date(), { releases: false }));
     await mkdir(coverageDir, { recursive: true });
     await writeFile(join(coverageDir, 'coverage.json'), `${JSON.stringify(index, null, 2)}\n`);
     await writeFile(join(coverageDir, 'index.html'), renderCoveragePage(index));
     io.stdout.write(`coverage page: ${join(coverageDir, 'index.html')}\n`);
-    return 0;
+    // A graph not read, or a record dead-lettered: the run did not do all it was asked.
+    return poll.graphErrors.length > 0 || stats.failed.some((f) => f.fate === 'dead-lettered') ? 1 : 0;
   } finally {
     pipeline?.stop();
     await runner.stop();
+    await registryClient?.close();
     await emulators.stop();
     await world?.stop();
   }
+}
+
+/** buildah storage of the local run's real builds (vfs, under its data dir). */
+async function localStorageConf(dir: string): Promise<string> {
+  const file = join(dir, 'storage.conf');
+  await writeFile(file, ['[storage]', 'driver = "vfs"', `graphroot = "${join(dir, 'storage')}"`, `runroot = "${join(dir, 'run')}"`, ''].join('\n'));
+  return file;
 }

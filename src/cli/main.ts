@@ -8,6 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { CommandIo } from './scan-command.ts';
+import { addSigningCommands } from './signing-program.ts';
 import { addStoreOptions, dataDirOption, DEFAULT_LOCAL_DATA_DIR, storeOptionsOf, type StoreOptions } from './store-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -49,6 +50,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--cache-dir <dir>', 'where resolutions and graph state are kept (default: $XDG_CACHE_HOME/dtk-pipeline)')
     .option('--concurrency <n>', 'payloads resolved at once (default 8)')
     .option('--format <format>', 'table, json or matrix (default table)')
+    .option('--max-graph-bytes <size>', 'cap on one graph response, decoded (bytes, or with KiB/MiB/GiB; default 32MiB)')
+    .option('--max-graph-nodes <n>', 'cap on the nodes of one graph (default 5000)')
     .action(async (options: Record<string, unknown>) => {
       const { runScan, scanFlagsSchema } = await import('./scan-command.ts');
       const flags = scanFlagsSchema.safeParse({
@@ -62,6 +65,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
         cacheDir: options['cacheDir'],
         concurrency: options['concurrency'],
         format: options['format'],
+        maxGraphBytes: options['maxGraphBytes'],
+        maxGraphNodes: options['maxGraphNodes'],
       });
       if (!flags.success) throw usage(flags.error);
       setExit(await runScan(flags.data, io));
@@ -74,8 +79,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--channel <name>', 'channel to poll (repeatable; default: every channel of the offline world)').argParser(collect))
     .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
+    .option('--graph-url <url>', 'with --live: the update graph endpoint (default: api.openshift.com)')
     .option('--template <file>', 'run this synthesized stack (cdk.out/DriverToolkitPipeline.template.json) instead of synthesizing cdk.json\'s')
-    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; template?: string }) => {
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string; template?: string }) => {
       const [{ scanFlagsSchema }, { runLocal }] = await Promise.all([import('./scan-command.ts'), import('./local-command.ts')]);
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
       if (!flags.success) throw usage(flags.error);
@@ -88,6 +94,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
             channels: options.channel ?? [],
             arches: options.arch?.length ? (flags.data.arch ?? []) : [],
             ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
+            ...(options.graphUrl ? { graphUrl: options.graphUrl } : {}),
             ...(options.template ? { template: options.template } : {}),
           },
           io,
@@ -125,7 +132,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('The vermagic gate: every .ko under --dir must be built for --kernel, and modules.dep must exist.')
     .requiredOption('--kernel <kernel>', 'target kernel (uname -r)')
     .requiredOption('--dir <dir>', 'the image\'s /opt/lib/modules/<kernel> directory')
-    .action(async (options: { kernel: string; dir: string }) => {
+    .option('--signed-by <cert>', 'also refuse a module not signed by this certificate (DER or PEM)')
+    .action(async (options: { kernel: string; dir: string; signedBy?: string }) => {
       const { runCheckModules } = await import('./build-commands.ts');
       setExit(await runCheckModules(options, io));
     });
@@ -274,6 +282,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       await runBackfill(source, plan, { ...(options.since ? { since: options.since } : {}), ...(options.driver ? { driver: options.driver } : {}), rebuild: false }, io),
     );
   });
+
+  addSigningCommands(program, io, setExit, (message) => new UsageError(message));
 
   return program;
 }

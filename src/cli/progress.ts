@@ -3,6 +3,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { ScanProgress } from '#core/scan.ts';
+import { escapeControlCharacters } from '#core/text.ts';
 
 export class Progress {
   private bar?: cliProgress.SingleBar;
@@ -33,7 +34,7 @@ export class Progress {
       this.bar = undefined;
       this.phase = undefined;
     }
-    this.out.write(`${line}\n`);
+    this.out.write(`${escapeControlCharacters(line)}\n`);
   }
 
   stop(): void {

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { GRAPH_ARCHES } from '#core/arch.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GraphClient, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GRAPH_LIMITS, GraphClient, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { ReleaseResolver } from '#core/release-resolver.ts';
 import type { ScanReport } from '#core/scan.ts';
@@ -61,6 +61,25 @@ export const scanFlagsSchema = z.object({
     .max(64, { error: '--concurrency must be at most 64' })
     .default(8),
   format: z.enum(FORMATS, { error: (i) => `--format ${JSON.stringify(i.input)} is not one of ${FORMATS.join(', ')}` }).default('table'),
+  maxGraphBytes: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return GRAPH_LIMITS.maxBodyBytes;
+      const m = /^(\d{1,12})\s*(KiB|MiB|GiB)?$/i.exec(value.trim());
+      const bytes = m ? Number(m[1]) * { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'kib' | 'mib' | 'gib'] : NaN;
+      if (!(bytes >= 64 * 1024 && bytes <= 1024 ** 3)) {
+        ctx.addIssue({ code: 'custom', message: `--max-graph-bytes ${JSON.stringify(value)} is not a size from 64KiB to 1GiB (bytes, or a number with KiB, MiB or GiB)` });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
+  maxGraphNodes: z.coerce
+    .number({ error: (i) => `--max-graph-nodes ${JSON.stringify(i.input)} is not a number` })
+    .int({ error: '--max-graph-nodes must be a whole number' })
+    .min(10, { error: '--max-graph-nodes must be at least 10' })
+    .max(1_000_000, { error: '--max-graph-nodes must be at most 1000000' })
+    .default(GRAPH_LIMITS.maxNodes),
 });
 export type ScanFlags = z.infer<typeof scanFlagsSchema>;
 
@@ -99,10 +118,18 @@ export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> 
     allowedRegistries: flags.allowRegistry,
     userAgent: 'dtk-pipeline',
   });
+  const newGraphClient = (url: string) =>
+    new GraphClient({
+      url,
+      userAgent: 'dtk-pipeline',
+      maxBodyBytes: flags.maxGraphBytes,
+      maxNodes: flags.maxGraphNodes,
+      limitNames: { maxBodyBytes: '--max-graph-bytes', maxNodes: '--max-graph-nodes' },
+    });
   const graphs = new Map<string, GraphClient>();
   const channelGraphs = new Map<string, GraphClient>();
   for (const [channel, url] of channelGraphUrls(flags)) {
-    const client = graphs.get(url) ?? new GraphClient({ url, userAgent: 'dtk-pipeline' });
+    const client = graphs.get(url) ?? newGraphClient(url);
     graphs.set(url, client);
     channelGraphs.set(channel, client);
   }
@@ -110,7 +137,7 @@ export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> 
   try {
     report = await scan(
       {
-        graph: new GraphClient({ url: flags.graphUrl, userAgent: 'dtk-pipeline' }),
+        graph: newGraphClient(flags.graphUrl),
         channelGraphs,
         resolver: new ReleaseResolver(registry),
         store: new FileScanStore(cacheDir),
@@ -128,6 +155,7 @@ export async function runScan(flags: ScanFlags, io: CommandIo): Promise<number> 
   }
   io.stdout.write(render(report, flags.format));
   for (const e of report.graphErrors) progress.note(`error: ${e.message}`);
+  for (const f of report.graphFindings) progress.note(`warning: ${f.channel}/${f.arch}: ${f.message}`);
   const s = report.stats;
   progress.note(
     `${report.kernels.length} kernels in ${report.releases.length} releases; ` +

@@ -16,7 +16,7 @@
 import { styleText } from 'node:util';
 import Table from 'cli-table3';
 import { kernelWithoutArch, parseKernel } from '#core/kernel.ts';
-import type { CoverageBuild, CoverageIndex, CoverageState, KernelCoverage, TargetCoverage } from '#pipeline/coverage.ts';
+import type { CoverageBuild, CoverageIndex, CoverageState, KernelCoverage, TargetCoverage, TargetSummary } from '#pipeline/coverage.ts';
 
 /** How the output is printed: columns of the terminal, and whether it takes colours. */
 export interface ViewOptions {
@@ -37,6 +37,11 @@ interface Mark {
   readonly style: Style;
 }
 
+/** `3/5 covered`, and how many of the rest were only simulated (the local run builds no DTK). */
+function covered(t: TargetSummary | undefined): string {
+  return `${t?.covered ?? 0}/${t?.matching ?? 0} covered${t?.simulated ? ` (${t.simulated} simulated, not built)` : ''}`;
+}
+
 /** The mark of each state a target can be in (coverage.ts COVERAGE_STATES). */
 const MARKS: Readonly<Record<string, Mark>> = {
   succeeded: { glyph: '✓', label: 'built', style: 'green' },
@@ -46,6 +51,7 @@ const MARKS: Readonly<Record<string, Mark>> = {
   'in-progress': { glyph: '…', label: 'queued or building', style: 'yellow' },
   'not-built': { glyph: '○', label: 'not built yet', style: 'yellow' },
   failed: { glyph: '✗', label: 'failed', style: 'red' },
+  simulated: { glyph: '~', label: 'simulated by the local run, not built', style: 'yellow' },
   'not-matching': { glyph: '-', label: 'does not apply', style: 'gray' },
 };
 
@@ -201,8 +207,8 @@ export function renderStatus(index: CoverageIndex, options: { missing: boolean }
   const s = index.summary;
   const summary = [
     `${s.kernels} kernels (${s.prerelease} pre-release)`,
-    `DTK ${s.dtk.covered}/${s.dtk.matching} covered`,
-    ...index.drivers.map((d) => `${printable(d.name)} ${s.drivers[d.name]?.covered ?? 0}/${s.drivers[d.name]?.matching ?? 0} covered`),
+    `DTK ${covered(s.dtk)}`,
+    ...index.drivers.map((d) => `${printable(d.name)} ${covered(s.drivers[d.name])}`),
   ];
   out.push('', ...joinWrapped(summary.map((x, i) => (i < summary.length - 1 ? `${x};` : x)), ' ', view.width));
   out.push(...wrap('details: --kernel K (one kernel, its images and build reasons), --wide (every image), --json', view.width));

@@ -6,10 +6,30 @@
  * An unchanged graph costs that one request and nothing more: the server's ETag
  * is sent back as If-None-Match when it offered one (→ 304), and otherwise the
  * body's hash is compared with the last one seen.
+ *
+ * Whatever the server does, the answer is a graph or a GraphError:
+ * - the body is capped (wire and decoded bytes) and so is the number of nodes;
+ * - one deadline covers the whole request, body included (a server dripping a byte
+ *   every few seconds is cut, not only one that goes silent);
+ * - a redirect is followed only to the same origin (scheme, host and port);
+ * - no byte of a response body is ever quoted in an error (poll-releases logs them);
+ * - each node is validated on its own: a node without a payload, with an unpinned
+ *   payload or a version that does not parse is skipped and reported as a finding,
+ *   and the rest of the channel stands. Unknown keys and metadata are tolerated;
+ *   metadata holding control characters is dropped and reported.
  */
 import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
+import { GRAPH_ARCHES } from './arch.ts';
+import { parseImageReference } from './registry/reference.ts';
+import { hasControlCharacters, printable } from './text.ts';
+import { parseOpenShiftVersion } from './versions.ts';
 
 export const DEFAULT_GRAPH_URL = 'https://api.openshift.com/api/upgrades_info/v1/graph';
 
@@ -27,20 +47,55 @@ export const CHANNELS_KEY = 'io.openshift.upgrades.graph.release.channels';
  */
 export const CHANNEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{1,2}(?:\.\d{1,3})?$/;
 
-const nodeSchema = z.object({
-  version: z.string().min(1).max(64),
-  payload: z.string().min(1).max(512),
-  metadata: z.record(z.string(), z.string()).nullish(),
-});
+/**
+ * Limits of one graph response. The largest real channel (candidate-4.14, 270
+ * releases) answers about 0.5 MB; these leave room for years of growth and stop a
+ * hostile or broken server well before a 512 MB Lambda runs out.
+ */
+export const GRAPH_LIMITS = {
+  /** Decoded body bytes (also the cap on bytes on the wire). 32 MiB. */
+  maxBodyBytes: 32 * 1024 * 1024,
+  /** Nodes in one graph: 18× the largest real channel; each new node costs a payload resolution. */
+  maxNodes: 5_000,
+  /** Whole request, body included. */
+  timeoutMs: 30_000,
+} as const;
 
-export const graphSchema = z.object({
-  version: z.number().optional(),
-  nodes: z.array(nodeSchema),
-  edges: z.array(z.tuple([z.number().int(), z.number().int()])).default([]),
-  conditionalEdges: z.array(z.unknown()).nullish(),
+/** Same-origin redirects followed before giving up. */
+const MAX_REDIRECTS = 3;
+
+/** One node as it is used: a parsed version, a payload pinned by digest, clean metadata. */
+export interface GraphNode {
+  readonly version: string;
+  readonly payload: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface Graph {
+  readonly nodes: readonly GraphNode[];
+  /** Update edges as pairs of indexes into `nodes` (edges of skipped nodes dropped; unused by the pipeline). */
+  readonly edges: readonly (readonly [number, number])[];
+  /** Conditional update edges as the server sent them (unused by the pipeline). */
+  readonly conditionalEdges: readonly unknown[];
+}
+
+export const GRAPH_FINDING_CODES = [
+  /** The node was skipped: no payload, a payload not pinned by digest, a version that does not parse, not an object. */
+  'malformed-graph-node',
+  /** The node was kept, but metadata entries holding control characters were dropped. */
+  'graph-metadata-ignored',
+] as const;
+
+/** Something wrong with one node of a graph; the rest of the graph was used. */
+export const graphFindingSchema = z.object({
+  code: z.enum(GRAPH_FINDING_CODES),
+  channel: z.string(),
+  arch: z.enum(GRAPH_ARCHES),
+  /** The node's version; a version that does not parse is shown JSON-quoted with control characters escaped, a missing one as "". */
+  version: z.string(),
+  message: z.string(),
 });
-export type Graph = z.infer<typeof graphSchema>;
-export type GraphNode = z.infer<typeof nodeSchema>;
+export type GraphFinding = z.infer<typeof graphFindingSchema>;
 
 /** What the last successful fetch of one (channel, arch) left behind. */
 export interface GraphValidator {
@@ -51,7 +106,13 @@ export interface GraphValidator {
 
 export type GraphFetch =
   | { readonly changed: false; readonly requests: 1 }
-  | { readonly changed: true; readonly graph: Graph; readonly validator: GraphValidator; readonly requests: 1 };
+  | {
+      readonly changed: true;
+      readonly graph: Graph;
+      readonly findings: readonly GraphFinding[];
+      readonly validator: GraphValidator;
+      readonly requests: 1;
+    };
 
 export class GraphError extends Error {
   constructor(
@@ -66,21 +127,51 @@ export class GraphError extends Error {
 export interface GraphClientOptions {
   /** Full graph endpoint. @default DEFAULT_GRAPH_URL */
   readonly url?: string;
-  /** @default 30000 */
+  /** Deadline of one request, body included. @default GRAPH_LIMITS.timeoutMs */
   readonly timeoutMs?: number;
+  /** Cap on the body's bytes, decoded and on the wire. @default GRAPH_LIMITS.maxBodyBytes */
+  readonly maxBodyBytes?: number;
+  /** Cap on the nodes of one graph. @default GRAPH_LIMITS.maxNodes */
+  readonly maxNodes?: number;
+  /** Where the limits are set, named in the errors they cause (`--max-graph-bytes`, `maxGraphBytes`). @default option names */
+  readonly limitNames?: { readonly maxBodyBytes: string; readonly maxNodes: string };
   readonly userAgent?: string;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly etag?: string;
+  readonly body: Buffer;
 }
 
 export class GraphClient {
   private readonly url: string;
   private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
+  private readonly maxNodes: number;
+  private readonly limitNames: { readonly maxBodyBytes: string; readonly maxNodes: string };
 
   constructor(private readonly options: GraphClientOptions = {}) {
     this.url = options.url ?? DEFAULT_GRAPH_URL;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    const parsed = new URL(this.url);
+    this.timeoutMs = options.timeoutMs ?? GRAPH_LIMITS.timeoutMs;
+    this.maxBodyBytes = options.maxBodyBytes ?? GRAPH_LIMITS.maxBodyBytes;
+    this.maxNodes = options.maxNodes ?? GRAPH_LIMITS.maxNodes;
+    this.limitNames = options.limitNames ?? { maxBodyBytes: 'maxBodyBytes', maxNodes: 'maxNodes' };
+    for (const [name, value] of [
+      ['timeoutMs', this.timeoutMs],
+      ['maxBodyBytes', this.maxBodyBytes],
+      ['maxNodes', this.maxNodes],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new GraphError(`graph client ${name} must be a positive whole number, got ${value}`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(this.url);
+    } catch {
+      throw new GraphError(`graph URL ${printable(this.url)} is not a URL`);
+    }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-      throw new GraphError(`graph URL ${JSON.stringify(this.url)} must be http(s)`);
+      throw new GraphError(`graph URL ${printable(this.url)} must be http(s)`);
     }
   }
 
@@ -90,72 +181,227 @@ export class GraphClient {
     url.searchParams.set('channel', channel);
     url.searchParams.set('arch', arch);
     const where = `update graph ${url.host} (channel ${channel}, arch ${arch})`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' };
     if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
     if (previous?.etag) headers['if-none-match'] = previous.etag;
 
-    // Node's built-in fetch: one GET, no extra dependency in the Lambda bundle.
-    let status: number;
-    let body: Buffer;
-    let etag: string | null;
-    try {
-      const response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
-      status = response.status;
-      etag = response.headers.get('etag');
-      body = Buffer.from(await response.arrayBuffer());
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
-      throw new GraphError(`${where} is unreachable: ${reason}`);
-    }
-    if (status === 304) return { changed: false, requests: 1 };
-    if (status !== 200) throw new GraphError(`${where} answered HTTP ${status}${explain(status, body)}`, status);
+    const answer = await this.get(url, headers, where);
+    if (answer.status === 304) return { changed: false, requests: 1 };
+    if (answer.status !== 200) throw new GraphError(`${where} answered HTTP ${answer.status}${hint(answer.status)}`, answer.status);
 
-    const hash = createHash('sha256').update(body).digest('hex');
+    const hash = createHash('sha256').update(answer.body).digest('hex');
     // Servers that offer no ETag (or ignore If-None-Match) are compared by content.
     if (previous?.hash === hash) return { changed: false, requests: 1 };
 
     let json: unknown;
     try {
-      json = JSON.parse(body.toString('utf8'));
+      json = JSON.parse(answer.body.toString('utf8'));
     } catch {
-      throw new GraphError(`${where} sent a body that is not JSON (${body.length} bytes, starting ${JSON.stringify(body.subarray(0, 40).toString('utf8'))})`);
+      throw new GraphError(`${where} sent a body that is not JSON (${answer.body.length} bytes)`);
     }
-    const graph = graphSchema.safeParse(json);
-    if (!graph.success) {
-      throw new GraphError(`${where} sent JSON that is not an update graph: ${z.prettifyError(graph.error).split('\n').slice(0, 4).join('; ')}`);
-    }
+    const { graph, findings } = this.readGraph(json, channel, arch, where);
     return {
       changed: true,
-      graph: graph.data,
-      validator: { hash, ...(etag ? { etag } : {}) },
+      graph,
+      findings,
+      validator: { hash, ...(answer.etag ? { etag: answer.etag } : {}) },
       requests: 1,
     };
   }
+
+  /** The nodes that can be used, and a finding for each that cannot. */
+  private readGraph(json: unknown, channel: string, arch: GraphArch, where: string): { graph: Graph; findings: GraphFinding[] } {
+    const top = z.object({ nodes: z.array(z.unknown()), edges: z.unknown().optional(), conditionalEdges: z.unknown().optional() }).safeParse(json);
+    if (!top.success) throw new GraphError(`${where} sent JSON that is not an update graph (no "nodes" list)`);
+    const raw = top.data.nodes;
+    if (raw.length > this.maxNodes) {
+      throw new GraphError(`${where} lists ${raw.length} nodes, more than the limit of ${this.maxNodes} (${this.limitNames.maxNodes})`);
+    }
+    const nodes: GraphNode[] = [];
+    const findings: GraphFinding[] = [];
+    /** Index in the response → index in `nodes`, for the nodes kept. */
+    const kept = new Map<number, number>();
+    raw.forEach((value, index) => {
+      const read = readNode(value, index);
+      if (read.node) kept.set(index, nodes.push(read.node) - 1);
+      for (const f of read.findings) findings.push({ ...f, channel, arch });
+    });
+    // Edges are tolerated in any shape: only well-formed pairs between kept nodes are kept.
+    const edges: (readonly [number, number])[] = [];
+    for (const edge of Array.isArray(top.data.edges) ? (top.data.edges as unknown[]) : []) {
+      if (!Array.isArray(edge) || edge.length !== 2) continue;
+      const from = kept.get(edge[0] as number);
+      const to = kept.get(edge[1] as number);
+      if (from !== undefined && to !== undefined) edges.push([from, to]);
+    }
+    const conditionalEdges = Array.isArray(top.data.conditionalEdges) ? (top.data.conditionalEdges as unknown[]) : [];
+    return { graph: { nodes, edges, conditionalEdges }, findings };
+  }
+
+  /** One GET, following same-origin redirects only, under one deadline and the body cap. */
+  private async get(first: URL, headers: Record<string, string>, where: string): Promise<Answer> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    let url = first;
+    try {
+      for (let hop = 0; ; hop++) {
+        const res = await send(url, headers, signal);
+        if (res.statusCode !== undefined && [301, 302, 303, 307, 308].includes(res.statusCode)) {
+          res.destroy();
+          const location = res.headers.location;
+          let next: URL | undefined;
+          try {
+            next = location === undefined ? undefined : new URL(location, url);
+          } catch {
+            next = undefined;
+          }
+          if (!next) throw new GraphError(`${where} answered HTTP ${res.statusCode} without a usable Location`, res.statusCode);
+          if (next.origin !== url.origin) {
+            throw new GraphError(`${where} redirected to another origin (${next.protocol}//${next.host}); not followed`, res.statusCode);
+          }
+          if (hop >= MAX_REDIRECTS) throw new GraphError(`${where} redirected more than ${MAX_REDIRECTS} times`, res.statusCode);
+          url = next;
+          continue;
+        }
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          res.destroy(); // error bodies are never read, let alone quoted
+          return { status, body: Buffer.alloc(0) };
+        }
+        const body = await this.readBody(res, signal, where);
+        return { status, body, ...cleanEtag(res.headers.etag) };
+      }
+    } catch (error) {
+      if (error instanceof GraphError) throw error;
+      if (signal.aborted) throw new GraphError(`${where} did not answer in full within ${this.timeoutMs} ms`);
+      const e = error as NodeJS.ErrnoException;
+      throw new GraphError(`${where} is unreachable: ${e.code ?? e.message}`);
+    }
+  }
+
+  /** The body, decoded, never more than maxBodyBytes on the wire or decoded. */
+  private async readBody(res: IncomingMessage, signal: AbortSignal, where: string): Promise<Buffer> {
+    const limit = this.maxBodyBytes;
+    const tooBig = (what: string) =>
+      new GraphError(`${where} sent a body larger than the limit of ${limit} bytes ${what} (${this.limitNames.maxBodyBytes})`);
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      res.destroy();
+      throw tooBig('(Content-Length)');
+    }
+    const chunks: Buffer[] = [];
+    let wire = 0;
+    let decoded = 0;
+    const countWire = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        wire += chunk.length;
+        done(wire > limit ? tooBig('on the wire') : null, chunk);
+      },
+    });
+    const collect = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        decoded += chunk.length;
+        if (decoded > limit) return done(tooBig('decoded'));
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    // zlib's decoders are bounded by `collect` above: they stop when it errors.
+    const decoder: Transform | undefined =
+      encoding === 'gzip' || encoding === 'x-gzip'
+        ? createGunzip()
+        : encoding === 'deflate'
+          ? createInflate()
+          : encoding === 'br'
+            ? createBrotliDecompress()
+            : undefined;
+    if (!decoder && encoding !== 'identity' && encoding !== '') {
+      res.destroy();
+      throw new GraphError(`${where} sent a body in an encoding this client does not read (${printable(encoding, 32)})`);
+    }
+    const stages: (Readable | Transform | Writable)[] = decoder ? [res, countWire, decoder, collect] : [res, countWire, collect];
+    try {
+      await pipeline(stages, { signal });
+    } catch (error) {
+      if (error instanceof GraphError) throw error;
+      if (signal.aborted) throw error; // reported as the deadline by the caller
+      const e = error as NodeJS.ErrnoException;
+      // zlib's messages describe the stream ("incorrect header check"), never its bytes.
+      throw new GraphError(`${where} sent a body that could not be read: ${e.code ?? e.message}`);
+    }
+    return Buffer.concat(chunks);
+  }
 }
 
-function explain(status: number, body: Buffer): string {
-  const text = body.subarray(0, 300).toString('utf8');
-  let detail: string;
-  try {
-    const parsed = JSON.parse(text) as { reason?: string; message?: string; kind?: string };
-    detail = parsed.reason ?? parsed.message ?? parsed.kind ?? '';
-  } catch {
-    detail = text.replace(/\s+/g, ' ').trim().slice(0, 120);
+/** One request; resolves with the response head (the body is not read yet). */
+function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers, signal }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function hint(status: number): string {
+  return status === 400
+    ? ' (bad request: check the channel and arch names)'
+    : status === 406
+      ? ' (the server cannot answer in application/json)'
+      : status >= 500
+        ? ' (server error: try again later)'
+        : '';
+}
+
+/** An ETag is kept only when it is a plain RFC 9110 entity tag: it goes back to the server and into the store. */
+function cleanEtag(value: string | undefined): { etag?: string } {
+  return value !== undefined && value.length <= 256 && /^(?:W\/)?"[\x21\x23-\x7e]*"$/.test(value) ? { etag: value } : {};
+}
+
+type NodeFinding = Omit<GraphFinding, 'channel' | 'arch'>;
+
+/** How a node's version is shown in a finding. */
+function shownVersion(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  return parseOpenShiftVersion(value) ? value : printable(value, 64);
+}
+
+function readNode(value: unknown, index: number): { node?: GraphNode; findings: NodeFinding[] } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { findings: [{ code: 'malformed-graph-node', version: '', message: `node #${index} is not an object; skipped` }] };
   }
-  const hint =
-    status === 400
-      ? ' (bad request: check the channel and arch names)'
-      : status === 406
-        ? ' (the server cannot answer in application/json)'
-        : status >= 500
-          ? ' (server error: try again later)'
-          : '';
-  return `${hint}${detail ? `: ${detail}` : ''}`;
+  const { version, payload, metadata } = value as Record<string, unknown>;
+  const shown = shownVersion(version);
+  const skip = (why: string) => ({ findings: [{ code: 'malformed-graph-node' as const, version: shown, message: `node #${index} (${shown || 'no version'}) ${why}; skipped` }] });
+
+  if (typeof version !== 'string' || version.length === 0) return skip('has no version');
+  if (version.length > 64 || !parseOpenShiftVersion(version)) return skip('has a version that does not parse as an OpenShift version');
+  if (payload === undefined || payload === null || payload === '') return skip('has no payload');
+  if (typeof payload !== 'string' || payload.length > 512 || hasControlCharacters(payload)) return skip('has a payload that is not a pull spec');
+  let pinned: boolean;
+  try {
+    pinned = parseImageReference(payload).digest !== undefined;
+  } catch {
+    return skip(`has a payload that is not a pull spec (${printable(payload)})`);
+  }
+  if (!pinned) return skip(`has a payload not pinned by digest (${payload})`);
+
+  const kept: Record<string, string> = {};
+  const dropped: string[] = [];
+  if (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)) {
+    for (const [key, v] of Object.entries(metadata as Record<string, unknown>)) {
+      if (typeof v !== 'string') continue; // unknown shapes are tolerated, not used
+      if (hasControlCharacters(key) || hasControlCharacters(v) || key.length > 256 || v.length > 4096) dropped.push(printable(key, 64));
+      else kept[key] = v;
+    }
+  }
+  const findings: NodeFinding[] = dropped.length
+    ? [{ code: 'graph-metadata-ignored', version, message: `release ${version}: metadata ${dropped.join(', ')} held control characters or was too long; ignored` }]
+    : [];
+  return { node: { version, payload, metadata: kept }, findings };
 }
 
 /** The channels a node's metadata lists it in (`a,b,c`). */
 export function channelsOf(node: GraphNode): string[] {
-  const value = node.metadata?.[CHANNELS_KEY];
+  const value = node.metadata[CHANNELS_KEY];
   return value ? value.split(',').map((c) => c.trim()).filter((c) => CHANNEL_PATTERN.test(c)) : [];
 }

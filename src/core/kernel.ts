@@ -14,6 +14,7 @@
  */
 import type { KernelArch } from './arch.ts';
 import { KERNEL_ARCHES } from './arch.ts';
+import { printable } from './text.ts';
 
 export type KernelFlavour = 'base' | 'rt' | '64k';
 
@@ -73,7 +74,7 @@ export function parseKernel(value: string): Kernel | undefined {
 /** Shows an untrusted value in a message without letting it forge output. */
 export function quoteUntrusted(value: unknown): string {
   const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return JSON.stringify(s.length > 160 ? `${s.slice(0, 160)}…` : s);
+  return printable(s, 160);
 }
 
 /** `RHEL X.Y` from the kernel's `elX_Y`, or just `X` when the minor is not encoded. */

@@ -15,11 +15,14 @@ import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
 import { findingSchema } from './findings.ts';
+import { graphFindingSchema } from './graph.ts';
 import { resolvedReleaseSchema } from './release-record.ts';
 
 export const graphSnapshotSchema = z.object({
   validator: z.object({ etag: z.string().optional(), hash: z.string() }),
   nodes: z.array(z.object({ version: z.string(), payload: z.string(), channels: z.array(z.string()) })),
+  /** Nodes the graph held that were skipped or partly ignored: reported again while the graph is unchanged. */
+  findings: z.array(graphFindingSchema).optional(),
   fetchedAt: z.string(),
 });
 export type GraphSnapshot = z.infer<typeof graphSnapshotSchema>;

@@ -12,8 +12,8 @@ import type { GraphArch } from './arch.ts';
 import { KERNEL_ARCHES, kernelArchOf } from './arch.ts';
 import type { Finding } from './findings.ts';
 import { findingSchema } from './findings.ts';
-import type { GraphClient } from './graph.ts';
-import { GraphError, channelsOf } from './graph.ts';
+import type { GraphClient, GraphFinding } from './graph.ts';
+import { GraphError, channelsOf, graphFindingSchema } from './graph.ts';
 import type { ReleaseSighting } from './kernel-index.ts';
 import { indexKernels, kernelRecordSchema } from './kernel-index.ts';
 import { isUnusablePayload, payloadReference, type ReleaseResolver } from './release-resolver.ts';
@@ -37,6 +37,8 @@ export const scanReportSchema = z.object({
   releases: z.array(releaseRecordSchema),
   /** Graphs that could not be read; the rest of the scan went on. */
   graphErrors: z.array(z.object({ channel: z.string(), arch: z.string(), message: z.string() })),
+  /** Nodes of a graph that were skipped (no payload, unpinned payload, a version that does not parse) or partly ignored. */
+  graphFindings: z.array(graphFindingSchema),
   stats: z.object({
     graphRequests: z.number(),
     graphsUnchanged: z.number(),
@@ -114,6 +116,7 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
               payload: node.payload,
               channels: [...new Set([channel, ...channelsOf(node)])].sort(),
             })),
+            ...(fetched.findings.length > 0 ? { findings: [...fetched.findings] } : {}),
             fetchedAt: now().toISOString(),
           };
           await deps.store.putGraph(channel, arch, snapshot);
@@ -131,7 +134,9 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
 
   // 2. Each payload once, whatever number of channels list it.
   const entries = new Map<string, PayloadEntry>();
+  const graphFindings: GraphFinding[] = [];
   for (const { channel, arch, snapshot } of snapshots) {
+    graphFindings.push(...(snapshot?.findings ?? []));
     for (const node of snapshot?.nodes ?? []) {
       const key = `${node.payload}|${arch}`;
       const entry = entries.get(key) ?? { version: node.version, payload: node.payload, graphArch: arch, channels: new Set<string>() };
@@ -219,6 +224,7 @@ export async function scan(deps: ScanDeps, request: ScanRequest): Promise<ScanRe
     kernels: indexKernels(sightings),
     releases,
     graphErrors,
+    graphFindings,
     stats: {
       graphRequests: pairs.length,
       graphsUnchanged,

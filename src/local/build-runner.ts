@@ -6,10 +6,12 @@
  *
  * Like CodeBuild it honours `idempotencyToken` and refuses builds beyond a
  * concurrency limit with `AccountLimitExceededException`. What a build does is
- * pluggable: by default it only records the request and succeeds (the image
- * builds themselves are tested in the build scripts' own tests).
+ * pluggable (`executor`). It never claims an image it did not build: a build it
+ * does not run ends with `BUILD_RESULT=simulated` and no digest (`simulate`), and
+ * the pipeline records it as `simulated`. `localExecutor` (local-builds.ts) runs
+ * what can run here for real with the project's build scripts.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -20,13 +22,26 @@ export interface BuildRecord {
   readonly arn: string;
   readonly project: string;
   readonly env: Readonly<Record<string, string>>;
-  status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED';
+  status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'STOPPED';
   exported: Record<string, string>;
   readonly startedAt: Date;
+  endedAt?: Date;
 }
 
 /** What running a build produced: its exported variables, or a failure. */
-export type BuildExecutor = (build: BuildRecord) => Promise<{ ok: boolean; exported: Record<string, string> }>;
+export interface BuildOutcome {
+  readonly ok: boolean;
+  readonly exported: Record<string, string>;
+}
+export type BuildExecutor = (build: BuildRecord) => Promise<BuildOutcome>;
+
+/** The outcome of a build that was not run: no image, no digest, and why. */
+export function simulate(reason: string): BuildOutcome {
+  return { ok: true, exported: { BUILD_RESULT: 'simulated', SIMULATED_REASON: reason } };
+}
+
+/** Runs nothing: every build is simulated. */
+export const simulatingExecutor: BuildExecutor = async () => simulate('the local build runner was started without a build executor');
 
 export interface CodeBuildStateChangeEvent {
   readonly version: '0';
@@ -43,7 +58,7 @@ export interface CodeBuildStateChangeEvent {
 export interface BuildRunnerOptions {
   /** Builds running at once; more are refused like CodeBuild does. @default 20 */
   readonly maxConcurrent?: number;
-  /** @default - succeed with BUILD_RESULT=pushed and a digest derived from BUILD_KEY */
+  /** @default simulatingExecutor: every build ends `simulated` (no image, no digest) */
   readonly executor?: BuildExecutor;
   /** Receives every state change (the EventBridge rule's target). */
   readonly onEvent: (event: CodeBuildStateChangeEvent) => void;
@@ -63,18 +78,10 @@ export interface RunningBuildRunner {
   stop(): Promise<void>;
 }
 
-export const defaultExecutor: BuildExecutor = async (build) => ({
-  ok: true,
-  exported: {
-    BUILD_RESULT: 'pushed',
-    IMAGE_DIGEST: `sha256:${createHash('sha256').update(build.env['BUILD_KEY'] ?? build.id).digest('hex')}`,
-  },
-});
-
 export async function startBuildRunner(options: BuildRunnerOptions): Promise<RunningBuildRunner> {
   const region = options.region ?? 'us-east-1';
   const maxConcurrent = options.maxConcurrent ?? 20;
-  const executor = options.executor ?? defaultExecutor;
+  const executor = options.executor ?? simulatingExecutor;
   const builds: BuildRecord[] = [];
   const byToken = new Map<string, BuildRecord>();
   const stats = { startBuildCalls: 0, throttled: 0 };
@@ -121,6 +128,7 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
       } catch {
         build.status = 'FAILED';
       }
+      build.endedAt = new Date();
       emit(build);
     })();
     running.add(task);
@@ -138,6 +146,8 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
     projectName: b.project,
     buildStatus: b.status,
     startTime: b.startedAt.getTime() / 1000,
+    ...(b.endedAt ? { endTime: b.endedAt.getTime() / 1000 } : {}),
+    buildComplete: b.status !== 'IN_PROGRESS',
     environment: { environmentVariables: Object.entries(b.env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) },
     exportedEnvironmentVariables: Object.entries(b.exported).map(([name, value]) => ({ name, value })),
   });

@@ -162,8 +162,8 @@ export interface LocalCloud {
   readonly projects: readonly string[];
   /** Delivers the table changes since the last call to the stream's mappings (filters applied); the number of records delivered. */
   deliverStream(): Promise<number>;
-  /** Invokes every target of every schedule rule (one tick of the schedule). */
-  tick(): Promise<void>;
+  /** Invokes every target of every schedule rule (one tick of the schedule); each function's result by name. */
+  tick(): Promise<Map<string, unknown>>;
   /** Delivers an event to every rule whose pattern matches it (moto's EventBridge decides). */
   putEvent(event: Json): Promise<number>;
   readonly sqs: SQSClient;
@@ -174,6 +174,11 @@ export interface LocalCloudOptions {
   readonly template: CfnTemplate;
   readonly emulators: Emulators;
   readonly outside: OutsideWorld;
+  /**
+   * Time compressed: variables replaced in the functions that have them (RECONCILE_MARGIN_MINUTES; BUILD_TIMEOUTS
+   * given as `every project: N` sets N minutes for every project of the template).
+   */
+  readonly timeOverrides?: Readonly<Record<string, string>>;
   /** Endpoint of the CodeBuild stand-in. */
   readonly codebuildEndpoint: string;
   /** @default 'ERROR' */
@@ -417,6 +422,11 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     if (!name || !isFunctionName(name)) throw new TemplateError(`function ${id} names no handler module the local cloud has (metadata ${ENTRY_METADATA}: ${JSON.stringify(entry)})`);
     const env = { ...((p.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {}) };
     for (const key of Object.keys(options.outside) as (keyof OutsideWorld)[]) if (key in env) env[key] = options.outside[key];
+    for (const [key, value] of Object.entries(options.timeOverrides ?? {})) {
+      if (!(key in env)) continue;
+      const every = /^every project: (\d+)$/.exec(value);
+      env[key] = every ? JSON.stringify(Object.fromEntries(ofType('AWS::CodeBuild::Project').map(([p]) => [attrs.get(p)!.Ref!, Number(every[1])]))) : value;
+    }
     for (const [key, kind] of Object.entries(ENV_RESOURCES) as [EnvKey, 'table' | 'queue' | 'topic' | 'bucket' | 'secret'][]) {
       const value = env[key];
       if (value === undefined) continue;
@@ -559,14 +569,13 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     return matched;
   };
 
-  const invokeAsync = async (target: RuleTarget, event: Json, source: string) => {
+  const invokeAsync = async (target: RuleTarget, event: Json, source: string): Promise<unknown> => {
     // EventBridge retries a failed target (RetryPolicy), then sends the event to the target's dead-letter queue.
     const attempts = 1 + Math.min(target.maximumRetryAttempts, 2);
     let last: unknown;
     for (let i = 0; i < attempts; i++) {
       try {
-        await target.fn.invoke(event, context(target.fn));
-        return;
+        return await target.fn.invoke(event, context(target.fn));
       } catch (error) {
         last = error;
       }
@@ -574,6 +583,7 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     const message = last instanceof Error ? `${last.name}: ${last.message}` : String(last);
     failures.push({ fn: target.fn.logicalId, source, error: message });
     if (target.deadLetterQueue) await sqs.send(new SendMessageCommand({ QueueUrl: target.deadLetterQueue.url, MessageBody: JSON.stringify(event) }));
+    return undefined;
   };
 
   return {
@@ -665,11 +675,14 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
       return delivered;
     },
     async tick() {
+      const results = new Map<string, unknown>();
       for (const rule of rules.filter((r) => r.schedule)) {
         for (const target of rule.targets) {
-          await invokeAsync(target, { 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/${rule.logicalId}`], detail: {} }, `schedule ${rule.logicalId}`);
+          const result = await invokeAsync(target, { 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/${rule.logicalId}`], detail: {} }, `schedule ${rule.logicalId}`);
+          results.set(target.fn.name, result);
         }
       }
+      return results;
     },
     async putEvent(event) {
       let delivered = 0;
@@ -724,14 +737,20 @@ export function toSqsEvent(messages: readonly Message[], queue: QueueInfo): SQSE
 }
 
 /** One poll of a mapping's queue, delivered to its function as Lambda does; the number of records and of failed ones. */
-export async function pollMapping(cloud: LocalCloud, mapping: SqsMapping): Promise<{ received: number; failed: number }> {
+export async function pollMapping(
+  cloud: LocalCloud,
+  mapping: SqsMapping,
+  hooks: { before?: (messages: readonly Message[], requestId: string) => void; done?: (messageIds: readonly string[]) => void } = {},
+): Promise<{ received: number; failed: number }> {
   const { Messages = [] } = await mapping.sqs.send(
     new ReceiveMessageCommand({ QueueUrl: mapping.queue.url, MaxNumberOfMessages: mapping.batchSize, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
   );
   if (Messages.length === 0) return { received: 0, failed: 0 };
   let failedIds: Set<string>;
+  const ctx = context(mapping.fn);
+  hooks.before?.(Messages, ctx.awsRequestId);
   try {
-    const response = (await mapping.fn.invoke(toSqsEvent(Messages, mapping.queue), context(mapping.fn))) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
+    const response = (await mapping.fn.invoke(toSqsEvent(Messages, mapping.queue), ctx)) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
     // Without ReportBatchItemFailures, Lambda ignores the response: the whole batch succeeded.
     failedIds = new Set(mapping.reportBatchItemFailures ? (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier) : []);
   } catch (error) {
@@ -740,6 +759,7 @@ export async function pollMapping(cloud: LocalCloud, mapping: SqsMapping): Promi
     cloud.failures.push({ fn: mapping.fn.logicalId, source: `queue ${mapping.queue.logicalId}`, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
   }
   const done = Messages.filter((m) => !failedIds.has(m.MessageId ?? ''));
+  hooks.done?.(done.map((m) => m.MessageId ?? ''));
   if (done.length > 0) {
     await mapping.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: mapping.queue.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
   }

@@ -1,7 +1,7 @@
 /**
  * AWS on loopback for the local run and the integration tests: DynamoDB
  * (dynalite, optionally persisted on disk), SQS, SNS and S3 (fauxqs), and
- * Secrets Manager and EventBridge's pattern matching (moto_server). Only the
+ * Secrets Manager, KMS (real RSA and ECDSA keys) and EventBridge's pattern matching (moto_server). Only the
  * servers: the resources are made from the stack's template (src/local/cloud.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,7 +17,7 @@ export const ACCOUNT = '000000000000';
 export const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface Emulators {
-  readonly endpoints: { dynamodb: string; sqs: string; sns: string; s3: string; secretsmanager: string; events: string };
+  readonly endpoints: { dynamodb: string; sqs: string; sns: string; s3: string; secretsmanager: string; events: string; kms: string };
   /** Queue URL (on loopback) of a queue made with `fauxqs.createQueue`. */
   queueUrl(name: string): string;
   readonly fauxqs: FauxqsServer;
@@ -99,7 +99,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const moto = await startMoto();
 
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
-  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, s3: fauxqs.address, secretsmanager: moto.endpoint, events: moto.endpoint };
+  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, s3: fauxqs.address, secretsmanager: moto.endpoint, events: moto.endpoint, kms: moto.endpoint };
 
   return {
     endpoints,
@@ -121,6 +121,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
         AWS_ENDPOINT_URL_SNS: endpoints.sns,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager,
         AWS_ENDPOINT_URL_S3: endpoints.s3,
+        AWS_ENDPOINT_URL_KMS: endpoints.kms,
       };
     },
     async stop() {

@@ -7,6 +7,7 @@
 import type { Context } from 'aws-lambda';
 import { createHandler as pollReleases } from '#lambdas/poll-releases/handler.ts';
 import { createHandler as publishCoverage } from '#lambdas/publish-coverage/handler.ts';
+import { createHandler as reconcileBuilds } from '#lambdas/reconcile-builds/handler.ts';
 import { createHandler as recordKernel } from '#lambdas/record-kernel/handler.ts';
 import { createHandler as resolveRelease } from '#lambdas/resolve-release/handler.ts';
 import { createHandler as startBuild } from '#lambdas/start-build/handler.ts';
@@ -23,6 +24,7 @@ const factories: { readonly [F in FunctionName]: (deps: never) => (...args: neve
   'record-kernel': recordKernel,
   'start-build': startBuild,
   'track-builds': trackBuilds,
+  'reconcile-builds': reconcileBuilds,
   'publish-coverage': publishCoverage,
 };
 

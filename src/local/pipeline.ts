@@ -15,6 +15,9 @@ import type { DeployConfigInput } from '../../lib/config.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import type { DriverInput } from '#pipeline/drivers.ts';
+import { onRecordFailure } from '#pipeline/lambda.ts';
+import type { PollResult } from '#pipeline/poll-releases.ts';
+import type { ReconcileResult } from '#pipeline/reconcile-builds.ts';
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
 import { buildLocalCloud, pollMapping, type Failure, type LocalCloud } from './cloud.ts';
 import type { Emulators } from './emulators.ts';
@@ -59,17 +62,51 @@ export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
 /** Where, in the local run's data directory, its build plan is written. */
 export const LOCAL_PLAN_FILE = 'plan.json';
 
+export interface TickResult {
+  readonly poll: PollResult;
+  readonly reconciled: ReconcileResult;
+}
+
+/** A record a step failed: which step, which message, why, and what became of it. */
+export interface FailedRecord {
+  readonly step: string;
+  readonly messageId: string;
+  /** What the message was about (release, kernel or build key). */
+  readonly subject: string;
+  /** The last failure's error. */
+  readonly error: string;
+  /** Times the step failed it. */
+  readonly failures: number;
+  /** `retried`: a later delivery succeeded; `dead-lettered`: it is in the queue's DLQ. */
+  readonly fate: 'retried' | 'dead-lettered';
+}
+
 export interface DrainStats {
   releaseMessages: number;
   kernelMessages: number;
   buildMessages: number;
   buildEvents: number;
   failedRecords: number;
+  failed: FailedRecord[];
+}
+
+/** What a queue message is about, in a few words (never the whole body). */
+function subjectOf(body: string): string {
+  try {
+    const m = JSON.parse(body) as Record<string, unknown>;
+    if (typeof m['buildKey'] === 'string') return `build ${m['buildKey']}`;
+    const stream = m['stream'] as { kernel?: unknown } | undefined;
+    if (typeof stream?.kernel === 'string') return `kernel ${stream.kernel} (${String(m['release'])})`;
+    if (typeof m['version'] === 'string') return `release ${m['version']} ${String(m['graphArch'])}`;
+  } catch {
+    // not JSON: described by its size below
+  }
+  return `a ${body.length}-byte message`;
 }
 
 export interface LocalPipeline {
-  /** One scheduled run of the schedule rule's targets (poll-releases). */
-  tick(): Promise<void>;
+  /** One scheduled tick: the schedule rules' targets, poll-releases (what it read and what it could not), then reconcile-builds. */
+  tick(): Promise<TickResult>;
   /** Delivers queued messages and build events to their handlers until nothing is left. */
   drain(options?: { timeoutMs?: number }): Promise<DrainStats>;
   readonly sqs: SQSClient;
@@ -134,6 +171,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     template,
     emulators,
     codebuildEndpoint: options.runner.endpoint,
+    // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
+    // earlier (killed) run's builds, so every build in flight at a tick is asked about.
+    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' },
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
@@ -144,7 +184,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
   };
   const queues = { releases: queue('ReleasesQueue'), kernels: queue('KernelsQueue'), builds: queue('BuildsQueue') };
-  const stat: Record<string, keyof DrainStats> = { [queues.releases.url]: 'releaseMessages', [queues.kernels.url]: 'kernelMessages', [queues.builds.url]: 'buildMessages' };
+  const stat: Record<string, 'releaseMessages' | 'kernelMessages' | 'buildMessages'> = { [queues.releases.url]: 'releaseMessages', [queues.kernels.url]: 'kernelMessages', [queues.builds.url]: 'buildMessages' };
   const planner = cloud.functions.find((f) => f.name === 'record-kernel');
   if (!planner) throw new Error('the template has no record-kernel function');
   const projects = JSON.parse(planner.env['BUILD_PROJECTS'] ?? '{}') as BuildProjects;
@@ -169,15 +209,45 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     plan,
     failures: cloud.failures,
     async tick() {
-      await cloud.tick();
+      const results = await cloud.tick();
+      const poll = results.get('poll-releases') as PollResult | undefined;
+      const reconciled = results.get('reconcile-builds') as ReconcileResult | undefined;
+      if (!poll || !reconciled) throw new Error('the template schedules no poll-releases or no reconcile-builds');
+      return { poll, reconciled };
     },
     async drain({ timeoutMs = 120_000 } = {}) {
-      const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0 };
+      const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0, failed: [] };
       const deadline = Date.now() + timeoutMs;
+      // Why each record failed, heard from the handlers' batch wiring (this drain's invocations only).
+      const invocations = new Set<string>();
+      const failures = new Map<string, { step: string; subject: string; error: string; failures: number; succeeded: boolean }>();
+      const stopListening = onRecordFailure((f) => {
+        if (!invocations.has(f.awsRequestId)) return;
+        const seen = failures.get(f.messageId);
+        if (seen) {
+          seen.error = f.error;
+          seen.failures++;
+        }
+      });
+      try {
       for (;;) {
         let progressed = false;
         for (const mapping of cloud.mappings) {
-          const { received, failed } = await pollMapping(cloud, mapping);
+          const { received, failed } = await pollMapping(cloud, mapping, {
+            before: (messages, requestId) => {
+              invocations.add(requestId);
+              for (const m of messages) {
+                const id = m.MessageId ?? '';
+                if (!failures.has(id)) failures.set(id, { step: mapping.fn.name, subject: subjectOf(m.Body ?? ''), error: '', failures: 0, succeeded: false });
+              }
+            },
+            done: (ids) => {
+              for (const id of ids) {
+                const seen = failures.get(id);
+                if (seen) seen.succeeded = true;
+              }
+            },
+          });
           if (received === 0) continue;
           progressed = true;
           const key = stat[mapping.queue.url];
@@ -200,7 +270,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
+        // Every record is now done: a failed one either succeeded later or is in its DLQ.
+        stats.failed = [...failures]
+          .filter(([, f]) => f.failures > 0)
+          .map(([messageId, f]) => ({ step: f.step, messageId, subject: f.subject, error: f.error, failures: f.failures, fate: f.succeeded ? 'retried' : 'dead-lettered' }));
         return stats;
+      }
+      } finally {
+        stopListening();
       }
     },
     stop() {

@@ -5,7 +5,7 @@
  * emulators with no code change.
  */
 import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -14,9 +14,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { DockerConfig } from '#core/registry/credentials.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
+import { CODEBUILD_STATES } from './messages.ts';
 import type { Notification } from './notifications.ts';
 import { describe } from './notifications.ts';
-import type { BuildService, MessageQueue, Notifier, StartBuildRequest } from './ports.ts';
+import type { BuildService, BuildStatus, MessageQueue, Notifier, StartBuildRequest } from './ports.ts';
 import { BuildCapacityError } from './ports.ts';
 
 const SQS_BATCH = 10;
@@ -83,6 +84,27 @@ export class CodeBuildService implements BuildService {
       }
       throw error;
     }
+  }
+
+  async getBuilds(ids: readonly string[]): Promise<{ builds: BuildStatus[]; notFound: string[] }> {
+    if (ids.length === 0) return { builds: [], notFound: [] };
+    const { builds = [], buildsNotFound = [] } = await this.codebuild.send(new BatchGetBuildsCommand({ ids: [...ids] }));
+    const statuses = new Set<string>(CODEBUILD_STATES);
+    return {
+      builds: builds.flatMap((b) => {
+        if (!b.id || !b.buildStatus || !statuses.has(b.buildStatus)) return [];
+        return [
+          {
+            id: b.id,
+            ...(b.arn ? { arn: b.arn } : {}),
+            status: b.buildStatus as BuildStatus['status'],
+            env: (b.environment?.environmentVariables ?? []).flatMap((v) => (v.name && v.type !== 'SECRETS_MANAGER' && v.type !== 'PARAMETER_STORE' ? [[v.name, v.value ?? ''] as const] : [])),
+            exported: (b.exportedEnvironmentVariables ?? []).flatMap((v) => (v.name ? [[v.name, v.value ?? ''] as const] : [])),
+          },
+        ];
+      }),
+      notFound: buildsNotFound,
+    };
   }
 }
 

@@ -12,7 +12,7 @@ import type { BuildMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
 import { driversOf } from './drivers.ts';
 import { queueBuilds } from './queue-builds.ts';
-import type { BuildEntry, KernelEntry, PipelineStore } from './store.ts';
+import { FOLLOW_UP_BUILD_STATES, type BuildEntry, type KernelEntry, type PipelineStore } from './store.ts';
 
 export interface BackfillRequest {
   /** Only kernels shipped by a release of this minor or later, e.g. `4.12`. */
@@ -69,7 +69,7 @@ export async function backfill(
   if (request.kernel && kernels.length === 0) throw new BackfillError(`kernel ${JSON.stringify(request.kernel)} is not recorded`);
 
   const builds = await deps.store.listBuilds();
-  const dtkDone = new Set(builds.filter((b) => b.kind === 'dtk' && (b.state === 'succeeded' || b.state === 'skipped')).map((b) => b.kernel));
+  const dtkDone = new Set(builds.filter((b) => b.kind === 'dtk' && FOLLOW_UP_BUILD_STATES.includes(b.state)).map((b) => b.kernel));
   const selected = request.driver ? drivers.filter((d) => d.name === request.driver) : drivers;
   const planned: BuildEntry[] = [];
   let matched = 0;

@@ -15,7 +15,7 @@ import type { BuildProjects } from './config.ts';
 import type { Driver } from './drivers.ts';
 import { driverKernels, moduleNameOf } from './drivers.ts';
 import type { BuildEntry, KernelEntry } from './store.ts';
-import { buildKeyOf } from './store.ts';
+import { buildKeyOf, FOLLOW_UP_BUILD_STATES } from './store.ts';
 
 export interface BuildPlanConfig {
   readonly dtkRepository: string;
@@ -134,6 +134,12 @@ export function planDriverBuilds(
               TAG_TEMPLATE: driver.tagTemplate,
               BUILD_ARGS_JSON: JSON.stringify(driver.buildArgs),
               REBUILD: options.rebuild ? 'true' : 'false',
+              ...(driver.signing === undefined
+                ? {}
+                : {
+                    MODULE_SIGNING_CERT: driver.signing.certificate,
+                    ...(driver.signing.kmsKeyArn ? { MODULE_SIGNING_KMS_KEY: driver.signing.kmsKeyArn } : { MODULE_SIGNING_KEY_SECRET: driver.signing.keySecretArn ?? '' }),
+                  }),
             },
           },
           now,
@@ -149,15 +155,16 @@ const targetKey = (b: Pick<BuildEntry, 'target' | 'variant'>) => (b.variant ? `$
 
 /**
  * The join of a target's per-arch images, once every arch it needs has succeeded
- * (or was skipped because its image already exists). RT and 64k kernels exist on
- * one arch only and are never joined.
+ * (or was skipped because its image already exists, or was simulated by the local
+ * run: that join is simulated too). RT and 64k kernels exist on one arch only and
+ * are never joined.
  */
 export function planJoin(builds: readonly BuildEntry[], of: BuildEntry, config: BuildPlanConfig, now: string): BuildEntry | undefined {
   const arches = of.joinArches ?? config.buildArches;
   const kernel = parseKernel(of.kernel);
   if (arches.length < 2 || !kernel || kernel.flavour !== 'base') return undefined;
   const perArch = builds.filter((b) => b.kind !== 'join' && targetKey(b) === targetKey(of));
-  const done = perArch.filter((b) => b.state === 'succeeded' || b.state === 'skipped');
+  const done = perArch.filter((b) => FOLLOW_UP_BUILD_STATES.includes(b.state));
   if (!arches.every((arch) => done.some((b) => b.arch === arch))) return undefined;
   const repository = of.image.replace(/:[^:/]+$/, '');
   const tagOf = (b: BuildEntry) => b.image.slice(repository.length + 1);

@@ -23,7 +23,7 @@ const store = (env: { TABLE_NAME: string }, rt: FunctionRuntime) => new DynamoPi
 const notifier = (env: { TOPIC_ARN: string }, rt: FunctionRuntime) => new SnsNotifier(rt.clients.sns(), env.TOPIC_ARN);
 
 /** The steps that plan builds (record-kernel, track-builds) share these. */
-function planningDeps(env: FunctionEnv<'record-kernel'> | FunctionEnv<'track-builds'>, rt: FunctionRuntime): RecordDeps & TrackDeps {
+function planningDeps(env: FunctionEnv<'record-kernel'> | FunctionEnv<'track-builds'> | FunctionEnv<'reconcile-builds'>, rt: FunctionRuntime): RecordDeps & TrackDeps {
   return {
     store: store(env, rt),
     notifier: notifier(env, rt),
@@ -36,7 +36,15 @@ function planningDeps(env: FunctionEnv<'record-kernel'> | FunctionEnv<'track-bui
 export const compose = {
   'poll-releases': (env: FunctionEnv<'poll-releases'>, rt: FunctionRuntime) => {
     const graphs = new Map<string, GraphClient>();
-    const graphOf = (url: string) => graphs.get(url) ?? graphs.set(url, new GraphClient({ url, userAgent: USER_AGENT })).get(url)!;
+    const client = (url: string) =>
+      new GraphClient({
+        url,
+        userAgent: USER_AGENT,
+        maxBodyBytes: env.GRAPH_MAX_BYTES,
+        maxNodes: env.GRAPH_MAX_NODES,
+        limitNames: { maxBodyBytes: 'deploy config maxGraphBytes', maxNodes: 'deploy config maxGraphNodes' },
+      });
+    const graphOf = (url: string) => graphs.get(url) ?? graphs.set(url, client(url)).get(url)!;
     return {
     poll: {
       graph: graphOf(env.GRAPH_URL),
@@ -71,6 +79,11 @@ export const compose = {
     logger: rt.logger,
   }),
   'track-builds': (env: FunctionEnv<'track-builds'>, rt: FunctionRuntime) => ({ track: planningDeps(env, rt), logger: rt.logger }),
+  'reconcile-builds': (env: FunctionEnv<'reconcile-builds'>, rt: FunctionRuntime) => ({
+    reconcile: { ...planningDeps(env, rt), codebuild: new CodeBuildService(rt.clients.codebuild()) },
+    config: { timeoutMinutes: env.BUILD_TIMEOUTS, marginMinutes: env.RECONCILE_MARGIN_MINUTES },
+    logger: rt.logger,
+  }),
   'publish-coverage': (env: FunctionEnv<'publish-coverage'>, rt: FunctionRuntime) => ({
     store: store(env, rt),
     target: { s3: rt.clients.s3(), bucket: env.COVERAGE_BUCKET, prefix: env.COVERAGE_PREFIX },

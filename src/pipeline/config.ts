@@ -9,7 +9,7 @@
 import * as z from 'zod';
 import { GRAPH_ARCHES, KERNEL_ARCHES } from '#core/arch.ts';
 import { BUILD_ARCHES } from '#core/builds/params.ts';
-import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL } from '#core/graph.ts';
+import { CHANNEL_PATTERN, DEFAULT_GRAPH_URL, GRAPH_LIMITS } from '#core/graph.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
 import { driverSchema } from './drivers.ts';
 
@@ -23,6 +23,7 @@ export const METRICS = {
   pollSucceeded: 'PollSucceeded',
   releasesQueued: 'ReleasesQueued',
   graphErrors: 'GraphErrors',
+  graphFindings: 'GraphFindings',
 } as const;
 
 /** RHEL majors a DTK can be built for (UBI 8, 9 and 10). */
@@ -85,6 +86,10 @@ export const envSchema = z.object({
   /** Comma-separated graph arches, e.g. `amd64,arm64,multi`. */
   ARCHES: z.string().transform(splitList).pipe(z.array(z.enum(GRAPH_ARCHES)).min(1)),
   GRAPH_URL: z.string().url().default(DEFAULT_GRAPH_URL),
+  /** Cap on one graph body, decoded, in bytes (deploy config maxGraphBytes). */
+  GRAPH_MAX_BYTES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxBodyBytes),
+  /** Cap on the nodes of one graph (deploy config maxGraphNodes). */
+  GRAPH_MAX_NODES: z.coerce.number().int().positive().default(GRAPH_LIMITS.maxNodes),
   /** JSON object: channel → graph URL, for channels another graph serves (OKD's `stable-scos-4`). */
   CHANNEL_GRAPHS: jsonOf(z.record(z.string().regex(CHANNEL_PATTERN), z.string().url()), 'CHANNEL_GRAPHS').default({}),
   /** Secrets Manager ARN of the OpenShift pull secret (docker config JSON). */
@@ -103,6 +108,10 @@ export const envSchema = z.object({
   UBI_IMAGES: jsonOf(ubiImagesSchema, 'UBI_IMAGES').default({}),
   /** JSON, see buildProjectsSchema. */
   BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
+  /** JSON object: each CodeBuild project's build timeout in minutes (reconcile-builds). */
+  BUILD_TIMEOUTS: jsonOf(z.record(z.string(), z.number().int().nonnegative()), 'BUILD_TIMEOUTS'),
+  /** Minutes past a project's timeout before reconcile-builds asks CodeBuild about a build still in flight. */
+  RECONCILE_MARGIN_MINUTES: z.coerce.number().int().nonnegative().default(15),
   /** S3 bucket the coverage index and page are published to. */
   COVERAGE_BUCKET: z.string().min(1),
   /** Key prefix (a folder, e.g. `coverage/`) of the coverage objects; empty for the bucket's root. */
@@ -116,11 +125,12 @@ const PLAN_ENV = ['DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGE
 
 /** Each function (by its service name, `lambdas/<name>/handler.ts`) and exactly the variables it reads. */
 export const FUNCTION_ENV = {
-  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES', 'DRIVERS'],
+  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES', 'DRIVERS'],
   'resolve-release': ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES', 'PULL_SECRET_ARN'],
   'record-kernel': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV],
   'start-build': ['TABLE_NAME', 'TOPIC_ARN'],
   'track-builds': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV],
+  'reconcile-builds': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'BUILD_TIMEOUTS', 'RECONCILE_MARGIN_MINUTES', ...PLAN_ENV],
   'publish-coverage': ['TABLE_NAME', 'COVERAGE_BUCKET', 'COVERAGE_PREFIX'],
 } as const satisfies Record<string, readonly EnvKey[]>;
 export type FunctionName = keyof typeof FUNCTION_ENV;

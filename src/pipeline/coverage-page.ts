@@ -29,6 +29,7 @@ const LABELS: Record<CoverageState, { text: string; tone: string; mark: string }
   started: { text: 'Starting', tone: 'busy', mark: '…' },
   queued: { text: 'Queued', tone: 'busy', mark: '…' },
   failed: { text: 'Failed', tone: 'bad', mark: '✗' },
+  simulated: { text: 'Simulated (not built)', tone: 'missing', mark: '○' },
   'not-built': { text: 'Not built', tone: 'missing', mark: '○' },
   'not-matching': { text: 'Not applicable', tone: 'na', mark: '–' },
 };
@@ -139,7 +140,7 @@ function imageOf(build: CoverageBuild): string {
 function targetCell(target: TargetCoverage, name: string): string {
   const [only] = target.builds;
   if (target.builds.length <= 1) {
-    const detail = only?.detail && only.state === 'failed' ? `<div class="detail">${e(only.detail)}</div>` : '';
+    const detail = only?.detail && (only.state === 'failed' || only.state === 'simulated') ? `<div class="detail">${e(only.detail)}</div>` : '';
     return `<td class="target" data-target="${e(name)}" data-state="${e(target.state)}">${badge(target.state, only?.detail ?? undefined)}${only ? imageOf(only) : ''}${detail}</td>`;
   }
   const items = target.builds.map((b) => `<li>${e(b.flavour)}: ${badge(b.state, b.detail ?? undefined)}${imageOf(b)}</li>`);
@@ -176,7 +177,7 @@ function kernelRow(k: KernelCoverage, drivers: readonly string[]): string {
 }
 
 function summaryItem(title: string, s: TargetSummary): string {
-  const parts = [s.failed ? `${s.failed} failed` : '', s.building ? `${s.building} building` : '', s.notBuilt ? `${s.notBuilt} not built` : ''].filter(Boolean);
+  const parts = [s.failed ? `${s.failed} failed` : '', s.building ? `${s.building} building` : '', s.simulated ? `${s.simulated} simulated (not built)` : '', s.notBuilt ? `${s.notBuilt} not built` : ''].filter(Boolean);
   return [
     `<div><dt>${title}</dt>`,
     `<dd><span class="big">${s.covered}</span> of ${s.matching} covered</dd>`,
@@ -193,7 +194,7 @@ export function renderCoveragePage(index: CoverageIndex): string {
     summaryItem('Driver Toolkit', index.summary.dtk),
     ...index.drivers.map((d) => summaryItem(`${e(d.name)} <span class="muted">driver</span>`, index.summary.drivers[d.name]!)),
   ];
-  const legend = (['succeeded', 'skipped', 'in-progress', 'queued', 'failed', 'not-built', 'not-matching'] as const).map((s) => `<li>${badge(s)}</li>`);
+  const legend = (['succeeded', 'skipped', 'in-progress', 'queued', 'failed', 'simulated', 'not-built', 'not-matching'] as const).map((s) => `<li>${badge(s)}</li>`);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -11,7 +11,7 @@ import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts'
 import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driverKernels, type Driver } from './drivers.ts';
 import type { StatusSnapshot } from './status.ts';
-import { BUILD_STATES, type BuildEntry, type BuildState, type KernelEntry } from './store.ts';
+import { BUILD_STATES, IMAGE_BUILD_STATES, type BuildEntry, type KernelEntry } from './store.ts';
 import { kernelRecordSchema } from '#core/kernel-index.ts';
 
 export const COVERAGE_SCHEMA = 'dtk-pipeline.coverage/v1';
@@ -63,9 +63,11 @@ const targetSummarySchema = z.object({
   /** Kernels the target applies to. */
   matching: z.number().int(),
   covered: z.number().int(),
-  /** matching − covered: failed, building and not built yet. */
+  /** matching − covered: failed, building, simulated and not built yet. */
   missing: z.number().int(),
   failed: z.number().int(),
+  /** Simulated by the local run: no image exists. */
+  simulated: z.number().int(),
   building: z.number().int(),
   notBuilt: z.number().int(),
 });
@@ -97,8 +99,7 @@ export type CoverageIndex = z.infer<typeof coverageIndexSchema>;
 
 const BUILDING: readonly CoverageState[] = ['queued', 'started', 'in-progress'];
 /** Worst first: a target shows the first of these that any of its builds is in. */
-const SEVERITY: readonly CoverageState[] = ['failed', 'not-built', 'queued', 'started', 'in-progress', 'succeeded', 'skipped'];
-const AVAILABLE: readonly BuildState[] = ['succeeded', 'skipped'];
+const SEVERITY: readonly CoverageState[] = ['failed', 'not-built', 'simulated', 'queued', 'started', 'in-progress', 'succeeded', 'skipped'];
 
 const flavourOf = (kernel: string) => parseKernel(kernel)?.flavour ?? 'base';
 
@@ -107,8 +108,9 @@ function coverageBuild(kernel: string, build: BuildEntry | undefined): CoverageB
     kernel,
     flavour: flavourOf(kernel),
     state: build?.state ?? 'not-built',
-    image: build?.image ?? null,
-    digest: build?.digest ?? null,
+    // A simulated build has no image: never show one, whatever the record holds.
+    image: build && build.state !== 'simulated' ? build.image : null,
+    digest: build && build.state !== 'simulated' ? (build.digest ?? null) : null,
     updatedAt: build?.updatedAt ?? null,
     detail: build?.detail ?? null,
   };
@@ -125,7 +127,7 @@ function targetCoverage(expected: readonly string[], builds: ReadonlyMap<string,
     matches &&
     expected.every((k) => {
       const built = builds.get(k);
-      return built !== undefined && AVAILABLE.includes(built.state);
+      return built !== undefined && IMAGE_BUILD_STATES.includes(built.state);
     });
   return { state, matches, covered, builds: list };
 }
@@ -191,6 +193,7 @@ function summarize(targets: readonly TargetCoverage[]): TargetSummary {
     covered,
     missing: matching.length - covered,
     failed: matching.filter((t) => !t.covered && t.state === 'failed').length,
+    simulated: matching.filter((t) => !t.covered && t.state === 'simulated').length,
     building: matching.filter((t) => !t.covered && BUILDING.includes(t.state)).length,
     notBuilt: matching.filter((t) => !t.covered && t.state === 'not-built').length,
   };

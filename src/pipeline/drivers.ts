@@ -65,6 +65,21 @@ export const driverSchema = z.object({
     .default({}),
   /** `release`: the release payload's own DTK (by digest); `project`: this project's DTK image. @default 'release' */
   dtk: z.enum(['release', 'project']).default('release'),
+  /**
+   * Secure Boot: sign every module with this key before the gate and the push
+   * (issue #11). The key is named, never given: a KMS key ARN (RSA) or a Secrets
+   * Manager secret holding a PEM key; both must be listed in the deploy config's
+   * `signing` so the build may use them. `certificate`: base64 of the key's DER
+   * certificate (`dtk-pipeline signing cert`), the one nodes enroll.
+   */
+  signing: z
+    .strictObject({
+      kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { error: (i) => `signing.kmsKeyArn ${JSON.stringify(i.input)} is not a KMS key ARN` }).optional(),
+      keySecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, { error: (i) => `signing.keySecretArn ${JSON.stringify(i.input)} is not a secret ARN` }).optional(),
+      certificate: z.string().regex(/^[A-Za-z0-9+/]{100,4096}={0,2}$/, { error: 'signing.certificate must be the base64 of the DER certificate (`dtk-pipeline signing cert --out FILE.der`, then base64 -w0 FILE.der)' }),
+    })
+    .refine((s) => (s.kmsKeyArn === undefined) !== (s.keySecretArn === undefined), { error: 'signing names exactly one of kmsKeyArn or keySecretArn' })
+    .optional(),
   /** Bumping it rebuilds every kernel (a new driver version). */
   version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('1'),
 });

@@ -122,6 +122,23 @@ function parseRecord<S extends z.ZodType>(schema: S, record: SQSRecord): z.infer
   return parsed.data;
 }
 
+/** A record an SQS handler failed, and why: what the local run reports. */
+export interface RecordFailure {
+  /** The invocation's request id (the caller's context), to tell its own invocations apart. */
+  readonly awsRequestId: string;
+  readonly messageId: string;
+  readonly receiveCount: number;
+  readonly error: string;
+}
+
+const failureListeners = new Set<(failure: RecordFailure) => void>();
+
+/** Hears every record an SQS handler of this process fails; returns the function that stops listening. */
+export function onRecordFailure(listener: (failure: RecordFailure) => void): () => void {
+  failureListeners.add(listener);
+  return () => failureListeners.delete(listener);
+}
+
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** An SQS handler that validates each body and reports partial batch failures. */
@@ -136,11 +153,14 @@ export function sqsHandler<S extends z.ZodType>(logger: Logger, schema: S, handl
           const result = await handle(parseRecord(schema, record));
           logger.info('processed', { messageId: record.messageId, result: result as Record<string, unknown> });
         } catch (error) {
+          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           logger.warn('record failed; SQS retries it, then dead-letters it', {
             messageId: record.messageId,
             receiveCount: record.attributes.ApproximateReceiveCount,
-            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+            error: message,
           });
+          const failure = { awsRequestId: context.awsRequestId, messageId: record.messageId, receiveCount: Number(record.attributes.ApproximateReceiveCount), error: message };
+          for (const listener of failureListeners) listener(failure);
           throw error;
         }
       },

@@ -4,6 +4,7 @@
  * attributes carry the fields subscription filter policies match on.
  */
 import * as z from 'zod';
+import { fingerprint } from '#core/signing/fingerprint.ts';
 import { KERNEL_ARCHES } from '#core/arch.ts';
 import { findingSchema } from '#core/findings.ts';
 
@@ -49,17 +50,24 @@ export const releaseFindingSchema = z.object({
   finding: findingSchema,
 });
 
+/**
+ * `build.simulated`: a stand-in for CodeBuild (the local run) did not run the build;
+ * `image` is null (nothing was pushed).
+ */
 export const buildFinishedSchema = z.object({
   ...base,
-  type: z.enum(['build.succeeded', 'build.failed']),
+  type: z.enum(['build.succeeded', 'build.failed', 'build.simulated']),
   buildKey: z.string(),
   kind: z.string(),
   kernel: z.string(),
   arch: z.string(),
   driver: z.string().nullable(),
-  state: z.string(),
+  state: z.enum(['succeeded', 'skipped', 'failed', 'simulated']),
+  /** The image reference; null for a simulated build. */
   image: z.string().nullable(),
   buildId: z.string().nullable(),
+  /** SHA-256 fingerprint of the certificate every module of the image was signed with (driver builds that sign, when built). */
+  modulesSignedBy: z.string().optional(),
 });
 
 export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, kernelPromotedSchema, releaseFindingSchema, buildFinishedSchema]);
@@ -96,18 +104,19 @@ export function describe(n: Notification): PublishedNotification {
       };
     case 'build.succeeded':
     case 'build.failed':
+    case 'build.simulated':
       return {
-        subject: `${n.kind} build ${n.type === 'build.succeeded' ? 'succeeded' : 'failed'}: ${n.kernel}`.slice(0, 100),
+        subject: `${n.kind} build ${n.type.slice('build.'.length)}${n.type === 'build.simulated' ? ' (not built)' : ''}: ${n.kernel}`.slice(0, 100),
         body: n,
         attributes: { eventType: n.type, arch: n.arch, state: n.state, ...(n.driver ? { driver: n.driver } : {}) },
       };
   }
 }
 
-/** `build.succeeded` / `build.failed` for a build's record. */
+/** `build.succeeded` / `build.failed` / `build.simulated` for a build's record. */
 export function buildFinished(
-  build: { buildKey: string; kind: string; kernel: string; arch: string; target: string; image: string },
-  state: 'succeeded' | 'skipped' | 'failed',
+  build: { buildKey: string; kind: string; kernel: string; arch: string; target: string; image: string; env?: Readonly<Record<string, string>> },
+  state: 'succeeded' | 'skipped' | 'failed' | 'simulated',
   buildId: string | null,
   time: string,
 ): Notification {
@@ -115,14 +124,25 @@ export function buildFinished(
     schema: NOTIFICATION_SCHEMA,
     id: `build.${state}:${build.buildKey}:${buildId ?? 'not-started'}`,
     time,
-    type: state === 'failed' ? 'build.failed' : 'build.succeeded',
+    type: state === 'failed' ? 'build.failed' : state === 'simulated' ? 'build.simulated' : 'build.succeeded',
     buildKey: build.buildKey,
     kind: build.kind,
     kernel: build.kernel,
     arch: build.arch,
     driver: build.target.startsWith('driver:') ? build.target.slice('driver:'.length) : null,
     state,
-    image: build.image,
+    image: state === 'simulated' ? null : build.image,
     buildId,
+    ...signedBy(build.env, state),
   };
+}
+
+/**
+ * Only a build that ran and succeeded with a signing key signed its modules (the build
+ * fails when signing or the signature gate fails); a skipped build pushed nothing.
+ */
+function signedBy(env: Readonly<Record<string, string>> | undefined, state: 'succeeded' | 'skipped' | 'failed' | 'simulated'): { modulesSignedBy?: string } {
+  const cert = env?.['MODULE_SIGNING_CERT'];
+  if (state !== 'succeeded' || !cert) return {};
+  return { modulesSignedBy: fingerprint(Buffer.from(cert, 'base64')) };
 }

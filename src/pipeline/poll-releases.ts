@@ -7,7 +7,7 @@
  * claim goes stale and a later poll queues it again: nothing is lost.
  */
 import type { GraphArch } from '#core/arch.ts';
-import type { GraphClient } from '#core/graph.ts';
+import type { GraphClient, GraphFinding } from '#core/graph.ts';
 import { GraphError, channelsOf } from '#core/graph.ts';
 import type { ReleaseMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
@@ -33,11 +33,14 @@ export interface PollResult {
   /** Resolved releases the graph now lists in more channels (promotions). */
   readonly releasesInMoreChannels: number;
   readonly graphErrors: readonly { channel: string; arch: GraphArch; message: string }[];
+  /** Nodes skipped (no payload, unpinned payload, a version that does not parse) or partly ignored; the rest of their graph was used. */
+  readonly graphFindings: readonly GraphFinding[];
 }
 
 export async function pollReleases(deps: PollDeps, config: { channels: readonly string[]; arches: readonly GraphArch[] }): Promise<PollResult> {
   const now = (deps.now ?? (() => new Date()))();
   const graphErrors: { channel: string; arch: GraphArch; message: string }[] = [];
+  const graphFindings: GraphFinding[] = [];
   const seen = new Map<string, ReleaseMessage>();
   const validators: { channel: string; arch: GraphArch; etag?: string; hash: string }[] = [];
   let unchanged = 0;
@@ -52,6 +55,7 @@ export async function pollReleases(deps: PollDeps, config: { channels: readonly 
           unchanged++;
           return;
         }
+        graphFindings.push(...fetched.findings);
         for (const node of fetched.graph.nodes) {
           const key = `${node.payload}|${arch}`;
           const message = seen.get(key) ?? { version: node.version, payload: node.payload, graphArch: arch, channels: [] };
@@ -108,5 +112,6 @@ export async function pollReleases(deps: PollDeps, config: { channels: readonly 
     releasesRequeued: requeued,
     releasesInMoreChannels: promoted,
     graphErrors,
+    graphFindings,
   };
 }

@@ -23,9 +23,23 @@ export interface StartBuildRequest {
   readonly idempotencyToken: string;
 }
 
+/** What CodeBuild says about one build (`BatchGetBuilds`). */
+export interface BuildStatus {
+  readonly id: string;
+  readonly arn?: string;
+  /** `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED`, `TIMED_OUT`. */
+  readonly status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'FAULT' | 'STOPPED' | 'TIMED_OUT';
+  /** The build's plain environment variables, as [name, value]. */
+  readonly env: readonly (readonly [string, string])[];
+  /** Its exported variables (BUILD_RESULT, IMAGE_DIGEST), as [name, value]. */
+  readonly exported: readonly (readonly [string, string])[];
+}
+
 export interface BuildService {
   /** Starts a build; throws `BuildCapacityError` when the account's concurrent-build limit is reached. */
   startBuild(request: StartBuildRequest): Promise<{ buildId: string }>;
+  /** What CodeBuild knows of these builds (ids or ARNs); the ones it does not know are `notFound`. */
+  getBuilds(ids: readonly string[]): Promise<{ builds: BuildStatus[]; notFound: string[] }>;
 }
 
 /** The build service is at its concurrency limit: try again later. */

@@ -16,7 +16,7 @@ import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import { notifyIfPromoted } from './promotion.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
 import { queueBuilds } from './queue-builds.ts';
-import { buildKeyOf, type KernelEntry, type PipelineStore } from './store.ts';
+import { buildKeyOf, FOLLOW_UP_BUILD_STATES, type KernelEntry, type PipelineStore } from './store.ts';
 
 export interface RecordDeps {
   readonly store: PipelineStore;
@@ -120,8 +120,8 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   return { outcome, buildsQueued };
 }
 
-/** This project's DTK image of the kernel exists (built, or found already pushed). */
+/** This project's DTK build of the kernel is done (built, found already pushed, or simulated locally). */
 async function projectDtkReady(store: PipelineStore, kernel: Kernel): Promise<boolean> {
   const dtk = await store.getBuild(buildKeyOf(kernelGroup(kernel), 'dtk', kernel.arch));
-  return dtk?.state === 'succeeded' || dtk?.state === 'skipped';
+  return dtk !== undefined && FOLLOW_UP_BUILD_STATES.includes(dtk.state);
 }

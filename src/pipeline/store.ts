@@ -69,9 +69,22 @@ export const kernelEntrySchema = z.object({
 });
 export type KernelEntry = z.infer<typeof kernelEntrySchema>;
 
-export const BUILD_STATES = ['queued', 'started', 'in-progress', 'succeeded', 'failed', 'skipped'] as const;
+/**
+ * `simulated`: a stand-in for CodeBuild (the local run) did not run the build; no
+ * image was built or pushed, so a simulated build never carries a digest and never
+ * counts as an image that exists.
+ */
+export const BUILD_STATES = ['queued', 'started', 'in-progress', 'succeeded', 'failed', 'skipped', 'simulated'] as const;
 export type BuildState = (typeof BUILD_STATES)[number];
-export const TERMINAL_BUILD_STATES: readonly BuildState[] = ['succeeded', 'failed', 'skipped'];
+export const TERMINAL_BUILD_STATES: readonly BuildState[] = ['succeeded', 'failed', 'skipped', 'simulated'];
+/** The image exists: built and pushed, or found already pushed. */
+export const IMAGE_BUILD_STATES: readonly BuildState[] = ['succeeded', 'skipped'];
+/**
+ * What follows a build (the join, drivers built FROM this project's DTK) is planned
+ * after these. A simulated build lets the local run go on planning; what follows it
+ * is simulated too, since its inputs do not exist.
+ */
+export const FOLLOW_UP_BUILD_STATES: readonly BuildState[] = [...IMAGE_BUILD_STATES, 'simulated'];
 
 export const buildEntrySchema = z.object({
   buildKey: z.string(),

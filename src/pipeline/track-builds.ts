@@ -35,8 +35,19 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
   const exported = info?.['exported-environment-variables'];
   const result = envOf(exported, 'BUILD_RESULT');
   const digest = envOf(exported, 'IMAGE_DIGEST');
+  // `simulated` comes only from a stand-in that did not run the build (the local run):
+  // no image exists, so no digest is recorded.
   const state: BuildState =
-    status === 'IN_PROGRESS' ? 'in-progress' : status === 'SUCCEEDED' ? (result === 'skipped-exists' ? 'skipped' : 'succeeded') : 'failed';
+    status === 'IN_PROGRESS'
+      ? 'in-progress'
+      : status === 'SUCCEEDED'
+        ? result === 'skipped-exists'
+          ? 'skipped'
+          : result === 'simulated'
+            ? 'simulated'
+            : 'succeeded'
+        : 'failed';
+  const simulatedWhy = envOf(exported, 'SIMULATED_REASON');
   // Events may arrive out of order: never move a finished build back.
   const from: BuildState[] = state === 'in-progress' ? ['queued', 'started'] : ['queued', 'started', 'in-progress'];
   const changed = await deps.store.updateBuild(
@@ -47,8 +58,9 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
       buildId,
       // The event may overtake start-build's own write: it records the attempt too.
       ...(attempt !== undefined ? { attempts: attempt } : {}),
-      ...(digest && /^sha256:[0-9a-f]{64}$/.test(digest) ? { digest } : {}),
+      ...(state !== 'simulated' && digest && /^sha256:[0-9a-f]{64}$/.test(digest) ? { digest } : {}),
       ...(state === 'skipped' ? { detail: 'the target tag already existed' } : {}),
+      ...(state === 'simulated' ? { detail: `simulated, not built: ${simulatedWhy ?? 'the build was not run'}` } : {}),
       ...(state === 'failed' ? { detail: `CodeBuild ${status}` } : {}),
     },
     now,

@@ -60,6 +60,12 @@ export interface RunningGraphServer {
   setChannels(version: string, channels: readonly string[]): void;
   /** Set (or clear, with undefined) the fault of a channel. */
   setFault(channel: string, fault: GraphFault | undefined): void;
+  /**
+   * Nodes served verbatim after the seeded ones of a channel (every arch), as a broken or
+   * hostile graph has them: no payload, an unpinned payload, a version with escape
+   * sequences. Cleared with an empty list.
+   */
+  setExtraNodes(channel: string, nodes: readonly unknown[]): void;
   /** The graph the server would send for a channel and arch. */
   graphFor(channel: string, arch?: string): Graph;
   resetStats(): void;
@@ -124,6 +130,7 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
   const faults = new Map<string, GraphFault>(Object.entries(opts.faults ?? {}));
   const stats: GraphStats = { requests: 0, graphs: 0, notModified: 0, faults: 0, byChannel: {} };
   const maxEdges = opts.maxEdgesPerNode ?? 3;
+  const extraNodes = new Map<string, readonly unknown[]>();
 
   function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
@@ -163,7 +170,9 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
       }
     }
 
-    const body = JSON.stringify(buildGraph(all, channel, arch, maxEdges));
+    const graph = buildGraph(all, channel, arch, maxEdges);
+    const extra = extraNodes.get(channel) ?? [];
+    const body = JSON.stringify(extra.length > 0 ? { ...graph, nodes: [...graph.nodes, ...extra] } : graph);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (opts.etag) {
       const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 40)}"`;
@@ -206,6 +215,10 @@ export async function startGraphServer(releases: readonly SeededRelease[], opts:
     setFault(channel, fault) {
       if (fault === undefined) faults.delete(channel);
       else faults.set(channel, fault);
+    },
+    setExtraNodes(channel, nodes) {
+      if (nodes.length === 0) extraNodes.delete(channel);
+      else extraNodes.set(channel, [...nodes]);
     },
     graphFor: (channel, arch = 'amd64') => buildGraph(all, channel, arch, maxEdges),
     resetStats() {

@@ -44,6 +44,8 @@ describe('deploy config', () => {
     expect(parseDeployConfig(required)).toMatchObject({
       scheduleMinutes: 10,
       graphUrl: 'https://api.openshift.com/api/upgrades_info/v1/graph',
+      maxGraphBytes: 32 * 1024 * 1024,
+      maxGraphNodes: 5000,
       buildArches: ['x86_64', 'aarch64'],
       notificationEmails: [],
       resolveConcurrency: 2,
@@ -70,6 +72,8 @@ describe('deploy config', () => {
   it.each([
     [{ arches: ['x86_64'] }, 'config.arches[0]: "x86_64" is not a graph arch'],
     [{ scheduleMinutes: 0 }, 'config.scheduleMinutes:'],
+    [{ maxGraphNodes: 5 }, 'config.maxGraphNodes:'],
+    [{ maxGraphBytes: 1024 }, 'config.maxGraphBytes:'],
     [{ graphUrl: 'http://api.openshift.com/graph' }, 'config.graphUrl: "http://api.openshift.com/graph" is not an https URL'],
     [{ targetRegistry: 'https://quay.io' }, 'config.targetRegistry: "https://quay.io" is not a registry host'],
     [{ dtkRepository: 'docker.io/myorg/driver-toolkit' }, 'config.dtkRepository: "docker.io/myorg/driver-toolkit" is not in the target registry "quay.io"'],

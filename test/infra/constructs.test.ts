@@ -82,6 +82,7 @@ describe('BuildProjects', () => {
       source: codebuild.Source.s3({ bucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'source'), path: 'source.zip' }),
       buildspecDirectory: buildspecs({ 'dtk.yml': valid, 'driver.yml': valid, 'join.yml': valid }),
       buildArches: ['x86_64', 'aarch64'],
+      builderImage: `quay.io/buildah/stable@sha256:${'a'.repeat(64)}`,
       targetRegistry: 'quay.io',
       dtkRepository: 'quay.io/org/dtk',
       pullSecret: secret('pull'),
@@ -115,6 +116,13 @@ describe('BuildProjects', () => {
     );
     const other = newStack();
     expect(() => new BuildProjects(other, 'Builds', props(other, { concurrentBuildLimit: 0 }))).toThrow(/concurrentBuildLimit must be an integer in 1–1000, got 0/);
+  });
+
+  it('refuses a builder image that is not pinned by digest', () => {
+    const stack = newStack();
+    expect(() => new BuildProjects(stack, 'Builds', props(stack, { builderImage: 'quay.io/buildah/stable:latest' }))).toThrow(
+      /builderImage "quay.io\/buildah\/stable:latest" is not pinned by digest/,
+    );
   });
 
   it('creates per-arch projects only for the configured build arches', () => {

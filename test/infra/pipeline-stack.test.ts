@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProjectsSchema, envSchema, FUNCTION_ENV, isFunctionName } from '#pipeline/config.ts';
+import { DEFAULT_BUILDER_IMAGE } from '../../lib/config.ts';
 import { BUILD_ENV } from '../../lib/constructs/build-projects.ts';
 import { REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
 import { asArray, flatten, functionId, resourcesOf, statementsOfRole, synthPipeline } from './fixture.ts';
@@ -158,7 +159,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['PollReleases', ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'CHANNEL_GRAPHS', 'DRIVERS']],
+    ['PollReleases', ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'DRIVERS']],
     ['ResolveRelease', ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'PULL_SECRET_ARN', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES']],
     ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGES']],
     ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN']],
@@ -309,12 +310,15 @@ describe('least privilege', () => {
 describe('build projects', () => {
   const environment = (name: string) => projectByPath(name)[1].Properties.Environment as Json & { EnvironmentVariables: Json[] };
 
-  it('build x86_64 on LINUX_CONTAINER and aarch64 on Graviton ARM_CONTAINER', () => {
+  it('build x86_64 on LINUX_CONTAINER and aarch64 on Graviton ARM_CONTAINER, both in the pinned buildah builder image', () => {
     expect(Object.keys(projects())).toHaveLength(5);
     for (const kind of ['Dtk', 'Driver']) {
-      expect(environment(`${kind}X86_64`)).toMatchObject({ Type: 'LINUX_CONTAINER', Image: 'aws/codebuild/standard:7.0' });
-      expect(environment(`${kind}Aarch64`)).toMatchObject({ Type: 'ARM_CONTAINER', Image: expect.stringMatching(/aarch64/) });
+      expect(environment(`${kind}X86_64`)).toMatchObject({ Type: 'LINUX_CONTAINER', Image: DEFAULT_BUILDER_IMAGE });
+      expect(environment(`${kind}Aarch64`)).toMatchObject({ Type: 'ARM_CONTAINER', Image: DEFAULT_BUILDER_IMAGE });
     }
+    expect(DEFAULT_BUILDER_IMAGE).toMatch(/^quay\.io\/buildah\/stable@sha256:[0-9a-f]{64}$/);
+    // The join needs no engine: CodeBuild's curated Graviton image.
+    expect(environment('Join')).toMatchObject({ Type: 'ARM_CONTAINER', Image: expect.stringMatching(/^aws\/codebuild\/amazonlinux-aarch64-standard:/) });
   });
 
   it('run privileged only where an image is built', () => {

@@ -102,6 +102,9 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     const rhsmLog = image.files.get('var/log/fake-rhsm.log')?.toString() ?? '';
     const hash = createHash('sha256').update(`${org}:${key}`).digest('hex');
     expect(rhsmLog).toContain(`register ${hash}`);
+    // The stub (a Python program like the real subscription-manager) saw neither value on its command line.
+    expect(rhsmLog).toContain('cmdline clean\n');
+    expect(rhsmLog).not.toContain('cmdline leak');
     expect(rhsmLog).toMatch(/unregister\nclean\n?$/);
     expect(rhsmLog).toContain('repos --enable rhel-9-for-x86_64-baseos-rpms');
     expect(rhsmLog).toContain('release --set=9.4');
@@ -123,6 +126,31 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     });
     // History names the secret mounts, never the values.
     expect(config.history.some((h) => h.created_by?.includes('install.sh'))).toBe(true);
+  });
+
+  it('control: the stub reports an org and key given on its command line (the check can fail)', async () => {
+    const ctx = join(dir, 'control-cmdline');
+    await execFileAsync('mkdir', ['-p', ctx]);
+    await writeFile(
+      join(ctx, 'Containerfile'),
+      `FROM ${world.fakeUbiImage}\nRUN rm -f /etc/rhsm-host && subscription-manager register --org 1234 --activationkey throwaway-key >/dev/null\n`,
+    );
+    const image = 'localhost/dtk-test-cmdline-control:latest';
+    await execFileAsync('buildah', ['--storage-driver', 'vfs', 'build', '--isolation', 'chroot', '--pull=false', '-t', image, ctx], {
+      env: { ...process.env, ...storageEnv() },
+    });
+    try {
+      const ctr = (await buildah(['from', '--pull=false', '--quiet', image])).trim();
+      try {
+        const mnt = (await buildah(['mount', ctr])).trim();
+        expect(await readFile(join(mnt, 'var/log/fake-rhsm.log'), 'utf8')).toContain('cmdline leak\n');
+      } finally {
+        await buildah(['umount', ctr]).catch(() => undefined);
+        await buildah(['rm', ctr]).catch(() => undefined);
+      }
+    } finally {
+      await buildah(['rmi', '--force', image]).catch(() => undefined);
+    }
   });
 
   it('control: the same scan finds a value passed as a build arg (the scan can fail)', async () => {

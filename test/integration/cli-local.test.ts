@@ -4,6 +4,9 @@
  * backfill), `rebuild` and `kmm preflight` against the state it left.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +42,17 @@ describe('the local run and the commands that read its state', () => {
     // The demo world: every fixture release outside the fault channels, OKD (stable-scos-4, its own graph) included.
     expect(first.stdout).toMatch(/releases seen: 34\nkernels recorded: 37\n/);
     expect(first.stdout).toMatch(/builds started: [1-9]\d*/);
+    // Nothing is claimed that was not built: the offline world's DTKs hold no kernel
+    // headers, and a DTK needs UBI + RHSM, so every build here is simulated, or refused
+    // before it starts (an OKD kernel's DTK), with the reason.
+    const buildLines = first.stdout.split('\n').filter((l) => l.startsWith('build '));
+    expect(buildLines.length).toBeGreaterThan(0);
+    expect(buildLines.filter((l) => !/ (simulated \(simulated, not built: .+\)|failed \(not started: .+\))$/.test(l))).toEqual([]);
+    expect(buildLines.filter((l) => / simulated /.test(l)).length).toBeGreaterThan(buildLines.length / 2);
+    expect(buildLines.filter((l) => / (succeeded|skipped)( |$)/.test(l))).toEqual([]);
+    expect(buildLines.find((l) => l.startsWith('build dtk '))).toContain('UBI with a Red Hat subscription (RHSM)');
+    // The findings of the releases it resolved, by release.
+    expect(first.stdout).toMatch(/findings \(\d+\):\n(?:.*\n)* {2}4\.22\.0 x86_64 invalid-kernel-string: rhel-coreos label ostree\.linux holds "true"/);
     const page = await readFile(join(dir, 'coverage', 'index.html'), 'utf8');
     expect(page).toContain('5.14.0-427.68.1.el9_4.x86_64');
     const second = await runLocal('--data-dir', dir);
@@ -53,8 +67,25 @@ describe('the local run and the commands that read its state', () => {
     expect(index.kernels).toHaveLength(37);
     const k = index.kernels.find((x) => x.kernel === '5.14.0-427.68.1.el9_4.x86_64');
     expect(k?.releases).toEqual(['4.18.14']);
-    expect(k?.dtk.state).toBe('succeeded');
-    expect(k?.drivers['dtk-example']?.covered).toBe(true);
+    expect(k?.dtk).toMatchObject({ state: 'simulated', covered: false });
+    expect(k?.dtk.builds[0]).toMatchObject({ state: 'simulated', image: null, digest: null });
+    expect(k?.drivers['dtk-example']).toMatchObject({ state: 'simulated', covered: false });
+    expect(index.summary.dtk).toMatchObject({ covered: 0 });
+    expect(index.summary.dtk.simulated).toBeGreaterThan(0);
+    const every = index.kernels.flatMap((x) => [x.dtk, ...Object.values(x.drivers)]).flatMap((t) => t.builds);
+    expect(every.filter((b) => b.state === 'succeeded' || b.state === 'skipped' || b.digest !== null)).toEqual([]);
+  });
+
+  it('status and kmm module present no simulated build as an image', async () => {
+    const table = await run('status', '--data-dir', dir);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('simulated');
+    expect(table.stdout).not.toMatch(/succeeded|driver-toolkit:|partner\/dtk-example:/);
+    expect(table.stdout).toMatch(/DTK 0\/\d+ covered \(\d+ simulated, not built\)/);
+    const kmm = await run('kmm', 'module', '--data-dir', dir, '--driver', 'dtk-example');
+    expect(kmm.code).toBe(1);
+    expect(kmm.stdout).toBe('');
+    expect(kmm.stderr).toMatch(/nothing has been built yet for driver dtk-example: its builds are \d+ simulated/);
   });
 
   it('status prints one line per kernel that fits 100 and 80 columns', async () => {
@@ -82,7 +113,7 @@ describe('the local run and the commands that read its state', () => {
     expect(next.stderr).toContain('starting 1 builds queued since the last run');
     expect(next.stdout).toMatch(/builds started: [1-9]/);
     const after = await run('status', '--data-dir', dir, '--json');
-    expect(coverageIndexSchema.parse(JSON.parse(after.stdout)).summary.drivers['nic']).toMatchObject({ matching: 1, covered: 1 });
+    expect(coverageIndexSchema.parse(JSON.parse(after.stdout)).summary.drivers['nic']).toMatchObject({ matching: 1, covered: 0, simulated: 1 });
   }, 120_000);
 
   it('refuses a bad driver definition with one line naming the field', async () => {
@@ -110,6 +141,20 @@ describe('the local run and the commands that read its state', () => {
     expect(deployed.code).toBe(1);
     expect(deployed.stderr).toMatch(/--table needs --plan FILE/);
   });
+
+  it('with --live and an unreadable graph, polls the default arches, names each graph and exits non-zero', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const r = await runLocal('--live', '--channel', 'stable-4.18', '--graph-url', `http://127.0.0.1:${port}/graph`, '--data-dir', join(dir, 'live'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/graphs not read \(3 of 3; their releases were not looked at\):/);
+    for (const arch of ['amd64', 'arm64', 'multi']) expect(r.stdout).toMatch(new RegExp(`  stable-4\\.18 ${arch}: update graph .* unreachable`));
+    expect(r.stdout).toContain('not every graph could be read: the run is incomplete');
+    expect(r.stdout).not.toContain('nothing new');
+  }, 60_000);
 
   it('kmm preflight prints a PreflightValidationOCP for a recorded release', async () => {
     const r = await run('kmm', 'preflight', '--data-dir', dir, '--openshift', '4.18.14');

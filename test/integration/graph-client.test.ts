@@ -73,10 +73,10 @@ describe('GraphClient', () => {
   });
 
   it.each([
-    [400, { kind: 'invalid_params', reason: 'mandatory client parameters missing: channel' }, /HTTP 400 \(bad request: check the channel and arch names\): mandatory client parameters missing/],
-    [406, 'not acceptable', /HTTP 406 \(the server cannot answer in application\/json\)/],
-    [503, 'upstream down', /HTTP 503 \(server error: try again later\)/],
-  ])('explains HTTP %i', async (status, body, message) => {
+    [400, { kind: 'invalid_params', reason: 'mandatory client parameters missing: channel' }, /HTTP 400 \(bad request: check the channel and arch names\)$/],
+    [406, 'not acceptable', /HTTP 406 \(the server cannot answer in application\/json\)$/],
+    [503, 'upstream down', /HTTP 503 \(server error: try again later\)$/],
+  ])('explains HTTP %i without quoting the body', async (status, body, message) => {
     handler = json(status, body);
     const error = await new GraphClient({ url }).fetch('stable-4.18', 'amd64').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphError);
@@ -84,11 +84,82 @@ describe('GraphClient', () => {
     expect((error as GraphError).status).toBe(status);
   });
 
-  it('rejects a body that is not JSON, and JSON that is not a graph', async () => {
+  it('rejects a body that is not JSON, and JSON that is not a graph, naming neither body', async () => {
     handler = json(200, '<html>maintenance</html>');
-    await expect(new GraphClient({ url }).fetch('stable-4.18', 'amd64')).rejects.toThrow(/not JSON.*<html>maintenance/);
-    handler = json(200, { nodes: [{ version: 4 }] });
-    await expect(new GraphClient({ url }).fetch('stable-4.18', 'amd64')).rejects.toThrow(/not an update graph/);
+    const notJson = await new GraphClient({ url }).fetch('stable-4.18', 'amd64').catch((e: unknown) => e);
+    expect((notJson as Error).message).toMatch(/sent a body that is not JSON \(24 bytes\)$/);
+    expect((notJson as Error).message).not.toContain('maintenance');
+    handler = json(200, { nodes: 'maintenance' });
+    const notGraph = await new GraphClient({ url }).fetch('stable-4.18', 'amd64').catch((e: unknown) => e);
+    expect((notGraph as Error).message).toMatch(/not an update graph/);
+    expect((notGraph as Error).message).not.toContain('maintenance');
+  });
+
+  it('skips each bad node with a finding and keeps the rest of the channel', async () => {
+    const pinned = (c: string) => `quay.io/openshift-release-dev/ocp-release@sha256:${c.repeat(64)}`;
+    handler = json(200, {
+      version: 1,
+      nodes: [
+        { version: '4.18.13', payload: pinned('b'), metadata: { 'io.openshift.upgrades.graph.release.channels': 'stable-4.18', 'new.key': 'x', 'a.number': 7 }, extra: { any: 'thing' } },
+        { version: '4.18.14', metadata: {} },
+        { version: '4.18.15', payload: 'quay.io/openshift-release-dev/ocp-release:4.18.15-x86_64' },
+        { version: 'four.eighteen', payload: pinned('c') },
+        { version: '4.18.16\u001b]0;pwned\u0007\u001b[2J', payload: pinned('d') },
+        'not a node',
+        { version: '4.19.0-okd-scos.17', payload: `quay.io/okd/scos-release@sha256:${'e'.repeat(64)}` },
+        { version: '4.20.0-okd-scos.ec.14', payload: `quay.io/okd/scos-release@sha256:${'f'.repeat(64)}`, metadata: { url: 'https://x\u001b[2J' } },
+        { version: '4.18.17', payload: 'not a pull spec at all' },
+      ],
+      edges: [[0, 1], 'broken'],
+      conditionalEdges: null,
+    });
+    const result = await new GraphClient({ url }).fetch('stable-4.18', 'amd64');
+    if (!result.changed) throw new Error('expected a graph');
+    expect(result.graph.nodes.map((n) => n.version)).toEqual(['4.18.13', '4.19.0-okd-scos.17', '4.20.0-okd-scos.ec.14']);
+    expect(result.graph.nodes[0]?.metadata).toEqual({ 'io.openshift.upgrades.graph.release.channels': 'stable-4.18', 'new.key': 'x' });
+    expect(result.graph.nodes[2]?.metadata).toEqual({});
+    // Edges of skipped nodes and malformed edges are dropped; the rest point at kept nodes.
+    expect(result.graph.edges).toEqual([]);
+    expect(result.findings.map((f) => [f.code, f.channel, f.arch, f.version])).toEqual([
+      ['malformed-graph-node', 'stable-4.18', 'amd64', '4.18.14'],
+      ['malformed-graph-node', 'stable-4.18', 'amd64', '4.18.15'],
+      ['malformed-graph-node', 'stable-4.18', 'amd64', '"four.eighteen"'],
+      ['malformed-graph-node', 'stable-4.18', 'amd64', '"4.18.16\\u001b]0;pwned\\u0007\\u001b[2J"'],
+      ['malformed-graph-node', 'stable-4.18', 'amd64', ''],
+      ['graph-metadata-ignored', 'stable-4.18', 'amd64', '4.20.0-okd-scos.ec.14'],
+      ['malformed-graph-node', 'stable-4.18', 'amd64', '4.18.17'],
+    ]);
+    expect(result.findings.map((f) => f.message)).toEqual([
+      'node #1 (4.18.14) has no payload; skipped',
+      'node #2 (4.18.15) has a payload not pinned by digest (quay.io/openshift-release-dev/ocp-release:4.18.15-x86_64); skipped',
+      'node #3 ("four.eighteen") has a version that does not parse as an OpenShift version; skipped',
+      'node #4 ("4.18.16\\u001b]0;pwned\\u0007\\u001b[2J") has a version that does not parse as an OpenShift version; skipped',
+      'node #5 is not an object; skipped',
+      'release 4.20.0-okd-scos.ec.14: metadata "url" held control characters or was too long; ignored',
+      expect.stringMatching(/^node #8 \(4\.18\.17\) has a payload that is not a pull spec \("not a pull spec at all"\); skipped$/),
+    ]);
+    // eslint-disable-next-line no-control-regex -- the point of the test
+    expect(JSON.stringify(result).replace(/\\u00[0-9a-f]{2}/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    // eslint-disable-next-line no-control-regex -- the point of the test
+    for (const f of result.findings) expect(`${f.version} ${f.message}`).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  it('refuses a graph with more nodes than the limit, naming the limit', async () => {
+    const node = { version: '4.18.1', payload: `quay.io/openshift-release-dev/ocp-release@sha256:${'a'.repeat(64)}` };
+    handler = json(200, { nodes: Array.from({ length: 11 }, () => node) });
+    await expect(new GraphClient({ url, maxNodes: 11 }).fetch('stable-4.18', 'amd64')).resolves.toMatchObject({ changed: true });
+    await expect(new GraphClient({ url, maxNodes: 10, limitNames: { maxBodyBytes: '--max-graph-bytes', maxNodes: '--max-graph-nodes' } }).fetch('stable-4.18', 'amd64')).rejects.toThrow(
+      /lists 11 nodes, more than the limit of 10 \(--max-graph-nodes\)$/,
+    );
+  });
+
+  it('keeps an ETag only when it is a plain entity tag', async () => {
+    handler = json(200, graph, { etag: 'W/"\u0085x"' });
+    const odd = await new GraphClient({ url }).fetch('stable-4.18', 'amd64');
+    expect(odd.changed && odd.validator.etag).toBeUndefined();
+    handler = json(200, graph, { etag: 'W/"abc-1"' });
+    const plain = await new GraphClient({ url }).fetch('stable-4.18', 'amd64');
+    expect(plain.changed && plain.validator.etag).toBe('W/"abc-1"');
   });
 
   it('times out on a server that never answers', async () => {

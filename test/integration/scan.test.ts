@@ -269,15 +269,17 @@ describe('faults', () => {
     }
   });
 
-  it('reports graph nodes whose payload is not pinned by digest or not a pull spec, and resolves the rest', async () => {
+  it('reports graph nodes whose payload is not pinned by digest or not a pull spec as graph findings, and resolves the rest', async () => {
     world.graph.addRelease({ version: '4.18.90', channels: ['odd-4.18'], graphArch: 'amd64', payload: `${world.registryHost}/openshift-release-dev/ocp-release:4.18.90-x86_64` });
     world.graph.addRelease({ version: '4.18.91', channels: ['odd-4.18'], graphArch: 'amd64', payload: 'not a pull spec;rm -rf /' });
     world.graph.addRelease({ version: '4.18.14', channels: ['odd-4.18'], graphArch: 'amd64', payload: world.seeded.find((r) => r.version === '4.18.14')!.payload });
     const { report } = await runScan(['odd-4.18'], ['amd64'], { dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
-    const failed = Object.fromEntries(report.releases.filter((r) => r.kernels.length === 0).map((r) => [r.version, r.findings[0]?.message]));
-    expect(failed['4.18.90']).toMatch(/not pinned by digest/);
-    expect(failed['4.18.91']).toMatch(/not a pull spec/);
-    expect(report.releases.find((r) => r.version === '4.18.14')?.kernels).toEqual(['5.14.0-427.68.1.el9_4.x86_64']);
+    // Each bad node is one graph finding (channel, arch, version), skipped before any registry request.
+    const skipped = Object.fromEntries(report.graphFindings.map((f) => [f.version, f]));
+    expect(skipped['4.18.90']).toMatchObject({ code: 'malformed-graph-node', channel: 'odd-4.18', arch: 'amd64', message: expect.stringMatching(/not pinned by digest/) });
+    expect(skipped['4.18.91']).toMatchObject({ code: 'malformed-graph-node', channel: 'odd-4.18', arch: 'amd64', message: expect.stringMatching(/not a pull spec/) });
+    expect(report.releases.map((r) => r.version)).toEqual(['4.18.14']);
+    expect(report.releases[0]?.kernels).toEqual(['5.14.0-427.68.1.el9_4.x86_64']);
   });
 
   it('keeps scanning the other channels when one graph is not JSON', async () => {

@@ -9,8 +9,9 @@
  *                                      headers of a second ("cloud") kernel, and
  *                                      /etc/driver-toolkit-release.json
  *   localhost/dtk-test-minimal:<key>   busybox only: the small final base of driver images
- *   localhost/dtk-test-fake-ubi:<key>  minimal + stub subscription-manager / dnf / rpm that
- *                                      behave enough like UBI for images/dtk/install.sh
+ *   localhost/dtk-test-fake-ubi:<key>  minimal + Python + stub subscription-manager (Python, like
+ *                                      the real one) / dnf / rpm that behave enough like UBI for
+ *                                      images/dtk/install.sh
  *
  * They are built once (debootstrap, about a minute and a half on two cores) and kept,
  * keyed by a hash of this recipe, so later runs start in seconds. A lock directory
@@ -19,7 +20,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,10 +32,10 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const CACHE_DIR = join(REPO_ROOT, '.cache', 'build-world');
 const SUITE = 'bookworm';
 /** Debian packages of the stand-in DTK base. */
-const PACKAGES = ['gcc', 'make', 'kmod', 'libc6-dev', 'busybox-static', 'linux-headers-amd64', 'linux-headers-cloud-amd64'];
+const PACKAGES = ['gcc', 'make', 'kmod', 'libc6-dev', 'busybox-static', 'linux-headers-amd64', 'linux-headers-cloud-amd64', 'python3-minimal'];
 /** Bump when a recipe below changes in a way the package list or the stubs do not show. */
 const RECIPE_VERSION = 3;
-const FAKE_UBI_VERSION = 2;
+const FAKE_UBI_VERSION = 3;
 
 export interface BuildWorld {
   /** Environment for buildah and the build scripts (storage configuration, PATH). */
@@ -161,30 +162,64 @@ async function busyboxTree(debianRoot: string, dir: string): Promise<void> {
 
 /** Stub UBI tools: enough of subscription-manager, dnf and rpm for images/dtk/install.sh. */
 const FAKE_UBI_STUBS: Readonly<Record<string, string>> = {
-  'usr/bin/subscription-manager': `#!/bin/sh
-# Test stand-in for subscription-manager: records calls in /var/log/fake-rhsm.log.
-# On register it records sha256(org:key), never the values, so a test can prove the
+  'usr/sbin/subscription-manager': `#!/usr/bin/python3
+# Test stand-in for subscription-manager, a Python program like the real one: records
+# calls in /var/log/fake-rhsm.log ($FAKE_RHSM_LOG). On register it records whether the
+# org or key was on its command line (where every process on the build host can read
+# it) and sha256(org:key) through sha256sum, never the values, so a test can prove the
 # secrets reached the build step while the image holds no secret.
-log=/var/log/fake-rhsm.log
-case "$1" in
-register)
-  org=""; key=""
-  while [ $# -gt 0 ]; do
-    case "$1" in --org) org="$2"; shift ;; --activationkey) key="$2"; shift ;; esac
-    shift
-  done
-  [ -n "$org" ] && [ -n "$key" ] || { echo "missing org or key" >&2; exit 64; }
-  [ ! -e /etc/rhsm-host ] || { echo "still using the host's entitlements (/etc/rhsm-host)" >&2; exit 65; }
-  echo "register $(printf '%s:%s' "$org" "$key" | sha256sum | cut -d' ' -f1)" >>"$log"
-  mkdir -p /etc/pki/consumer /etc/pki/entitlement
-  echo "consumer certificate" >/etc/pki/consumer/cert.pem
-  echo "entitlement" >/etc/pki/entitlement/1.pem
-  echo "The system has been registered with ID: 00000000-0000-0000-0000-000000000000"
-  ;;
-unregister) rm -rf /etc/pki/consumer/* /etc/pki/entitlement/*; echo unregister >>"$log" ;;
-clean) echo clean >>"$log" ;;
-*) echo "$*" >>"$log" ;;
-esac
+import os, sys
+log = os.environ.get('FAKE_RHSM_LOG', '/var/log/fake-rhsm.log')
+args = sys.argv[1:]
+def record(line):
+    with open(log, 'a') as f:
+        f.write(line + '\\n')
+command = args[0] if args else ''
+if command == 'register':
+    opts = {}
+    i = 1
+    while i < len(args):
+        if args[i] in ('--org', '--activationkey') and i + 1 < len(args):
+            opts[args[i]] = args[i + 1]
+            i += 1
+        i += 1
+    org, key = opts.get('--org', ''), opts.get('--activationkey', '')
+    if not org or not key:
+        sys.stderr.write('missing org or key\\n')
+        sys.exit(64)
+    if os.path.exists('/etc/rhsm-host'):
+        sys.stderr.write("still using the host's entitlements (/etc/rhsm-host)\\n")
+        sys.exit(65)
+    with open('/proc/self/cmdline', 'rb') as f:
+        cmdline = f.read()
+    record('cmdline ' + ('leak' if org.encode() in cmdline or key.encode() in cmdline else 'clean'))
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.dup2(r, 0)
+        os.dup2(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), 1)
+        os.execv('/bin/sh', ['sh', '-c', 'printf "register %s\\\\n" "$(sha256sum | cut -d" " -f1)"'])
+    os.close(r)
+    os.write(w, (org + ':' + key).encode())
+    os.close(w)
+    os.waitpid(pid, 0)
+    for d in ('/etc/pki/consumer', '/etc/pki/entitlement'):
+        os.makedirs(d, exist_ok=True)
+    with open('/etc/pki/consumer/cert.pem', 'w') as f:
+        f.write('consumer certificate\\n')
+    with open('/etc/pki/entitlement/1.pem', 'w') as f:
+        f.write('entitlement\\n')
+    print('The system has been registered with ID: 00000000-0000-0000-0000-000000000000')
+elif command == 'unregister':
+    for d in ('/etc/pki/consumer', '/etc/pki/entitlement'):
+        for name in (os.listdir(d) if os.path.isdir(d) else []):
+            os.remove(os.path.join(d, name))
+    record('unregister')
+elif command == 'clean':
+    record('clean')
+else:
+    record(' '.join(args))
 `,
   'usr/bin/dnf': `#!/bin/sh
 # Test stand-in for dnf: records "install" package lists in /var/log/fake-dnf.log and
@@ -264,15 +299,21 @@ async function buildFakeUbi(dtkImage: string, name: string, key: string): Promis
     const debian = (await buildah(['mount', ctr])).trim();
     const tree = join(work, 'ubi');
     await busyboxTree(debian, tree);
-    for (const file of ['usr/bin/dash', 'lib/x86_64-linux-gnu/libc.so.6', 'lib64/ld-linux-x86-64.so.2']) {
+    // dash, and Python (subscription-manager is a Python program on UBI) with the libraries they link.
+    const libs = ['libc.so.6', 'libm.so.6', 'libz.so.1', 'libexpat.so.1'].map((l) => `lib/x86_64-linux-gnu/${l}`);
+    for (const file of ['usr/bin/dash', 'usr/bin/python3.11', 'lib64/ld-linux-x86-64.so.2', ...libs]) {
       await mkdir(join(tree, file, '..'), { recursive: true });
       await copyFile(join(debian, file), join(tree, file));
     }
     await chmod(join(tree, 'usr/bin/dash'), 0o755);
+    await chmod(join(tree, 'usr/bin/python3.11'), 0o755);
+    await symlink('python3.11', join(tree, 'usr/bin/python3'));
+    await cp(join(debian, 'usr/lib/python3.11'), join(tree, 'usr/lib/python3.11'), { recursive: true });
     await rm(join(tree, 'bin', 'sh'));
     await symlink('/usr/bin/dash', join(tree, 'bin', 'sh'));
     await rm(join(tree, 'bin', 'rpm'), { force: true });
     for (const [path, text] of Object.entries(FAKE_UBI_STUBS)) {
+      await mkdir(join(tree, path, '..'), { recursive: true });
       await writeFile(join(tree, path), text, { mode: 0o755 });
     }
     await mkdir(join(tree, 'etc', 'rhsm'), { recursive: true });

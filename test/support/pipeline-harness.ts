@@ -7,7 +7,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
-import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
+import { createHash } from 'node:crypto';
+import { startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
 import { REGION, startEmulators, type EmulatorOptions, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
 import type { CfnTemplate } from '#local/template.ts';
@@ -39,13 +40,28 @@ export interface HarnessOptions {
   readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Queues subscribed to the topic: name → SNS filter policy (or null for every message). */
   readonly subscribers?: Readonly<Record<string, object | null>>;
+  /** What CodeBuild reports for each build. @default reportsPushed */
+  readonly executor?: BuildExecutor;
+  /** The handlers' log level (POWERTOOLS_LOG_LEVEL). @default ERROR */
+  readonly logLevel?: string;
 }
+
+/**
+ * A test double of a CodeBuild that built and pushed every image: it reports
+ * `BUILD_RESULT=pushed` with a digest derived from the build key, so the tests can
+ * follow the pipeline past successful builds. No image exists behind the digest;
+ * the local run never uses this (its builds are real or `simulated`).
+ */
+export const reportsPushed: BuildExecutor = async (build) => ({
+  ok: true,
+  exported: { BUILD_RESULT: 'pushed', IMAGE_DIGEST: `sha256:${createHash('sha256').update(build.env['BUILD_KEY'] ?? build.id).digest('hex')}` },
+});
 
 export async function startPipelineHarness(options: HarnessOptions): Promise<PipelineHarness> {
   const world = await startWorld(fixtureWorld(), { etag: true });
   const emulators = await startEmulators(options.emulators);
   const events: CodeBuildStateChangeEvent[] = [];
-  const runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor: options.executor ?? reportsPushed });
   const pipeline = await startLocalPipeline({
     emulators,
     runner,
@@ -57,6 +73,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     arches: options.arches,
     buildArches: options.buildArches ?? ['x86_64', 'aarch64'],
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     insecureRegistries: world.insecureRegistries,
     ...(options.editTemplate ? { editTemplate: options.editTemplate } : {}),
   });

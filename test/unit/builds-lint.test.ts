@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { instructions, lintContainerfile } from '../support/containerfile-policy.ts';
 
@@ -110,6 +111,72 @@ describe('buildspecs', () => {
     expect(spec.phases['post_build']?.commands.join('\n')).toMatch(/\. scripts\/build\/read-result\.sh/);
     // Secrets are never echoed or passed as arguments.
     expect(commands.join('\n')).not.toMatch(/\$\{?(PUSH_SECRET|PULL_SECRET|RHSM_ORG|RHSM_ACTIVATION_KEY)\b/);
-    if (kind !== 'join') expect(spec.phases['install']?.commands.join('\n')).toMatch(/install-buildah\.sh/);
+    // The engine comes with the builder image: nothing installs it at build time.
+    expect(commands.join('\n')).not.toMatch(/(dnf|apt-get|yum) install[^\n]*buildah/);
+    if (kind !== 'join') expect(spec.phases['install']?.commands.join('\n')).toMatch(/check-builder\.sh/);
+  });
+
+  it.each(['dtk', 'driver', 'join'])('%s.yml follows the CodeBuild buildspec reference (buildspecs/schema, validated by ajv)', (kind) => {
+    const validate = buildspecValidator();
+    const ok = validate(parseYaml(read(`buildspecs/${kind}.yml`)));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it('finds what is wrong with a broken buildspec', () => {
+    const validate = buildspecValidator();
+    const broken = parseYaml(
+      [
+        'version: 0.2',
+        'env:',
+        '  exported-variables: [BUILD-RESULT]',
+        '  secret: {A: b}',
+        'phases:',
+        '  biuld:',
+        '    commands: [make]',
+        '  build:',
+        '    on-failure: IGNORE',
+        '    commands:',
+        '      - echo result: done',
+        '  post_build:',
+        '    runtime-versions: {nodejs: 20}',
+        '    commands: []',
+      ].join('\n'),
+    ) as unknown;
+    expect(validate(broken)).toBe(false);
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+    for (const expected of [
+      /^\/env must NOT have additional properties \{"additionalProperty":"secret"\}/,
+      /^\/env\/exported-variables\/0 must match pattern/,
+      /^\/phases must NOT have additional properties \{"additionalProperty":"biuld"\}/,
+      /^\/phases\/build\/on-failure must match pattern/,
+      /^\/phases\/build\/commands\/0 must be string/,
+      /^\/phases\/post_build must NOT have additional properties \{"additionalProperty":"runtime-versions"\}/,
+      /^\/phases\/post_build\/commands must NOT have fewer than 1 items/,
+    ]) {
+      expect(problems.some((p) => expected.test(p)), `${String(expected)} in\n${problems.join('\n')}`).toBe(true);
+    }
+    expect(validate({ phases: { build: { commands: ['true'] } } })).toBe(false);
+    expect(validate.errors?.[0]?.message).toBe("must have required property 'version'");
   });
 });
+
+describe('check-builder.sh (install phase of the image builds)', () => {
+  it('passes on a builder that carries buildah and node', async () => {
+    const { stdout } = await execFileAsync('bash', [join(ROOT, 'scripts/build/check-builder.sh')]);
+    expect(stdout).toMatch(/buildah version/);
+  });
+
+  it('fails at once, naming the fix, on an image without buildah; it installs no engine', async () => {
+    const failed = await execFileAsync('/bin/bash', [join(ROOT, 'scripts/build/check-builder.sh')], { env: { PATH: '/nonexistent' } }).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 1 });
+    expect((failed as { stderr: string }).stderr).toContain('this builder image has no buildah; set builderImage in the deploy config');
+    expect(read('scripts/build/check-builder.sh')).not.toMatch(/install[^\n]*buildah/);
+  });
+});
+
+/** ajv (strict) over the buildspec schema written from the CodeBuild buildspec reference. */
+function buildspecValidator() {
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  return ajv.compile(JSON.parse(read('buildspecs/schema/buildspec-0.2.schema.json')) as object);
+}

@@ -73,10 +73,10 @@ describe('buildCoverageIndex', () => {
     const { summary } = buildCoverageIndex(snapshot());
     expect(summary.kernels).toBe(4);
     expect(summary.prerelease).toBe(1);
-    expect(summary.dtk).toEqual({ matching: 4, covered: 1, missing: 3, failed: 1, building: 1, notBuilt: 1 });
+    expect(summary.dtk).toEqual({ matching: 4, covered: 1, missing: 3, failed: 1, building: 1, notBuilt: 1, simulated: 0 });
     // gpu: GA channels on x86_64 only, so neither the candidate-only kernel nor aarch64 counts.
-    expect(summary.drivers['gpu']).toEqual({ matching: 2, covered: 1, missing: 1, failed: 0, building: 1, notBuilt: 0 });
-    expect(summary.drivers['nic']).toEqual({ matching: 4, covered: 1, missing: 3, failed: 1, building: 0, notBuilt: 2 });
+    expect(summary.drivers['gpu']).toEqual({ matching: 2, covered: 1, missing: 1, failed: 0, building: 1, notBuilt: 0, simulated: 0 });
+    expect(summary.drivers['nic']).toEqual({ matching: 4, covered: 1, missing: 3, failed: 1, building: 0, notBuilt: 2, simulated: 0 });
   });
 
   it('shows the DTK image and digest of a built kernel, and not-built where no build exists', () => {
@@ -121,6 +121,23 @@ describe('buildCoverageIndex', () => {
     expect(row(index, K1_ARM).drivers['nic']).toMatchObject({ state: 'not-built', matches: true, covered: false });
   });
 
+  it('shows a simulated build with no image or digest, never as covered, and counts it', () => {
+    const base = snapshot();
+    const simulated = snapshot({
+      builds: [
+        ...base.builds.filter((b) => !(b.target === 'dtk' && b.kernel === K3)),
+        build('dtk', K3, 'simulated', { digest: DIGEST, detail: 'simulated, not built: a DTK image is built from UBI with RHSM' }),
+      ],
+    });
+    const index = buildCoverageIndex(simulated);
+    expect(row(index, K3).dtk).toMatchObject({ state: 'simulated', covered: false, builds: [{ state: 'simulated', image: null, digest: null }] });
+    expect(index.summary.dtk).toMatchObject({ covered: 1, simulated: 1, notBuilt: 0 });
+    const html = renderCoveragePage(index);
+    expect(html).toContain('Simulated (not built)');
+    expect(html).toContain('simulated, not built: a DTK image is built from UBI with RHSM');
+    expect(html).not.toContain(`${K3}@`);
+  });
+
   it('counts only the builds of the driver version in force', () => {
     const base = snapshot();
     const bumped = snapshot({
@@ -160,7 +177,7 @@ describe('buildCoverageIndex', () => {
     expect(index.summary).toEqual({
       kernels: 0,
       prerelease: 0,
-      dtk: { matching: 0, covered: 0, missing: 0, failed: 0, building: 0, notBuilt: 0 },
+      dtk: { matching: 0, covered: 0, missing: 0, failed: 0, building: 0, notBuilt: 0, simulated: 0 },
       drivers: {},
     });
     expect(renderCoveragePage(index)).toContain('<tbody>\n\n</tbody>');

@@ -20,6 +20,7 @@ const report = (kernels: KernelRecord[]): ScanReport => ({
   kernels,
   releases: [],
   graphErrors: [],
+  graphFindings: [],
   stats: { graphRequests: 1, graphsUnchanged: 0, payloads: 0, payloadsResolved: 0, payloadsFromStore: 0, payloadsFailed: 0 },
 });
 

@@ -210,6 +210,8 @@ const snapshot: StatusSnapshot = {
     build('gpu-driver', K.el96, 'succeeded', `quay.io/partner/gpu-driver:${K.el96}`),
     build('gpu-driver', K.el96arm, 'failed', `quay.io/partner/gpu-driver:${K.el96arm}`),
     build('gpu-driver', K.el96next, 'queued', `quay.io/partner/gpu-driver:${K.el96next}`),
+    // Simulated by the local run: no image exists.
+    build('gpu-driver', K.el96rt, 'simulated', `quay.io/partner/gpu-driver:${tagOf(K.el96rt)}`),
     // A join and the DTK are not driver images for KMM.
     { ...build('gpu-driver', K.el94, 'succeeded', 'quay.io/partner/gpu-driver:5.14.0-427.68.1.el9_4'), kind: 'join', arch: 'multi', kernel: '5.14.0-427.68.1.el9_4' },
     { ...build('gpu-driver', K.el96next, 'succeeded', `quay.io/dtk/driver-toolkit:${K.el96next}`), kind: 'dtk', target: 'dtk' },
@@ -267,7 +269,7 @@ describe('kmmModule', () => {
     for (const kernel of BUILT_GPU) expect(kmmImageFor(module, kernel), kernel).toBe(images.get(kernel));
   });
 
-  it('matches no kernel that was not built: failed, queued, other flavours, prefixes and suffixes', () => {
+  it('matches no kernel that was not built: failed, queued, simulated, other flavours, prefixes and suffixes', () => {
     const module = kmmModule(snapshot, 'gpu-driver');
     for (const kernel of NOT_BUILT) expect(kmmImageFor(module, kernel), kernel).toBeUndefined();
     const regexp = new RegExp(module.spec.moduleLoader.container.kernelMappings[0]!.regexp!);

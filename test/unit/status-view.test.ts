@@ -106,10 +106,20 @@ describe('status, one line per kernel', () => {
     const idx = index();
     const first = idx.kernels[0];
     if (!first) throw new Error('no kernels');
-    const strange = { ...idx, kernels: [{ ...first, dtk: { ...first.dtk, state: 'simulated' } }] } as unknown as CoverageIndex;
+    const strange = { ...idx, kernels: [{ ...first, dtk: { ...first.dtk, state: 'quarantined' } }] } as unknown as CoverageIndex;
     const out = lines(renderStatus(strange, { missing: false }, { width: 100, ...plain }));
     expect(out[1]).toMatch(/^\S+ +\? /);
-    expect(out.join('\n')).toContain('? simulated');
+    expect(out.join('\n')).toContain('? quarantined');
+  });
+
+  it('marks a simulated build (the local run) as not built', () => {
+    const idx = index();
+    const first = idx.kernels[0];
+    if (!first) throw new Error('no kernels');
+    const simulated = { ...idx, kernels: [{ ...first, dtk: { ...first.dtk, state: 'simulated', covered: false } }] } as CoverageIndex;
+    const out = lines(renderStatus(simulated, { missing: false }, { width: 100, ...plain }));
+    expect(out[1]).toMatch(/^\S+ +~ /);
+    expect(out.join('\n')).toContain('~ simulated by the local run, not built');
   });
 
   it('colours marks only when asked, and the colours do not change the layout', () => {

@@ -166,6 +166,8 @@ const buildArgsJson = z
 
 const driverEnvSchema = z.object({
   ...common,
+  /** Pull-only docker config: the only credentials the image build (partner code) is given. */
+  PULL_AUTH_FILE: pattern('PULL_AUTH_FILE', ABSOLUTE_PATH_PATTERN, 'an absolute path of [A-Za-z0-9._/-]').optional(),
   DRIVER_NAME: pattern('DRIVER_NAME', DRIVER_NAME_PATTERN, 'a driver name ([a-z0-9][a-z0-9-]{0,62})'),
   MOD_NAME: pattern('MOD_NAME', MOD_NAME_PATTERN, 'a kernel module name ([A-Za-z0-9_][A-Za-z0-9_-]{0,63})'),
   DRIVER_SOURCE: z.string({ error: 'DRIVER_SOURCE is required ("inline" or an https git URL)' }).refine((s) => s === 'inline' || GIT_URL_PATTERN.test(s), {

@@ -1,0 +1,147 @@
+/**
+ * The driver build signs its modules when the driver names a signing key: the real
+ * example module, compiled against the stand-in DTK by scripts/build/build-driver.sh,
+ * signed in the image with a PEM key from Secrets Manager (moto), pushed to Debian's
+ * docker-registry, pulled back and verified with kmod's modinfo and `openssl cms
+ * -verify`. No private key material reaches the image, the build log or the build's
+ * environment; a control image that does hold the key shows the scan finds it.
+ *
+ * The PEM path is the one whose signature moto computes correctly end to end (a KMS
+ * key signs a module with a DIGEST call, which moto 5.2.1 hashes again; see
+ * signing-modules.test.ts).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RegistryClient } from '#core/registry/client.ts';
+import { parseDockerConfig } from '#core/registry/credentials.ts';
+import { pushImage } from '#core/registry/push.ts';
+import type { ImageRef } from '#core/registry/types.ts';
+import { startEmulators, type Emulators } from '#local/emulators.ts';
+import { buildImage } from '#world/oci.ts';
+import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
+import { dockerConfigJson, ensureBuildWorld, runScript, type BuildWorld } from '../support/build-world.ts';
+import { runCli } from '../support/cli.ts';
+import { pullImage, type PulledImage } from '../support/image-files.ts';
+import { modinfoField, opensslCmsVerify, splitSignedModule } from '../support/signing.ts';
+
+const REPO = 'partner/dtk-example-signed';
+
+/** Every place in a pushed image or a log where `needles` could be found. */
+function leaks(image: PulledImage, log: string, needles: readonly Buffer[]): string[] {
+  const found: string[] = [];
+  needles.forEach((needle, i) => {
+    if (image.manifestBytes.includes(needle)) found.push(`manifest contains needle ${i}`);
+    if (image.configBytes.includes(needle)) found.push(`config (history, labels, env) contains needle ${i}`);
+    for (const layer of image.layers) if (layer.tar.includes(needle)) found.push(`layer ${layer.digest} contains needle ${i}`);
+    if (log.includes(needle.toString('latin1'))) found.push(`build log contains needle ${i}`);
+  });
+  return found;
+}
+
+describe('build-driver.sh with module signing', () => {
+  let world: BuildWorld;
+  let registry: RunningRegistry;
+  let emulators: Emulators;
+  let dir = '';
+  let authFile = '';
+  let client: RegistryClient;
+  let secretArn = '';
+  let certDer = '';
+  let pem = '';
+  let pkcs8Der: Buffer;
+
+  const ref = (tag: string): ImageRef => ({ registry: registry.host, repository: REPO, tag });
+  const driverEnv = (over: Record<string, string> = {}): Record<string, string> => ({
+    KERNEL: world.kernel,
+    ARCH: 'x86_64',
+    ALLOW_TEST_KERNELS: 'true',
+    DRIVER_NAME: 'dtk-example',
+    MOD_NAME: 'dtk_example',
+    DRIVER_SOURCE: 'inline',
+    DRIVER_CONTEXT_DIR: 'images/driver-example',
+    DTK_IMAGE: world.dtkImage,
+    TARGET_IMAGE: `${registry.host}/${REPO}`,
+    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
+    REGISTRY_AUTH_FILE: authFile,
+    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
+    RESULT_FILE: join(dir, 'result.env'),
+    ...emulators.sdkEnv(),
+    ...over,
+  });
+
+  beforeAll(async () => {
+    world = await ensureBuildWorld();
+    registry = await startRegistry();
+    emulators = await startEmulators();
+    dir = await mkdtemp(join(tmpdir(), 'builds-driver-signing-'));
+    authFile = join(dir, 'auth.json');
+    const push = registry.tokenService.pushCredentials();
+    await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    pkcs8Der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    secretArn = await emulators.createSecret('partner-module-signing-key', pem);
+    certDer = join(dir, 'signing.der');
+    const cert = await runCli(['signing', 'cert', '--key-secret', secretArn, '--subject', 'CN=Partner module signing', '--out', certDer], { ...process.env, ...emulators.sdkEnv() });
+    if (cert.code !== 0) throw new Error(`signing cert failed: ${cert.stderr}`);
+  }, 900_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await emulators?.stop();
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('signs the example module in the image; modinfo and openssl verify it; no key material anywhere (with a control)', async () => {
+    const env = driverEnv({ MODULE_SIGNING_KEY_SECRET: secretArn, MODULE_SIGNING_CERT: (await readFile(certDer)).toString('base64') });
+    const run = await runScript('build-driver.sh', env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.result['BUILD_RESULT']).toBe('pushed');
+    expect(run.stderr).toContain('signed extra/dtk_example.ko');
+
+    const image = await pullImage(client, ref(world.kernel));
+    const ko = image.files.get(`opt/lib/modules/${world.kernel}/extra/dtk_example.ko`);
+    if (!ko) throw new Error('no module in the image');
+    const path = join(dir, 'dtk_example.ko');
+    await writeFile(path, ko);
+    expect(await modinfoField(path, 'signer')).toBe('Partner module signing');
+    expect(await modinfoField(path, 'sig_hashalgo')).toBe('sha256');
+    expect(await modinfoField(path, 'vermagic')).toMatch(new RegExp(`^${world.kernel.replace(/\./g, '\\.')} `));
+    const certPem = join(dir, 'signing.pem');
+    const x509 = await import('node:crypto').then((c) => new c.X509Certificate(Buffer.from(env['MODULE_SIGNING_CERT'] ?? '', 'base64')));
+    await writeFile(certPem, x509.toString());
+    const { module, pkcs7 } = splitSignedModule(ko);
+    const verified = await opensslCmsVerify(dir, pkcs7, module, certPem);
+    expect(verified.code, verified.stderr).toBe(0);
+
+    // No private key material: not the PEM lines, not the DER, not in the environment.
+    const pemLines = pem.split('\n').filter((l) => l.length === 64).map((l) => Buffer.from(l));
+    const needles = [...pemLines.slice(0, 3), pkcs8Der.subarray(pkcs8Der.length - 64)];
+    expect(leaks(image, run.stdout + run.stderr, needles)).toEqual([]);
+    expect(Object.values(env).some((v) => pemLines.some((l) => v.includes(l.toString())))).toBe(false);
+
+    // Control: an image that does hold the key is caught by the same scan.
+    const control = buildImage({ layers: [{ files: { 'etc/leaked.pem': pem } }] }, 'amd64');
+    await pushImage(client, ref('control'), {
+      manifest: { mediaType: control.manifest.mediaType, bytes: control.manifest.bytes },
+      blobs: [control.config, ...control.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
+    });
+    expect(leaks(await pullImage(client, ref('control')), '', needles).length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('fails the build, and pushes nothing, when the certificate is not the key\'s', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const otherSecret = await emulators.createSecret('other-key', privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+    const target = `${registry.host}/partner/dtk-example-badcert`;
+    const run = await runScript('build-driver.sh', driverEnv({ TARGET_IMAGE: target, MODULE_SIGNING_KEY_SECRET: otherSecret, MODULE_SIGNING_CERT: (await readFile(certDer)).toString('base64') }));
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('the certificate is not for secret:');
+    expect(run.stderr).toContain('module signing failed');
+    expect(await client.describeManifest({ registry: registry.host, repository: 'partner/dtk-example-badcert', tag: world.kernel })).toBeUndefined();
+  }, 600_000);
+});
