@@ -324,6 +324,9 @@ export class PipelineStack extends Stack {
       { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets, BUILD_TIMEOUTS: buildProjects.timeoutsJson(), RECONCILE_MARGIN_MINUTES: '15' },
       { description: 'Asks CodeBuild about builds in flight past their timeout; records or re-queues them', timeout: Duration.minutes(2), reservedConcurrentExecutions: 1, retryAttempts: 0 },
     );
+    // Builds in flight (Query of gsi1), then what track-builds does with a lost event: builds (Get/Update, Query a kernel's, Put the join), the kernel (Get), drivers.
+    grantTable(reconcileBuilds, ['GetItem', 'PutItem', 'UpdateItem', 'Query'], ['gsi1']);
+    topic.grantPublish(reconcileBuilds.function);
     builds.queue.grantSendMessages(reconcileBuilds.function);
     buildProjects.grantBatchGetBuilds(reconcileBuilds.function);
     new events.Rule(this, 'ReconcileSchedule', {

@@ -212,8 +212,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       const results = await cloud.tick();
       const poll = results.get('poll-releases') as PollResult | undefined;
       const reconciled = results.get('reconcile-builds') as ReconcileResult | undefined;
-      if (!poll || !reconciled) throw new Error('the template schedules no poll-releases or no reconcile-builds');
-      return { poll, reconciled };
+      // A scheduled function that failed (its failure is in `failures`) read nothing and reconciled nothing.
+      const failed = (fn: string) => cloud.failures.some((f) => f.fn.startsWith(cloud.functions.find((x) => x.name === fn)?.logicalId ?? fn));
+      if ((!poll && !failed('poll-releases')) || (!reconciled && !failed('reconcile-builds'))) throw new Error('the template schedules no poll-releases or no reconcile-builds');
+      return {
+        poll: poll ?? { graphsRead: 0, graphsUnchanged: 0, releasesQueued: 0, releasesRequeued: 0, releasesInMoreChannels: 0, graphErrors: [], graphFindings: [] },
+        reconciled: reconciled ?? { checked: 0, requeued: 0, recorded: 0, running: 0, resent: 0 },
+      };
     },
     async drain({ timeoutMs = 120_000 } = {}) {
       const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0, failed: [] };
