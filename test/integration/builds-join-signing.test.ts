@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,7 +27,7 @@ import { buildImage } from '#world/oci.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
 import { dockerConfigJson, REPO_ROOT, runScript } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
-import { kmsClient, tool } from '../support/signing.ts';
+import { kmsClient, sigstoreCopy, tool } from '../support/signing.ts';
 
 const REPO = 'partner/joined-signed';
 const SHA = /^sha256:[0-9a-f]{64}$/;
@@ -62,27 +62,8 @@ async function opensslVerifyAttachment(digest: string) {
   return { ...verdict, named };
 }
 
-async function skopeoCopyAll(digestRef: string) {
-  const work = await mkdtemp(join(dir, 'skopeo-'));
-  const policy = join(work, 'policy.json');
-  await writeFile(
-    policy,
-    JSON.stringify({
-      default: [{ type: 'reject' }],
-      transports: { docker: { [`${registry.host}/${REPO}`]: [{ type: 'sigstoreSigned', keyPath: publicKeyFile, signedIdentity: { type: 'matchRepository' } }] } },
-    }),
-  );
-  const registriesD = join(work, 'registries.d');
-  await mkdir(registriesD);
-  await writeFile(join(registriesD, 'default.yaml'), `docker:\n  ${registry.host}:\n    use-sigstore-attachments: true\n`);
-  const reader = registry.tokenService.credentials('reader');
-  return tool(skopeo, [
-    '--policy', policy,
-    '--registries.d', registriesD,
-    'copy', '--all', '--src-tls-verify=false', '--src-creds', `${reader.username}:${reader.password}`,
-    `docker://${digestRef}`, `dir:${join(work, 'out')}`,
-  ]);
-}
+const skopeoCopyAll = (digestRef: string) =>
+  sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository: REPO, keyPath: publicKeyFile, digestRef, reader: registry.tokenService.credentials('reader') });
 
 /** Pushes a per-arch image under TAG and signs it (as the driver build does); resolves with its tag. */
 async function pushArch(tag: string, arch: 'amd64' | 'arm64', content: string, sign = true): Promise<string> {
