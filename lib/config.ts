@@ -90,6 +90,9 @@ const channel = z
       `${show(issue.input)} is not a channel name (expected ${CHANNEL_PREFIXES.join('|')}-<major>.<minor>, e.g. "stable-4.18", "candidate-5.0")`,
   });
 
+const kmsKeyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { error: (i) => `${show(i.input)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; aliases cannot scope IAM)` });
 const secretArn = z.string().regex(SECRET_ARN, {
   error: (issue) =>
     `${show(issue.input)} is not a Secrets Manager secret ARN (expected arn:aws:secretsmanager:<region>:<account>:secret:<name>)`,
@@ -189,10 +192,15 @@ export const deployConfigSchema = z
     signing: z
       .strictObject({
         kmsKeyArns: z
-          .array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { error: (i) => `${show(i.input)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; aliases cannot scope IAM)` }))
+          .array(kmsKeyArn)
           .default([])
           .refine(unique, 'lists a key twice'),
         keySecretArns: z.array(secretArn).default([]).refine(unique, 'lists a secret twice'),
+        /**
+         * ECDSA P-256 KMS key every pushed image (DTK, per-arch driver images, indexes) is
+         * signed with (sigstore attachment; `dtk-pipeline sign-image`). Unset: images are not signed.
+         */
+        imageKmsKeyArn: kmsKeyArn.optional(),
       })
       .prefault({}),
     /** Partner drivers to build for every matching kernel (more can be added at run time with `dtk-pipeline driver add`). */

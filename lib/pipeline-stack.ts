@@ -175,6 +175,7 @@ export class PipelineStack extends Stack {
       concurrentBuildLimit: config.maxConcurrentBuilds,
       signingKeyArns: config.signing.kmsKeyArns,
       signingKeySecretArns: config.signing.keySecretArns,
+      ...(config.signing.imageKmsKeyArn ? { imageSigningKeyArn: config.signing.imageKmsKeyArn } : {}),
     });
 
     const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn };

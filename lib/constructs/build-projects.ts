@@ -36,6 +36,8 @@ export const BUILD_ENV = {
   rhsmOrg: 'RHSM_ORG',
   /** Secret: RHSM activation key (JSON key `key` of the RHSM secret). */
   rhsmActivationKey: 'RHSM_ACTIVATION_KEY',
+  /** KMS key ARN (ECDSA P-256) the build signs every image it pushes with (set only when configured). */
+  imageSigningKey: 'IMAGE_SIGNING_KMS_KEY',
 } as const;
 
 type SecretName = 'pull' | 'push' | 'rhsm';
@@ -116,6 +118,12 @@ export interface BuildProjectsProps {
    */
   readonly signingKeySecretArns?: readonly string[];
   /**
+   * KMS key (ECDSA P-256) every pushed image is signed with: the dtk, driver and join
+   * projects get its ARN as `IMAGE_SIGNING_KMS_KEY` and `kms:Sign` + `kms:GetPublicKey` on exactly it.
+   * @default - images are not signed
+   */
+  readonly imageSigningKeyArn?: string;
+  /**
    * Key encrypting build artifacts and logs CodeBuild stores.
    * @default - CodeBuild's AWS managed key
    */
@@ -191,6 +199,7 @@ export class BuildProjects extends Construct {
         ...(arch ? { [BUILD_ENV.arch]: { value: arch } } : {}),
         [BUILD_ENV.targetRegistry]: { value: props.targetRegistry },
         [BUILD_ENV.dtkRepository]: { value: props.dtkRepository },
+        ...(props.imageSigningKeyArn ? { [BUILD_ENV.imageSigningKey]: { value: props.imageSigningKeyArn } } : {}),
       };
       for (const name of spec.secrets) {
         for (const [variable, reference] of Object.entries(secrets[name])) {
@@ -226,6 +235,11 @@ export class BuildProjects extends Construct {
     }
     this.join = project('join', undefined, JOIN_BUILDER);
     this.projects = [...Object.values(this.dtk), ...Object.values(this.driver), this.join];
+    if (props.imageSigningKeyArn) {
+      for (const p of this.projects) {
+        p.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [props.imageSigningKeyArn] }));
+      }
+    }
   }
 
   /**

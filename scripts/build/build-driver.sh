@@ -27,6 +27,7 @@
 #   MODULE_SIGNING_KMS_KEY     KMS key id/ARN/alias (RSA) that signs every .ko, or
 #   MODULE_SIGNING_KEY_SECRET  Secrets Manager secret holding a PEM private key (never the key itself)
 #   MODULE_SIGNING_CERT        base64 of the key's DER certificate (public; what users enroll)
+#   IMAGE_SIGNING_KMS_KEY      KMS key ARN (ECDSA P-256): the pushed image and its SBOM are signed
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
 #
 # Secrets: the partner's Containerfile steps run partner code. They get no environment
@@ -190,4 +191,25 @@ push_image "$image" "$target_ref" "$target_tls" "$work/digest"
 t2="$(now_ms)"
 digest="$(cat "$work/digest")"
 log "pushed $target_ref@$digest in $((t2 - t1)) ms"
+
+# Image signing: the per-arch image, and its SBOM (CycloneDX, with what this build
+# knows: kernel, DTK digest, driver source URL and the commit it resolved to, build id,
+# every module's sha256) attached as an OCI artifact and signed like the image.
+if image_signing_requested; then
+  repository="${target_ref%:*}"
+  sign_pushed_image "$repository" "$digest"
+  sbom_args=(--kernel "$kernel" --kms-key-id "$IMAGE_SIGNING_KMS_KEY" --modules-prefix "opt/lib/modules/$kernel")
+  [[ "$dtk_image" == *@sha256:* ]] && sbom_args+=(--dtk-image "$dtk_image")
+  if [[ "$source_kind" == git && "$git_url" == https://* ]]; then
+    sbom_args+=(--source-url "$git_url" --source-commit "$(git -C "$work/src" rev-parse HEAD)")
+  fi
+  [[ -n "${CODEBUILD_BUILD_ID:-}" ]] && sbom_args+=(--build-id "$CODEBUILD_BUILD_ID")
+  ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$image")"
+  mnt="$("${buildah_cmd[@]}" mount "$ctr")"
+  sbom_status=0
+  dtk_pipeline sbom attach "$repository@$digest" --modules-dir "$mnt/opt/lib/modules/$kernel" "${sbom_args[@]}" >/dev/null || sbom_status=$?
+  "${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
+  "${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
+  [[ $sbom_status -eq 0 ]] || die "$repository@$digest was pushed and signed but its SBOM could not be attached (see above)"
+fi
 write_result pushed "$digest"

@@ -7,6 +7,7 @@
 #   TARGET_TAG          the arch-less tag, e.g. 5.14.0-427.68.1.el9_4
 #   ARCH_TAGS           x86_64=TAG,aarch64=TAG
 #   REGISTRY_AUTH_FILE  docker config JSON with push credentials (optional)
+#   IMAGE_SIGNING_KMS_KEY  KMS key ARN (ECDSA P-256) the index is signed with (optional)
 #   RESULT_FILE         where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 # Output: BUILD_RESULT=pushed|skipped-exists (index already up to date)|incomplete (exit 3)
 # and IMAGE_DIGEST=sha256:… of the index.
@@ -24,11 +25,12 @@ quick_check RESULT_FILE '^[A-Za-z0-9._/-]+$'
 validated="$(dtk_pipeline validate-build-env --kind join)" || exit 2
 
 join_args=()
+target_image=""
 while IFS= read -r line; do
   key="${line%%=*}"
   value="${line#*=}"
   case "$key" in
-    TARGET_IMAGE) join_args+=(--image "$value") ;;
+    TARGET_IMAGE) target_image="$value"; join_args+=(--image "$value") ;;
     TARGET_TAG) join_args+=(--tag "$value") ;;
     ARCH_TAG) join_args+=(--arch-tag "$value") ;;
     RESULT_FILE) RESULT_FILE="$value" ;;
@@ -47,5 +49,8 @@ while IFS='=' read -r key value; do
   esac
 done <<<"$out"
 [[ -n "$result" ]] || die "join failed" "$status"
+# The index is signed when it was pushed, and when it already existed (signing is
+# idempotent: an index joined before the key was configured gets its signature now).
+if [[ "$result" == pushed || "$result" == skipped-exists ]]; then sign_pushed_image "$target_image" "$digest"; fi
 write_result "$result" "$digest"
 exit "$status"

@@ -191,6 +191,19 @@ export function renderStatus(index: CoverageIndex, options: { missing: boolean }
   }
   if (rows.some((k) => k.prerelease)) legend.set('pre: shipped only by pre-releases so far', 'pre: shipped only by pre-releases so far');
   out.push(...joinWrapped([...legend.keys()], '   ', view.width, [...legend.values()]));
+  // What the shown images are signed with: one line per certificate and per image key.
+  const shownBuilds = rows.flatMap((k) => [k.dtk, ...drivers.map((d) => k.drivers[d])].flatMap((t) => t?.builds ?? []));
+  const count = (values: readonly (string | null)[]) => {
+    const by = new Map<string, number>();
+    for (const v of values) if (v) by.set(v, (by.get(v) ?? 0) + 1);
+    return by;
+  };
+  for (const [cert, n] of count(shownBuilds.map((b) => b.modulesSignedBy))) {
+    out.push(...wrap(`modules signed (${n} image${n === 1 ? '' : 's'}) by certificate SHA256 ${printable(cert)}`, view.width, '  '));
+  }
+  for (const [key, n] of count(shownBuilds.map((b) => b.imageSignedWith))) {
+    out.push(...wrap(`images signed (${n}) with KMS key ${printable(key)}`, view.width, '  '));
+  }
 
   const failed = rows.flatMap((k) =>
     [['DTK', k.dtk] as const, ...drivers.map((d) => [d, k.drivers[d]] as const)].flatMap(([target, t]) =>
@@ -221,6 +234,8 @@ function buildLines(b: CoverageBuild, view: ViewOptions, paint: (style: Style, s
   // Images and digests whole on their own line: they are copied, not read.
   if (b.image) lines.push(`      image   ${printable(b.image)}`);
   if (b.digest) lines.push(`      digest  ${printable(b.digest)}`);
+  if (b.modulesSignedBy) lines.push(...labelled('      signed', `modules by certificate SHA256 ${printable(b.modulesSignedBy)}`, 14, view.width));
+  if (b.imageSignedWith) lines.push(...labelled('      signed', `image with KMS key ${printable(b.imageSignedWith)}`, 14, view.width));
   if (b.detail) lines.push(...labelled('      reason', printable(b.detail), 14, view.width));
   return lines;
 }

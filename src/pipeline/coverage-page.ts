@@ -134,7 +134,17 @@ function imageOf(build: CoverageBuild): string {
   if (!build.image) return '';
   // The full digest is in coverage.json; the page shows enough to compare by eye.
   const digest = build.digest ? `<code title="${e(build.digest)}">@${e(build.digest.length > 19 ? `${build.digest.slice(0, 19)}…` : build.digest)}</code>` : '';
-  return `<div class="img"><code>${e(build.image)}</code>${digest}</div>`;
+  const signed = [
+    build.modulesSignedBy ? `<span title="certificate SHA-256 ${e(build.modulesSignedBy)}">modules signed, cert ${e(build.modulesSignedBy.slice(0, 11))}…</span>` : '',
+    build.imageSignedWith ? `<span title="KMS key ${e(build.imageSignedWith)}">image signed</span>` : '',
+  ].filter(Boolean);
+  return `<div class="img"><code>${e(build.image)}</code>${digest}</div>${signed.length ? `<div class="detail signed">${signed.join(' · ')}</div>` : ''}`;
+}
+
+/** The certificate nodes enroll, to download (a data: URL: the page stays one file). */
+function certificateLink(name: string, cert: { sha256: string; der: string } | null): string {
+  if (!cert) return '';
+  return `<br><a class="cert" download="${e(name)}-module-signing.der" href="data:application/pkix-cert;base64,${e(cert.der)}" title="SHA-256 ${e(cert.sha256)}">module signing certificate</a>`;
 }
 
 function targetCell(target: TargetCoverage, name: string): string {
@@ -188,7 +198,7 @@ function summaryItem(title: string, s: TargetSummary): string {
 /** The whole page, with the index embedded. */
 export function renderCoveragePage(index: CoverageIndex): string {
   const drivers = index.drivers.map((d) => d.name);
-  const driverHeads = index.drivers.map((d) => `<th scope="col" title="${e(d.repository)}">${e(d.name)}<br><span class="muted">driver, version ${e(d.version)}</span></th>`);
+  const driverHeads = index.drivers.map((d) => `<th scope="col" title="${e(d.repository)}">${e(d.name)}<br><span class="muted">driver, version ${e(d.version)}</span>${certificateLink(d.name, d.moduleCertificate)}</th>`);
   const summary = [
     `<div><dt>Kernels</dt><dd><span class="big">${index.summary.kernels}</span> recorded</dd><dd>${index.summary.prerelease} pre-release</dd></div>`,
     summaryItem('Driver Toolkit', index.summary.dtk),

@@ -11,6 +11,7 @@ import { compareKernels, kernelWithoutArch, parseKernel } from '#core/kernel.ts'
 import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driverKernels, type Driver } from './drivers.ts';
 import type { StatusSnapshot } from './status.ts';
+import { fingerprint } from '#core/signing/fingerprint.ts';
 import { BUILD_STATES, IMAGE_BUILD_STATES, type BuildEntry, type KernelEntry } from './store.ts';
 import { kernelRecordSchema } from '#core/kernel-index.ts';
 
@@ -33,6 +34,10 @@ const coverageBuildSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Why it was skipped or failed, when known. */
   detail: z.string().nullable(),
+  /** SHA-256 fingerprint of the certificate the image's modules are signed with (null: not signed). */
+  modulesSignedBy: z.string().nullable().default(null),
+  /** The KMS key the image is signed with (sigstore attachment; null: not signed). */
+  imageSignedWith: z.string().nullable().default(null),
 });
 export type CoverageBuild = z.infer<typeof coverageBuildSchema>;
 
@@ -84,6 +89,8 @@ export const coverageIndexSchema = z.object({
       repository: z.string(),
       arches: z.array(z.string()),
       channels: z.array(z.string()),
+      /** The certificate its modules are signed with (what nodes enroll): SHA-256 fingerprint and base64 DER; null when its modules are not signed. */
+      moduleCertificate: z.object({ sha256: z.string(), der: z.string() }).nullable().default(null),
     }),
   ),
   summary: z.object({
@@ -113,6 +120,8 @@ function coverageBuild(kernel: string, build: BuildEntry | undefined): CoverageB
     digest: build && build.state !== 'simulated' ? (build.digest ?? null) : null,
     updatedAt: build?.updatedAt ?? null,
     detail: build?.detail ?? null,
+    modulesSignedBy: (build && build.state !== 'simulated' && build.signed?.modulesBy) || null,
+    imageSignedWith: (build && build.state !== 'simulated' && build.signed?.imageKey) || null,
   };
 }
 
@@ -214,7 +223,14 @@ export function buildCoverageIndex(snapshot: StatusSnapshot): CoverageIndex {
   return {
     schema: COVERAGE_SCHEMA,
     generatedAt: snapshot.generatedAt,
-    drivers: drivers.map((d) => ({ name: d.name, version: d.version, repository: d.repository, arches: [...d.arches], channels: [...d.channels] })),
+    drivers: drivers.map((d) => ({
+      name: d.name,
+      version: d.version,
+      repository: d.repository,
+      arches: [...d.arches],
+      channels: [...d.channels],
+      moduleCertificate: d.signing ? { sha256: fingerprint(Buffer.from(d.signing.certificate, 'base64')), der: d.signing.certificate } : null,
+    })),
     summary: {
       kernels: kernels.length,
       prerelease: kernels.filter((k) => k.prerelease).length,

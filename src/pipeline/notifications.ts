@@ -141,7 +141,7 @@ export function buildFinished(
  * Only a build that ran and succeeded with a signing key signed its modules (the build
  * fails when signing or the signature gate fails); a skipped build pushed nothing.
  */
-function signedBy(env: Readonly<Record<string, string>> | undefined, state: 'succeeded' | 'skipped' | 'failed' | 'simulated'): { modulesSignedBy?: string } {
+export function signedBy(env: Readonly<Record<string, string>> | undefined, state: 'succeeded' | 'skipped' | 'failed' | 'simulated'): { modulesSignedBy?: string } {
   const cert = env?.['MODULE_SIGNING_CERT'];
   if (state !== 'succeeded' || !cert) return {};
   return { modulesSignedBy: fingerprint(Buffer.from(cert, 'base64')) };

@@ -110,6 +110,12 @@ export const buildEntrySchema = z.object({
   digest: z.string().optional(),
   /** Why a build was skipped or failed, when known. */
   detail: z.string().optional(),
+  /**
+   * What the finished run signed (written on every finish, so a rebuild without a key
+   * clears it): the SHA-256 fingerprint of the certificate its modules are signed with,
+   * and the KMS key its pushed image was signed with.
+   */
+  signed: z.object({ modulesBy: z.string().optional(), imageKey: z.string().optional() }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -156,7 +162,7 @@ export interface PipelineStore {
   createBuild(entry: BuildEntry): Promise<boolean>;
   getBuild(buildKey: string): Promise<BuildEntry | undefined>;
   /** Updates a build when its state is one of `from`; false when it is not. */
-  updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env'>>, now: string): Promise<boolean>;
+  updateBuild(buildKey: string, from: readonly BuildState[], changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env' | 'signed'>>, now: string): Promise<boolean>;
   buildsOfKernel(kernelVersion: string): Promise<BuildEntry[]>;
   buildsInState(state: BuildState, limit?: number): Promise<BuildEntry[]>;
 
@@ -406,7 +412,7 @@ export class DynamoPipelineStore implements PipelineStore {
   async updateBuild(
     buildKey: string,
     from: readonly BuildState[],
-    changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env'>>,
+    changes: Partial<Pick<BuildEntry, 'state' | 'buildId' | 'digest' | 'detail' | 'attempts' | 'env' | 'signed'>>,
     now: string,
   ): Promise<boolean> {
     const key = buildItemKey(buildKey);

@@ -4,7 +4,7 @@
  */
 import { planDriverBuilds, planJoin, usesProjectDtk } from './build-plan.ts';
 import type { CodeBuildStateChange } from './messages.ts';
-import { buildFinished } from './notifications.ts';
+import { buildFinished, signedBy } from './notifications.ts';
 import { queueBuilds } from './queue-builds.ts';
 import { driversOf } from './drivers.ts';
 import type { RecordDeps } from './record-kernel.ts';
@@ -48,6 +48,12 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
             : 'succeeded'
         : 'failed';
   const simulatedWhy = envOf(exported, 'SIMULATED_REASON');
+  // The builds sign what they push after the push, and fail when they cannot: a build
+  // that pushed (a join also one that already existed) signed it with the project's key.
+  const imageKey = envOf(info?.environment?.['environment-variables'], 'IMAGE_SIGNING_KMS_KEY');
+  const imageSigned = imageKey && (state === 'succeeded' || (state === 'skipped' && build.kind === 'join'));
+  const modulesBy = signedBy(build.env, state === 'in-progress' ? 'failed' : state).modulesSignedBy;
+  const signed = { ...(modulesBy ? { modulesBy } : {}), ...(imageSigned ? { imageKey } : {}) };
   // Events may arrive out of order: never move a finished build back.
   const from: BuildState[] = state === 'in-progress' ? ['queued', 'started'] : ['queued', 'started', 'in-progress'];
   const changed = await deps.store.updateBuild(
@@ -62,6 +68,7 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
       ...(state === 'skipped' ? { detail: 'the target tag already existed' } : {}),
       ...(state === 'simulated' ? { detail: `simulated, not built: ${simulatedWhy ?? 'the build was not run'}` } : {}),
       ...(state === 'failed' ? { detail: `CodeBuild ${status}` } : {}),
+      ...(state !== 'in-progress' ? { signed } : {}),
     },
     now,
   );

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flatten, resourcesOf, synthPipeline } from './fixture.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const IMAGE_KEY = 'arn:aws:kms:us-east-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab';
 const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:module-signing-key-AbCdEf';
 
 interface Statement {
@@ -55,6 +56,30 @@ describe('signing permissions', () => {
     for (const statements of byRole.values()) {
       for (const s of statements) if (actions(s).includes('kms:Sign')) expect(flatten(s.Resource)).toBe(KEY);
     }
+  });
+
+  it('grants kms:Sign and kms:GetPublicKey on exactly the image signing key to every build project (dtk, driver, join) and names it in their environment', () => {
+    const { template } = synthPipeline({ config: { signing: { imageKmsKeyArn: IMAGE_KEY } } });
+    const projects = Object.values(resourcesOf(template, 'AWS::CodeBuild::Project'));
+    const roleOf = (p: { Properties: Record<string, unknown> }) => flatten(p.Properties['ServiceRole']).replace(/^<(.*)\.Arn>$/, '$1');
+    const buildRoles = new Set(projects.map(roleOf));
+    expect(buildRoles.size).toBe(projects.length);
+    for (const p of projects) {
+      const env = (p.Properties['Environment'] as { EnvironmentVariables: { Name: string; Value: unknown }[] }).EnvironmentVariables;
+      expect(env.filter((v) => v.Name === 'IMAGE_SIGNING_KMS_KEY').map((v) => v.Value)).toEqual([IMAGE_KEY]);
+    }
+    for (const [role, statements] of statementsByRole(template)) {
+      const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:Sign') || a === 'kms:GetPublicKey' || a === 'kms:*'));
+      if (buildRoles.has(role)) {
+        expect(kms.map((s) => ({ ...s, Action: [...actions(s)].sort() }))).toEqual([{ Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: IMAGE_KEY }]);
+      } else {
+        expect(kms).toEqual([]);
+      }
+    }
+  });
+
+  it('refuses an image signing key that is not a key ARN', () => {
+    expect(() => synthPipeline({ config: { signing: { imageKmsKeyArn: 'alias/image-signing' } } })).toThrow('is not a KMS key ARN');
   });
 
   it('grants no signing at all when no key is configured', () => {

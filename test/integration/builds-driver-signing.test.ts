@@ -10,7 +10,12 @@
  * key signs a module with a DIGEST call, which moto 5.2.1 hashes again; see
  * signing-modules.test.ts).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
+import type { Descriptor } from '#core/registry/types.ts';
+import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag } from '#core/signing/sbom.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,10 +27,12 @@ import type { ImageRef } from '#core/registry/types.ts';
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, ensureBuildWorld, runScript, type BuildWorld } from '../support/build-world.ts';
+import { dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
 import { pullImage, type PulledImage } from '../support/image-files.ts';
-import { modinfoField, opensslCmsVerify, splitSignedModule } from '../support/signing.ts';
+import { kmsClient, modinfoField, opensslCmsVerify, sigstoreCopy, splitSignedModule } from '../support/signing.ts';
+
+const execFileAsync = promisify(execFile);
 
 const REPO = 'partner/dtk-example-signed';
 
@@ -132,6 +139,52 @@ describe('build-driver.sh with module signing', () => {
       blobs: [control.config, ...control.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
     });
     expect(leaks(await pullImage(client, ref('control')), '', needles).length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('signs the pushed image and attaches a signed SBOM with IMAGE_SIGNING_KMS_KEY: skopeo accepts it and refuses an unsigned image of the same repository', async () => {
+    const repository = 'partner/dtk-example-image-signed';
+    const kms = kmsClient(emulators.endpoints.kms);
+    const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
+    const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyMetadata?.KeyId ?? '' }));
+    kms.destroy();
+    const keyPath = join(dir, 'image-signing.pub');
+    await writeFile(keyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
+    const skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
+    const copy = (digestRef: string) => sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository, keyPath, digestRef, reader: registry.tokenService.credentials('reader') });
+
+    const run = await runScript('build-driver.sh', driverEnv({ TARGET_IMAGE: `${registry.host}/${repository}`, IMAGE_SIGNING_KMS_KEY: key.KeyMetadata?.Arn ?? '', CODEBUILD_BUILD_ID: 'driver-x86_64:1234' }));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.result['BUILD_RESULT']).toBe('pushed');
+    const digest = run.result['IMAGE_DIGEST'] ?? '';
+    const accepted = await copy(`${registry.host}/${repository}@${digest}`);
+    expect(accepted.code, accepted.stderr).toBe(0);
+
+    const unsigned = buildImage({ layers: [{ files: { 'opt/other.ko': 'unsigned' } }] }, 'amd64');
+    const pushed = await pushImage(client, { registry: registry.host, repository, tag: 'unsigned' }, {
+      manifest: { mediaType: unsigned.manifest.mediaType, bytes: unsigned.manifest.bytes },
+      blobs: [unsigned.config, ...unsigned.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
+    });
+    const refused = await copy(`${registry.host}/${repository}@${pushed.digest}`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/signature/i);
+
+    // The SBOM, read back through the registry: the kernel, the build id and the module's sha256; signed too.
+    const image = await pullImage(client, { registry: registry.host, repository, tag: world.kernel });
+    const ko = image.files.get(`opt/lib/modules/${world.kernel}/extra/dtk_example.ko`);
+    if (!ko) throw new Error('no module in the image');
+    const sboms = await listReferrersByTag(client, { registry: registry.host, repository, digest }, CYCLONEDX_MEDIA_TYPE);
+    expect(sboms).toHaveLength(1);
+    const sbomDigest = sboms[0]?.digest ?? '';
+    const manifest = JSON.parse((await client.getManifestBytes({ registry: registry.host, repository, digest: sbomDigest })).bytes.toString()) as { layers: Descriptor[] };
+    const layer = manifest.layers[0];
+    if (!layer) throw new Error('no SBOM layer');
+    const chunks: Buffer[] = [];
+    for await (const chunk of await client.openBlob({ registry: registry.host, repository, digest: sbomDigest }, layer)) chunks.push(chunk as Buffer);
+    const sbom = Buffer.concat(chunks).toString();
+    expect(sbom).toContain(world.kernel);
+    expect(sbom).toContain('driver-x86_64:1234');
+    expect(sbom).toContain(createHash('sha256').update(ko).digest('hex'));
+    expect(await client.describeManifest({ registry: registry.host, repository, tag: `sha256-${sbomDigest.slice(7)}.sig` })).toBeDefined();
   }, 600_000);
 
   it('fails the build, and pushes nothing, when the certificate is not the key\'s', async () => {

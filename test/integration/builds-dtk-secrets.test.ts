@@ -7,9 +7,16 @@
  * Proves: the secrets reach the one RUN step (the stub records a hash of them), and
  * appear nowhere in the pushed image's manifest, config (history, labels, env), layers
  * (every byte of every uncompressed tar) or the build log. A control build that passes
- * the same value as a build arg shows the scan finds a leak when there is one.
+ * the same value as a build arg shows the scan finds a leak when there is one. With
+ * IMAGE_SIGNING_KMS_KEY (moto KMS) the pushed DTK is signed: the sigstore skopeo accepts it
+ * and refuses an unsigned image of the same repository.
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomInt } from 'node:crypto';
+import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
+import { pushImage } from '#core/registry/push.ts';
+import { startEmulators } from '#local/emulators.ts';
+import { buildImage } from '#world/oci.ts';
+import { kmsClient, sigstoreCopy } from '../support/signing.ts';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +29,7 @@ import { RegistryClient } from '#core/registry/client.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
 import type { ImageRef } from '#core/registry/types.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { buildah, dockerConfigJson, ensureBuildWorld, runScript, storageEnv, type BuildWorld } from '../support/build-world.ts';
+import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, storageEnv, type BuildWorld } from '../support/build-world.ts';
 import { pullImage, type PulledImage } from '../support/image-files.ts';
 
 const execFileAsync = promisify(execFile);
@@ -127,6 +134,51 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     // History names the secret mounts, never the values.
     expect(config.history.some((h) => h.created_by?.includes('install.sh'))).toBe(true);
   });
+
+  it('signs the DTK it pushes when IMAGE_SIGNING_KMS_KEY is set: skopeo accepts it and refuses an unsigned image of the same repository', async () => {
+    const emulators = await startEmulators();
+    try {
+      const kms = kmsClient(emulators.endpoints.kms);
+      const created = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
+      const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: created.KeyMetadata?.KeyId ?? '' }));
+      kms.destroy();
+      const keyPath = join(dir, 'image-signing.pub');
+      await writeFile(keyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
+      const skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
+      const repository = 'dtk/driver-toolkit-signed';
+      const copy = (digestRef: string) => sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository, keyPath, digestRef, reader: registry.tokenService.credentials('reader') });
+
+      const run = await runScript('build-dtk.sh', {
+        ...emulators.sdkEnv(),
+        KERNEL,
+        ARCH: 'x86_64',
+        RHEL_VERSION: '9.4',
+        UBI_IMAGE: ubiImage,
+        TARGET_IMAGE: `${registry.host}/${repository}`,
+        RHSM_ORG_FILE: join(dir, 'rhsm_org'),
+        RHSM_KEY_FILE: join(dir, 'rhsm_key'),
+        REGISTRY_AUTH_FILE: authFile,
+        RESULT_FILE: join(dir, 'result-signed.env'),
+        INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
+        IMAGE_SIGNING_KMS_KEY: created.KeyMetadata?.Arn ?? '',
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.result['BUILD_RESULT']).toBe('pushed');
+      const accepted = await copy(`${registry.host}/${repository}@${run.result['IMAGE_DIGEST'] ?? ''}`);
+      expect(accepted.code, accepted.stderr).toBe(0);
+
+      const unsigned = buildImage({ layers: [{ files: { 'etc/unsigned': 'x' } }] }, 'amd64');
+      const pushed = await pushImage(client, { registry: registry.host, repository, tag: 'unsigned' }, {
+        manifest: { mediaType: unsigned.manifest.mediaType, bytes: unsigned.manifest.bytes },
+        blobs: [unsigned.config, ...unsigned.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
+      });
+      const refused = await copy(`${registry.host}/${repository}@${pushed.digest}`);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/signature/i);
+    } finally {
+      await emulators.stop();
+    }
+  }, 600_000);
 
   it('control: the stub reports an org and key given on its command line (the check can fail)', async () => {
     const ctx = join(dir, 'control-cmdline');

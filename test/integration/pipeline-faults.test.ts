@@ -17,6 +17,9 @@ import type { Notification } from '#pipeline/notifications.ts';
 import { recordKernel } from '#pipeline/record-kernel.ts';
 import { pollReleases, RECLAIM_AFTER_MS } from '#pipeline/poll-releases.ts';
 import { trackBuild } from '#pipeline/track-builds.ts';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createSelfSignedCertificate } from '#core/signing/certificate.ts';
+import { PemSigner } from '#core/signing/signer.ts';
 import { GraphClient } from '#core/graph.ts';
 import type { DynamoPipelineStore, PipelineStore } from '#pipeline/store.ts';
 import { buildRelease } from '#world/eras.ts';
@@ -274,6 +277,30 @@ describe('build tracking', () => {
     expect(await trackBuild(deps, event(arm, 'b-aarch64', 'SUCCEEDED', 1))).toEqual({ outcome: 'updated', joinQueued: true });
     expect(sent.map((m) => m.buildKey)).toEqual(['5.14.0-570.3.1.el9_6|dtk|multi']);
     expect(await trackBuild(deps, event(arm, 'b-other', 'SUCCEEDED', 1))).toEqual({ outcome: 'ignored', joinQueued: false });
+    sns.destroy();
+  });
+
+  it('records what a finished run signed: the module certificate and the image key of a run that pushed; a rerun without the key clears it', async () => {
+    const [x86, arm] = await startedPair('5.14.0-570.5.1.el9_6');
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const cert = (await createSelfSignedCertificate(new PemSigner(pem.export({ format: 'pem', type: 'pkcs8' }).toString(), 'test key'), { subject: 'CN=Acme' })).der;
+    await store.updateBuild(x86, ['started'], { env: { MODULE_SIGNING_CERT: cert.toString('base64') } }, new Date().toISOString());
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab';
+    const withKey = (e: ReturnType<typeof event>) => {
+      e.detail['additional-information']?.environment?.['environment-variables']?.push({ name: 'IMAGE_SIGNING_KMS_KEY', value: key });
+      return e;
+    };
+    const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
+    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async () => {} }, plan };
+    expect((await trackBuild(deps, withKey(event(x86, 'b-x86_64', 'SUCCEEDED', 1)))).outcome).toBe('updated');
+    expect((await store.getBuild(x86))?.signed).toEqual({ modulesBy: new X509Certificate(cert).fingerprint256, imageKey: key });
+    // A failed run claims nothing.
+    expect((await trackBuild(deps, withKey(event(arm, 'b-aarch64', 'FAILED', 1)))).outcome).toBe('updated');
+    expect((await store.getBuild(arm))?.signed).toEqual({});
+    // A rebuild whose project has no image key any more: the record no longer says the image is signed.
+    await store.updateBuild(x86, ['succeeded'], { state: 'in-progress', buildId: 'b-x86-2', attempts: 2 }, new Date().toISOString());
+    expect((await trackBuild(deps, event(x86, 'b-x86-2', 'SUCCEEDED', 2))).outcome).toBe('updated');
+    expect((await store.getBuild(x86))?.signed).toEqual({ modulesBy: new X509Certificate(cert).fingerprint256 });
     sns.destroy();
   });
 

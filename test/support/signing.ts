@@ -5,7 +5,7 @@
  * (openssl, modinfo) run on files.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -83,4 +83,38 @@ export async function createKmsKey(kms: KMSClient, spec: 'RSA_2048' | 'RSA_3072'
   const id = out.KeyMetadata?.KeyId;
   if (!id) throw new Error('KMS emulator returned no key id');
   return id;
+}
+
+/**
+ * `skopeo copy` of DIGEST_REF under a policy that wants, for REGISTRY/REPO, a sigstore
+ * signature by the public key in KEY_PATH (the containers/image check CRI-O runs), with
+ * `use-sigstore-attachments: true`; `--all` copies (and checks) every arch of an index.
+ */
+export async function sigstoreCopy(options: {
+  readonly skopeo: string;
+  readonly workDir: string;
+  readonly registryHost: string;
+  readonly repository: string;
+  readonly keyPath: string;
+  readonly digestRef: string;
+  readonly reader: { readonly username: string; readonly password: string };
+}): Promise<ToolResult> {
+  const work = await mkdtemp(join(options.workDir, 'skopeo-'));
+  const policy = join(work, 'policy.json');
+  await writeFile(
+    policy,
+    JSON.stringify({
+      default: [{ type: 'reject' }],
+      transports: { docker: { [`${options.registryHost}/${options.repository}`]: [{ type: 'sigstoreSigned', keyPath: options.keyPath, signedIdentity: { type: 'matchRepository' } }] } },
+    }),
+  );
+  const registriesD = join(work, 'registries.d');
+  await mkdir(registriesD);
+  await writeFile(join(registriesD, 'default.yaml'), `docker:\n  ${options.registryHost}:\n    use-sigstore-attachments: true\n`);
+  return tool(options.skopeo, [
+    '--policy', policy,
+    '--registries.d', registriesD,
+    'copy', '--all', '--src-tls-verify=false', '--src-creds', `${options.reader.username}:${options.reader.password}`,
+    `docker://${options.digestRef}`, `dir:${join(work, 'out')}`,
+  ]);
 }

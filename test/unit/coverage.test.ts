@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSelfSignedCertificate } from '#core/signing/certificate.ts';
+import { PemSigner } from '#core/signing/signer.ts';
 import { buildCoverageIndex, coverageIndexSchema, COVERAGE_SCHEMA } from '#pipeline/coverage.ts';
 import { embedJson, renderCoveragePage } from '#pipeline/coverage-page.ts';
 import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
@@ -94,6 +96,8 @@ describe('buildCoverageIndex', () => {
           digest: DIGEST,
           updatedAt: '2025-01-10T10:00:00.000Z',
           detail: null,
+          modulesSignedBy: null,
+          imageSignedWith: null,
         },
       ],
     });
@@ -233,6 +237,54 @@ describe('renderCoveragePage', () => {
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1];
     const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1];
     expect(csp).toBe(`default-src 'none'; style-src ${hash(style)}; script-src ${hash(script)}; base-uri 'none'; form-action 'none'`);
+  });
+});
+
+describe('what was signed, in the index and on the page', () => {
+  const IMAGE_KEY = 'arn:aws:kms:us-east-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab';
+  let certificate = '';
+  beforeAll(async () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    certificate = (await createSelfSignedCertificate(new PemSigner(pem, 'test key'), { subject: 'CN=Acme Secure Boot' })).der.toString('base64');
+  });
+  const signedSnapshot = () => {
+    const fp = new X509Certificate(Buffer.from(certificate, 'base64')).fingerprint256;
+    const base = snapshot();
+    return snapshot({
+      builds: [
+        ...base.builds.filter((b) => !(b.target === 'driver:gpu' && b.kernel === K1)),
+        build('driver:gpu', K1, 'succeeded', { digest: DIGEST, signed: { modulesBy: fp, imageKey: IMAGE_KEY } }),
+      ],
+      drivers: [base.drivers[0]!, driver({ name: 'gpu', arches: ['x86_64'], filters: { rt: true }, signing: { kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', certificate } })],
+    });
+  };
+
+  it('carries the certificate fingerprint and the image key of a signed build, and null for one not signed', () => {
+    const index = buildCoverageIndex(signedSnapshot());
+    const fp = new X509Certificate(Buffer.from(certificate, 'base64')).fingerprint256;
+    const [gpu] = row(index, K1).drivers['gpu']!.builds;
+    expect(gpu).toMatchObject({ kernel: K1, modulesSignedBy: fp, imageSignedWith: IMAGE_KEY });
+    expect(row(index, K1).dtk.builds[0]).toMatchObject({ modulesSignedBy: null, imageSignedWith: null });
+    expect(index.drivers.find((d) => d.name === 'gpu')?.moduleCertificate).toEqual({ sha256: fp, der: certificate });
+    expect(index.drivers.find((d) => d.name === 'nic')?.moduleCertificate).toBeNull();
+    expect(coverageIndexSchema.parse(JSON.parse(JSON.stringify(index)))).toEqual(index);
+  });
+
+  it('a simulated build never shows as signed, whatever its record holds', () => {
+    const base = signedSnapshot();
+    const index = buildCoverageIndex({ ...base, builds: base.builds.map((b) => (b.signed ? { ...b, state: 'simulated' as const } : b)) });
+    expect(row(index, K1).drivers['gpu']!.builds[0]).toMatchObject({ state: 'simulated', modulesSignedBy: null, imageSignedWith: null });
+  });
+
+  it('the page says what is signed and offers the certificate for download; the download is the certificate', () => {
+    const html = renderCoveragePage(buildCoverageIndex(signedSnapshot()));
+    const fp = new X509Certificate(Buffer.from(certificate, 'base64')).fingerprint256;
+    expect(html).toContain(`title="certificate SHA-256 ${fp}">modules signed, cert ${fp.slice(0, 11)}…`);
+    expect(html).toContain(`title="KMS key ${IMAGE_KEY}">image signed`);
+    const links = [...html.matchAll(/<a class="cert" download="([^"]+)" href="data:application\/pkix-cert;base64,([^"]+)"/g)];
+    expect(links.map((m) => m[1])).toEqual(['gpu-module-signing.der']);
+    expect(new X509Certificate(Buffer.from(links[0]![2]!, 'base64')).fingerprint256).toBe(fp);
+    expect(renderCoveragePage(buildCoverageIndex(snapshot()))).not.toContain('class="cert"');
   });
 });
 

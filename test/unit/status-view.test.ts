@@ -46,6 +46,32 @@ const lines = (text: string) => stripVTControlCharacters(text).trimEnd().split('
 const widest = (text: string) => Math.max(...lines(text).map((l) => [...l].length));
 const plain = { colour: false };
 
+describe('what was signed', () => {
+  const FP = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const KEY = 'arn:aws:kms:us-east-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab';
+  const signed = (): CoverageIndex => {
+    const s = snapshot(['gpu']);
+    return buildCoverageIndex({
+      ...s,
+      builds: s.builds.map((b) => (b.target === 'driver:gpu' && b.state === 'succeeded' ? { ...b, signed: { modulesBy: FP, imageKey: KEY } } : b)),
+    });
+  };
+
+  it('the table names the certificate and the image key under the legend, with how many images', () => {
+    const out = lines(renderStatus(signed(), { missing: false }, { ...plain, width: 200 }));
+    expect(out).toContain(`  modules signed (1 image) by certificate SHA256 ${FP}`);
+    expect(out).toContain(`  images signed (1) with KMS key ${KEY}`);
+    expect(lines(renderStatus(index(['gpu']), { missing: false }, { ...plain, width: 200 })).some((l) => l.includes('signed'))).toBe(false);
+  });
+
+  it('--kernel prints what each image is signed with', () => {
+    const idx = signed();
+    const out = lines(renderKernel(idx, kernelsNamed(idx, '5.14.0-570.60.1.el9_6.x86_64'), { ...plain, width: 200 }));
+    expect(out).toContain(`      signed  modules by certificate SHA256 ${FP}`);
+    expect(out).toContain(`      signed  image with KMS key ${KEY}`);
+  });
+});
+
 describe('status, one line per kernel', () => {
   for (const width of [80, 100, 120]) {
     it(`fits every line in ${width} columns, each kernel whole on a line of its own`, () => {
