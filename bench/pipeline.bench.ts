@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { startBuildRunner, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { startEmulators } from '#local/emulators.ts';
-import { LOCAL_PROJECTS, startLocalPipeline } from '#local/pipeline.ts';
+import { startLocalPipeline } from '#local/pipeline.ts';
 import { buildRelease } from '#world/eras.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
 import { startWorld } from '#world/index.ts';
@@ -80,7 +80,7 @@ async function latency(): Promise<number[]> {
       events,
       graphUrl: world.graphUrl,
       pullSecret: await readFile(world.pullSecretPath, 'utf8'),
-      channels: ['bench-4.21'],
+      channels: ['eus-4.21'],
       arches: ['amd64'],
       buildArches: ['x86_64', 'aarch64'],
       dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
@@ -91,7 +91,7 @@ async function latency(): Promise<number[]> {
     for (let i = 1; i <= runs; i++) {
       const kernel = `5.14.0-570.${800 + i}.1.el9_6.x86_64`;
       await world.addRelease(
-        buildRelease({ version: `4.21.${200 + i}`, channels: ['bench-4.21'], arches: [{ arch: 'amd64', rhcosVersion: `9.6.2026100${i}-0`, kernel, rtKernel: `${kernel}+rt` }] }),
+        buildRelease({ version: `4.21.${200 + i}`, channels: ['eus-4.21'], arches: [{ arch: 'amd64', rhcosVersion: `9.6.2026100${i}-0`, kernel, rtKernel: `${kernel}+rt` }] }),
       );
       const before = runner.builds.length;
       const t = performance.now();
@@ -124,10 +124,7 @@ try {
     PULL_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:p',
     DTK_REPOSITORY: 'quay.io/example/driver-toolkit',
     BUILD_ARCHES: 'x86_64,aarch64',
-    BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
-    DRIVERS: '[]',
-    COVERAGE_BUCKET: 'coverage-bucket',
-    COVERAGE_PREFIX: 'coverage/',
+    BUILD_PROJECTS: JSON.stringify({ dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' }, driver: {}, join: 'join' }),
     AWS_REGION: 'us-east-1',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Node } from 'constructs';
 import * as z from 'zod';
+import { BUILD_ARCHES, ubiImagesSchema } from '#pipeline/config.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { coverageKey } from '#pipeline/publish-coverage.ts';
 import { GRAPH_ARCHES } from '#core/arch.ts';
@@ -34,9 +35,8 @@ export const CONFIG_CONTEXT_KEY = 'dtkPipeline';
 /** The context key naming a JSON config file (takes precedence over CONFIG_CONTEXT_KEY). */
 export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
 
-/** Kernel arches CodeBuild has native builders for (x86 and Graviton). */
-export const BUILD_ARCHES = ['x86_64', 'aarch64'] as const;
-export type BuildArch = (typeof BUILD_ARCHES)[number];
+/** Kernel arches CodeBuild has native builders for (x86 and Graviton): one list, shared with the functions. */
+export { BUILD_ARCHES, type BuildArch } from '#pipeline/config.ts';
 
 /** `quay.io`, `registry.example.com:5000`: a registry host, optionally with a port. */
 const REGISTRY_HOST = /^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/;
@@ -172,12 +172,7 @@ export const deployConfigSchema = z
      * kernels the channels ship (8 up to OpenShift 4.12, 9, and 10 from 4.22).
      * Required: without it every DTK build would fail.
      */
-    ubiImages: z
-      .partialRecord(
-        z.enum(['8', '9', '10']),
-        z.string().regex(/^[a-z0-9.-]+(?::\d+)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/, { error: (i) => `${show(i.input)} is not an image pinned by digest` }),
-      )
-      .refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
+    ubiImages: ubiImagesSchema.refine((images) => Object.keys(images).length > 0, 'needs the UBI image of at least one RHEL major (e.g. "9"), pinned by digest'),
     /**
      * The builder image of the DTK and driver builds on both arches (a CodeBuild
      * custom image, privileged), pinned by digest: it must carry buildah, the engine
@@ -224,7 +219,7 @@ export const deployConfigSchema = z
     if (twice !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['channelGraphs'], message: `${show(twice)} is listed twice (a channel is read from one graph)` });
     }
-    // Drivers and UBI images reach two Lambdas as environment variables, which AWS caps at 4 KB in all.
+    // Drivers and UBI images reach Lambdas as environment variables, which AWS caps at 4 KB in all.
     const bytes = JSON.stringify(config.drivers).length + JSON.stringify(config.ubiImages).length;
     if (bytes > 2500) {
       ctx.addIssue({

@@ -78,11 +78,6 @@ export function suppressPipelineNagFindings(stack: Stack, subjects: PipelineNagS
     },
     {
       scope: f,
-      finding: iam5(`Resource::<${subjects.tableLogicalId}.Arn>/index/*`),
-      reason: "grantReadWriteData on the pipeline table includes its GSIs (gsi1 builds by state, gsi2 recent changes), which the use cases query; the wildcard covers only this table's indexes.",
-    },
-    {
-      scope: f,
       finding: iam5('Action::kms:GenerateDataKey*'),
       reason: "Publishing to the KMS-encrypted topic needs kms:GenerateDataKey* (topic.grantPublish), on the topic's own key only.",
     },

@@ -14,6 +14,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -22,13 +23,13 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { PipelineEnv } from '../src/pipeline/config.ts';
+import { FUNCTION_ENV, METRICS, METRICS_NAMESPACE, type FunctionEnvironment, type FunctionName } from '#pipeline/config.ts';
 import { polledChannels, type DeployConfig } from './config.ts';
 import { BuildProjects } from './constructs/build-projects.ts';
 import { MonitoredQueue, deadLetterAlarm } from './constructs/monitored-queue.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { PipelineDashboard } from './constructs/pipeline-dashboard.ts';
-import { METRICS_NAMESPACE, PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
+import { PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function.ts';
 import { acknowledgeNagFindings, suppressPipelineNagFindings } from './nag-suppressions.ts';
 
 /** The repository this stack is defined in (lambdas/, buildspecs/, the build source). */
@@ -54,7 +55,7 @@ export const BUILD_SOURCE_PATTERNS = [
 ];
 
 /** The metric poll-releases emits once per successful poll (Powertools EMF). */
-export const POLL_SUCCEEDED_METRIC = 'PollSucceeded';
+export const POLL_SUCCEEDED_METRIC = METRICS.pollSucceeded;
 
 /**
  * Partition-key prefixes of the items the coverage index is made of: kernels
@@ -75,8 +76,6 @@ export interface PipelineStackProps extends StackProps {
    */
   readonly repositoryRoot?: string;
 }
-
-type Environment = Partial<Record<keyof PipelineEnv, string>>;
 
 export class PipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -179,19 +178,34 @@ export class PipelineStack extends Stack {
       ...(config.signing.imageKmsKeyArn ? { imageSigningKeyArn: config.signing.imageKmsKeyArn } : {}),
     });
 
-    const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn } satisfies Environment;
-    const fn = (id: string, serviceName: string, environment: Environment, options: Partial<PipelineFunctionProps> = {}) => {
-      const f = new PipelineFunction(this, id, {
+    const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn };
+    /**
+     * Each function gets the table actions its use cases make (src/pipeline/store.ts
+     * names the command behind each method), on the table and its indexes; the
+     * local cloud checks every call against these (src/local/iam.ts), and
+     * `npm run iam:report` lists any the tests never use.
+     */
+    const grantTable = (f: PipelineFunction, actions: readonly string[], queriedIndexes: readonly string[] = []) => {
+      iam.Grant.addToPrincipal({ grantee: f.function, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [table.tableArn] });
+      if (queriedIndexes.length > 0) {
+        iam.Grant.addToPrincipal({ grantee: f.function, actions: ['dynamodb:Query'], resourceArns: queriedIndexes.map((index) => `${table.tableArn}/index/${index}`) });
+      }
+    };
+    /** A function of lambdas/<serviceName>/, with exactly the variables its handler reads (src/pipeline/config.ts). */
+    const fn = <F extends FunctionName>(id: string, serviceName: F, environment: FunctionEnvironment<F>, options: Partial<PipelineFunctionProps> = {}) => {
+      const expected = [...FUNCTION_ENV[serviceName]].sort();
+      const given = Object.keys(environment).sort();
+      if (JSON.stringify(given) !== JSON.stringify(expected)) {
+        throw new Error(`${id} (${serviceName}) gets variables ${given.join(', ')}; its handler reads ${expected.join(', ')}`);
+      }
+      return new PipelineFunction(this, id, {
         entry: join(root, 'lambdas', serviceName, 'handler.ts'),
         projectRoot: root,
         serviceName,
-        environment: environment as Record<string, string>,
+        environment,
         alarmAction,
         ...options,
       });
-      table.grantReadWriteData(f.function);
-      topic.grantPublish(f.function);
-      return f;
     };
 
     const scheduleRate = Duration.minutes(config.scheduleMinutes);
@@ -199,13 +213,14 @@ export class PipelineStack extends Stack {
       'PollReleases',
       'poll-releases',
       {
-        ...common,
+        TABLE_NAME: table.tableName,
         RELEASES_QUEUE_URL: releases.queue.queueUrl,
         CHANNELS: polledChannels(config).channels.join(','),
         ARCHES: config.arches.join(','),
         GRAPH_URL: config.graphUrl,
         GRAPH_MAX_BYTES: String(config.maxGraphBytes),
         GRAPH_MAX_NODES: String(config.maxGraphNodes),
+        DRIVERS: JSON.stringify(config.drivers),
         CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
       },
       {
@@ -217,6 +232,8 @@ export class PipelineStack extends Stack {
         maxEventAge: Duration.minutes(Math.min(360, config.scheduleMinutes)),
       },
     );
+    // Graph validators and release claims (Get/Put/Update), stale claims (Query of gsi1), the deploy config's drivers (Get/Put).
+    grantTable(poll, ['GetItem', 'PutItem', 'UpdateItem'], ['gsi1']);
     releases.queue.grantSendMessages(poll.function);
     new events.Rule(this, 'PollSchedule', {
       description: `Runs poll-releases every ${config.scheduleMinutes} minutes`,
@@ -230,8 +247,12 @@ export class PipelineStack extends Stack {
       { ...common, KERNELS_QUEUE_URL: kernels.queue.queueUrl, PULL_SECRET_ARN: pullSecret.secretArn, INSECURE_REGISTRIES: '', ALLOWED_REGISTRIES: config.allowedRegistries.join(',') },
       { description: 'Resolves a release payload to its RHCOS kernels', timeout: Duration.minutes(5), memorySize: 1024 },
     );
+    // The release record (Get/Put) and the kernels it ships (Get).
+    grantTable(resolveRelease, ['GetItem', 'PutItem']);
+    topic.grantPublish(resolveRelease.function);
     kernels.queue.grantSendMessages(resolveRelease.function);
-    pullSecret.grantRead(resolveRelease.function);
+    // GetSecretValue only (grantRead adds DescribeSecret, which it never calls).
+    iam.Grant.addToPrincipal({ grantee: resolveRelease.function, actions: ['secretsmanager:GetSecretValue'], resourceArns: [pullSecret.secretArn] });
     releases.addConsumer(resolveRelease.function, { batchSize: 5, maxConcurrency: config.resolveConcurrency });
 
     // What to build and where: record-kernel and track-builds plan builds with these.
@@ -239,24 +260,29 @@ export class PipelineStack extends Stack {
       DTK_REPOSITORY: config.dtkRepository,
       BUILD_ARCHES: config.buildArches.join(','),
       BUILD_PROJECTS: buildProjects.projectNamesJson(),
-      DRIVERS: JSON.stringify(config.drivers),
       UBI_IMAGES: JSON.stringify(config.ubiImages),
-    } satisfies Environment;
+    };
     const recordKernel = fn(
       'RecordKernel',
       'record-kernel',
       { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets },
       { description: 'Records a kernel once and queues its builds', timeout: Duration.minutes(1) },
     );
+    // Kernel records (Put/Update/Get), builds (Put/Get/Update), drivers (Get, Query).
+    grantTable(recordKernel, ['GetItem', 'PutItem', 'UpdateItem', 'Query']);
+    topic.grantPublish(recordKernel.function);
     builds.queue.grantSendMessages(recordKernel.function);
     kernels.addConsumer(recordKernel.function, { batchSize: 10 });
 
     const startBuild = fn(
       'StartBuild',
       'start-build',
-      { ...common, BUILD_PROJECTS: buildProjects.projectNamesJson() },
+      common,
       { description: 'Starts CodeBuild builds, deferring those over the account limit', timeout: Duration.minutes(1) },
     );
+    // The build record (Get, Update).
+    grantTable(startBuild, ['GetItem', 'UpdateItem']);
+    topic.grantPublish(startBuild.function);
     buildProjects.grantStartBuild(startBuild.function);
     builds.addConsumer(startBuild.function, { batchSize: 5, maxConcurrency: 2 });
 
@@ -271,6 +297,9 @@ export class PipelineStack extends Stack {
         deadLetterQueue: trackBuildsDeadLetters,
       },
     );
+    // Builds (Get/Update, Query a kernel's, Put the join), the kernel (Get), drivers (Get, Query).
+    grantTable(trackBuilds, ['GetItem', 'PutItem', 'UpdateItem', 'Query']);
+    topic.grantPublish(trackBuilds.function);
     builds.queue.grantSendMessages(trackBuilds.function);
     new events.Rule(this, 'BuildStateChanges', {
       description: "Sends this stack's CodeBuild state changes to track-builds",
@@ -296,6 +325,9 @@ export class PipelineStack extends Stack {
       { ...common, BUILDS_QUEUE_URL: builds.queue.queueUrl, ...buildTargets, BUILD_TIMEOUTS: buildProjects.timeoutsJson(), RECONCILE_MARGIN_MINUTES: '15' },
       { description: 'Asks CodeBuild about builds in flight past their timeout; records or re-queues them', timeout: Duration.minutes(2), reservedConcurrentExecutions: 1, retryAttempts: 0 },
     );
+    // Builds in flight (Query of gsi1), then what track-builds does with a lost event: builds (Get/Update, Query a kernel's, Put the join), the kernel (Get), drivers.
+    grantTable(reconcileBuilds, ['GetItem', 'PutItem', 'UpdateItem', 'Query'], ['gsi1']);
+    topic.grantPublish(reconcileBuilds.function);
     builds.queue.grantSendMessages(reconcileBuilds.function);
     buildProjects.grantBatchGetBuilds(reconcileBuilds.function);
     new events.Rule(this, 'ReconcileSchedule', {
@@ -339,28 +371,24 @@ export class PipelineStack extends Stack {
       description: 'publish-coverage: a batch of table changes failed every retry; the coverage page is stale until the next change',
       alarmAction,
     });
-    // Not `fn`: publishing reads the table and writes the bucket; it neither writes the table nor notifies.
-    const publishCoverage = new PipelineFunction(this, 'PublishCoverage', {
-      entry: join(root, 'lambdas', 'publish-coverage', 'handler.ts'),
-      projectRoot: root,
-      serviceName: 'publish-coverage',
-      description: 'Publishes the coverage index and page to S3 when kernels, builds or drivers change',
-      environment: {
-        TABLE_NAME: table.tableName,
-        DRIVERS: buildTargets.DRIVERS,
-        COVERAGE_BUCKET: coverageBucket.bucketName,
-        COVERAGE_PREFIX: coveragePrefix,
-      } satisfies Environment,
-      timeout: Duration.minutes(2),
-      memorySize: 1024,
-      // One publish at a time; each reads the whole table, so batches from other shards simply wait.
-      reservedConcurrentExecutions: 1,
-      // Failed stream batches (onFailure below) and failed asynchronous invocations
-      // (e.g. a manual re-publish, `aws lambda invoke --invocation-type Event`) both land here.
-      deadLetterQueue: publishCoverageFailures,
-      alarmAction,
-    });
-    table.grantReadData(publishCoverage.function);
+    // Publishing reads the table and writes the bucket; it neither writes the table nor notifies.
+    const publishCoverage = fn(
+      'PublishCoverage',
+      'publish-coverage',
+      { TABLE_NAME: table.tableName, COVERAGE_BUCKET: coverageBucket.bucketName, COVERAGE_PREFIX: coveragePrefix },
+      {
+        description: 'Publishes the coverage index and page to S3 when kernels, builds or drivers change',
+        timeout: Duration.minutes(2),
+        memorySize: 1024,
+        // One publish at a time; each reads the whole table, so batches from other shards simply wait.
+        reservedConcurrentExecutions: 1,
+        // Failed stream batches (onFailure below) and failed asynchronous invocations
+        // (e.g. a manual re-publish, `aws lambda invoke --invocation-type Event`) both land here.
+        deadLetterQueue: publishCoverageFailures,
+      },
+    );
+    // Kernels and builds (Scan), drivers (Get, Query).
+    grantTable(publishCoverage, ['Scan', 'Query', 'GetItem']);
     coverageBucket.grantRead(publishCoverage.function, `${coveragePrefix}*`); // with s3:ListBucket: a missing object is a 404, not a 403
     coverageBucket.grantPut(publishCoverage.function, `${coveragePrefix}*`);
     // A mapping, not DynamoEventSource: that grants dynamodb:ListStreams on "*"; these are on this table's stream only.

@@ -1,46 +1,24 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { GraphClient } from '#core/graph.ts';
-import { SqsQueue } from '#pipeline/aws.ts';
-import { readEnv } from '#pipeline/config.ts';
-import { aws, logger, metrics, USER_AGENT } from '#pipeline/lambda.ts';
-import type { ReleaseMessage } from '#pipeline/messages.ts';
+import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { METRICS } from '#pipeline/config.ts';
 import { pollReleases, type PollResult } from '#pipeline/poll-releases.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
 
-const env = readEnv(process.env, ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES']);
-const graphs = new Map<string, GraphClient>();
-const graphOf = (url: string) =>
-  graphs.get(url) ??
-  graphs
-    .set(
-      url,
-      new GraphClient({
-        url,
-        userAgent: USER_AGENT,
-        maxBodyBytes: env.GRAPH_MAX_BYTES,
-        maxNodes: env.GRAPH_MAX_NODES,
-        limitNames: { maxBodyBytes: 'deploy config maxGraphBytes', maxNodes: 'deploy config maxGraphNodes' },
-      }),
-    )
-    .get(url)!;
-const deps = {
-  graph: graphOf(env.GRAPH_URL),
-  channelGraphs: new Map(Object.entries(env.CHANNEL_GRAPHS).map(([channel, url]) => [channel, graphOf(url)])),
-  store: new DynamoPipelineStore(aws.dynamo(), env.TABLE_NAME),
-  releases: new SqsQueue<ReleaseMessage>(aws.sqs(), env.RELEASES_QUEUE_URL),
-};
+export function createHandler({ poll, config, configDrivers, logger, metrics }: HandlerDeps<'poll-releases'>) {
+  return async (): Promise<PollResult> => {
+    // The deploy config's drivers live in the table beside the added ones: one place everyone reads.
+    if (await poll.store.putConfigDrivers(configDrivers, new Date().toISOString())) logger.info('deploy config drivers written', { drivers: configDrivers.map((d) => d.name) });
+    const result = await pollReleases(poll, config);
+    for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
+    for (const f of result.graphFindings) logger.warn('graph node skipped or partly ignored', { ...f });
+    metrics.count(METRICS.releasesQueued, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
+    metrics.count(METRICS.graphErrors, result.graphErrors.length);
+    metrics.count(METRICS.graphFindings, result.graphFindings.length);
+    // The staleness alarm watches this: a poll that could read no graph at all did not succeed.
+    if (result.graphErrors.length < result.graphsRead) metrics.count(METRICS.pollSucceeded, 1);
+    metrics.flush();
+    logger.info('poll done', { ...result, graphErrors: result.graphErrors.length, graphFindings: result.graphFindings.length });
+    // A scheduled invocation ignores the result; the local run reports it.
+    return result;
+  };
+}
 
-/** Returns the poll's result (a scheduled invocation ignores it; the local run reports it). */
-export const handler = async (): Promise<PollResult> => {
-  const result = await pollReleases(deps, { channels: env.CHANNELS, arches: env.ARCHES });
-  for (const e of result.graphErrors) logger.error('graph rejected; tried again next cycle', { channel: e.channel, arch: e.arch, error: e.message });
-  for (const f of result.graphFindings) logger.warn('graph node skipped or partly ignored', { ...f });
-  metrics.addMetric('ReleasesQueued', MetricUnit.Count, result.releasesQueued + result.releasesRequeued + result.releasesInMoreChannels);
-  metrics.addMetric('GraphErrors', MetricUnit.Count, result.graphErrors.length);
-  metrics.addMetric('GraphFindings', MetricUnit.Count, result.graphFindings.length);
-  // The staleness alarm watches this: a poll that could read no graph at all did not succeed.
-  if (result.graphErrors.length < result.graphsRead) metrics.addMetric('PollSucceeded', MetricUnit.Count, 1);
-  metrics.publishStoredMetrics();
-  logger.info('poll done', { ...result, graphErrors: result.graphErrors.length, graphFindings: result.graphFindings.length });
-  return result;
-};
+export const handler = coldStart('poll-releases', createHandler);

@@ -10,9 +10,9 @@ import { Construct } from 'constructs';
 import { parse as parseYaml } from 'yaml';
 import { BUILD_ARCHES, type BuildArch } from '../config.ts';
 
-/** What a project builds; `join` assembles the per-arch images into one multi-arch index. */
-export const BUILD_KINDS = ['dtk', 'driver', 'join'] as const;
-export type BuildKind = (typeof BUILD_KINDS)[number];
+/** What a project builds (`join` assembles the per-arch images into one multi-arch index): one list, shared with the functions. */
+export { BUILD_KINDS, type BuildKind } from '#pipeline/config.ts';
+import { BUILD_KINDS, type BuildKind } from '#pipeline/config.ts';
 
 /**
  * Environment variables every build receives from its project. Plain values

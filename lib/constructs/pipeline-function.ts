@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { relative, sep } from 'node:path';
+import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,9 +8,13 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '#pipeline/config.ts';
 
-/** CloudWatch namespace of the pipeline's own metrics (Powertools `POWERTOOLS_METRICS_NAMESPACE`). */
-export const METRICS_NAMESPACE = 'DriverToolkitPipeline';
+/** CloudWatch namespace of the pipeline's own metrics (Powertools `POWERTOOLS_METRICS_NAMESPACE`), shared with the functions. */
+export { METRICS_NAMESPACE };
+
+/** Metadata key of each function resource naming its handler module, relative to the project root (`lambdas/poll-releases/handler.ts`). */
+export const HANDLER_ENTRY_METADATA = 'dtk-pipeline:entry';
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -163,6 +168,10 @@ export class PipelineFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
+        // A synth that skips bundling (`-e`, the infra tests, the local cloud) would
+        // otherwise fingerprint the whole project root, node_modules included, per
+        // function; its assets are never uploaded, so a fixed hash serves.
+        ...(Stack.of(this).bundlingRequired ? {} : { assetHash: `unbundled-${props.serviceName}` }),
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
         target: 'node22',
@@ -180,6 +189,8 @@ export class PipelineFunction extends Construct {
     // exists first); the role half of that DependsOn repeats the Role GetAtt,
     // which cfn-lint reports as W3005. Harmless: acknowledge it on this resource only.
     (this.function.node.defaultChild as CfnResource).addMetadata('cfn-lint', { config: { ignore_checks: ['W3005'] } });
+    // Which handler module the bundle was built from: the local cloud (src/local/) runs it from the template.
+    (this.function.node.defaultChild as CfnResource).addMetadata(HANDLER_ENTRY_METADATA, relative(props.projectRoot, props.entry).split(sep).join('/'));
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
       alarmDescription: `${props.serviceName}: an invocation failed`,

@@ -15,7 +15,9 @@ import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/gra
 import { simulate, startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { localExecutor } from '#local/local-builds.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PLAN_FILE, LOCAL_PROJECTS, localPlan, startLocalPipeline, type DrainStats } from '#local/pipeline.ts';
+import { LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
+import { readTemplate } from '#local/template.ts';
+import type { BuildProjects } from '#pipeline/config.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
 import type { PollResult } from '#pipeline/poll-releases.ts';
@@ -43,9 +45,9 @@ export const EXAMPLE_DRIVER: DriverInput = {
   filters: { rt: true },
 };
 
-function localStore(emulators: Emulators): DynamoPipelineStore {
+function localStore(emulators: Emulators, tableName: string): DynamoPipelineStore {
   const client = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  return new DynamoPipelineStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+  return new DynamoPipelineStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), tableName);
 }
 
 export interface LocalFlags {
@@ -56,6 +58,8 @@ export interface LocalFlags {
   readonly pullSecret?: string;
   /** With `live`: the graph endpoint. @default DEFAULT_GRAPH_URL */
   readonly graphUrl?: string;
+  /** A synthesized stack to run. @default - cdk.json's, synthesized here */
+  readonly template?: string;
 }
 
 /** Graph arches polled when no --arch is given, with or without --live. */
@@ -153,6 +157,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   say('starting DynamoDB, SQS, SNS and Secrets Manager emulators and the local build runner');
   const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
   const events: CodeBuildStateChangeEvent[] = [];
+  // The template's project names, known once the pipeline is made from it (the runner starts first).
+  const projects: BuildProjects = { dtk: {}, driver: {}, join: '' };
   let executor: BuildExecutor = async () => simulate('a live run has no registry of its own to push to');
   let registryClient: RegistryClient | undefined;
   if (world) {
@@ -165,7 +171,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     await writeFile(authFile, auth, { mode: 0o600 });
     registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile), insecureRegistries: world.insecureRegistries });
     executor = localExecutor({
-      projects: LOCAL_PROJECTS,
+      projects,
       registry: registryClient,
       registryAuthFile: authFile,
       workDir: buildsDir,
@@ -173,10 +179,10 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     });
   }
   const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor });
+  let pipeline: LocalPipeline | undefined;
   try {
-    emulators.fauxqs.createQueue('local-notifications');
-    emulators.fauxqs.subscribe({ topic: 'notifications', queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
-    const pipeline = await startLocalPipeline({
+    pipeline = await startLocalPipeline({
+      ...(flags.template ? { template: await readTemplate(flags.template) } : {}),
       emulators,
       runner,
       events,
@@ -189,22 +195,24 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       buildArches,
       dtkRepository,
       ...(world === undefined ? {} : { insecureRegistries: world.insecureRegistries }),
+      // The bundled example driver, declared as a deploy would declare it (the config's drivers).
+      drivers: [driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` })],
       logLevel: 'ERROR',
     });
+    Object.assign(projects, pipeline.plan.projects);
+    say(`the stack's template drives this run: ${pipeline.cloud.functions.length} functions, ${pipeline.cloud.queues.size} queues, ${pipeline.cloud.rules.length} rules, ${pipeline.cloud.projects.length} build projects; every AWS call is checked against its role`);
+    emulators.fauxqs.createQueue('local-notifications');
+    emulators.fauxqs.subscribe({ topic: pipeline.topic.name, queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
 
-    const store = localStore(emulators);
-    if (!(await store.getDriver(EXAMPLE_DRIVER.name))) {
-      await store.putDriver(driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` }), new Date().toISOString());
-      say(`registered the bundled example driver ${EXAMPLE_DRIVER.name} (images/driver-example)`);
-    }
+    const store = localStore(emulators, pipeline.tableName);
     // The CLI's rebuild, backfill and driver add plan builds exactly as this run does.
     await mkdir(flags.dataDir, { recursive: true });
-    await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(localPlan(dtkRepository, buildArches), null, 2)}\n`);
+    await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(pipeline.plan, null, 2)}\n`);
     // Builds asked for since the last run (rebuild, backfill, driver add) wait as queued.
     const waiting = await store.buildsInState('queued', 1000);
     if (waiting.length > 0) {
       say(`starting ${waiting.length} builds queued since the last run`);
-      await new SqsQueue<BuildMessage>(pipeline.sqs, emulators.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
+      await new SqsQueue<BuildMessage>(pipeline.sqs, pipeline.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
     }
 
     say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
@@ -233,8 +241,10 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       .filter((b) => b.updatedAt >= since)
       .sort((a, b) => a.kernelVersion.localeCompare(b.kernelVersion) || a.buildKey.localeCompare(b.buildKey));
     io.stdout.write(formatReport({ summary, poll, drain: stats, notes, builds, seconds: (Date.now() - started) / 1000 }));
+    for (const denied of pipeline.cloud.iam.denials) io.stdout.write(`denied: ${denied.message}\n`);
+    for (const f of pipeline.failures) io.stdout.write(`failed: ${f.fn} (${f.source}): ${f.error}\n`);
     const coverageDir = join(flags.dataDir, 'coverage');
-    const index = buildCoverageIndex(await loadSnapshot(store, [], new Date(), { releases: false }));
+    const index = buildCoverageIndex(await loadSnapshot(store, new Date(), { releases: false }));
     await mkdir(coverageDir, { recursive: true });
     await writeFile(join(coverageDir, 'coverage.json'), `${JSON.stringify(index, null, 2)}\n`);
     await writeFile(join(coverageDir, 'index.html'), renderCoveragePage(index));
@@ -242,6 +252,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     // A graph not read, or a record dead-lettered: the run did not do all it was asked.
     return poll.graphErrors.length > 0 || stats.failed.some((f) => f.fate === 'dead-lettered') ? 1 : 0;
   } finally {
+    pipeline?.stop();
     await runner.stop();
     await registryClient?.close();
     await emulators.stop();

@@ -80,7 +80,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .addOption(new Option('--arch <arch>', 'graph arch (repeatable; default amd64, arm64, multi)').argParser(collect))
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
     .option('--graph-url <url>', 'with --live: the update graph endpoint (default: api.openshift.com)')
-    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string }) => {
+    .option('--template <file>', 'run this synthesized stack (cdk.out/DriverToolkitPipeline.template.json) instead of synthesizing cdk.json\'s')
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string; template?: string }) => {
       const [{ scanFlagsSchema }, { runLocal }] = await Promise.all([import('./scan-command.ts'), import('./local-command.ts')]);
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
       if (!flags.success) throw usage(flags.error);
@@ -94,6 +95,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
             arches: options.arch?.length ? (flags.data.arch ?? []) : [],
             ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
             ...(options.graphUrl ? { graphUrl: options.graphUrl } : {}),
+            ...(options.template ? { template: options.template } : {}),
           },
           io,
         ),

@@ -20,7 +20,7 @@ export async function runStatus(source: StoreSource, options: StatusOptions, io:
   const opened = await openStatusStore(source, io);
   let index: CoverageIndex;
   try {
-    index = buildCoverageIndex(await loadSnapshot(opened.store, [], new Date(), { releases: false }));
+    index = buildCoverageIndex(await loadSnapshot(opened.store, new Date(), { releases: false }));
   } finally {
     await opened.close();
   }

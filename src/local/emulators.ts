@@ -1,34 +1,28 @@
 /**
  * AWS on loopback for the local run and the integration tests: DynamoDB
- * (dynalite, optionally persisted on disk), SQS + SNS (fauxqs), and Secrets
- * Manager and KMS (moto_server, real RSA and ECDSA keys). The resources mirror the stack's: one table with the
- * same keys and indexes, the three queues with dead-letter queues, the topic.
+ * (dynalite, optionally persisted on disk), SQS, SNS and S3 (fauxqs), and
+ * Secrets Manager, KMS (real RSA and ECDSA keys) and EventBridge's pattern matching (moto_server). Only the
+ * servers: the resources are made from the stack's template (src/local/cloud.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import dynalite from 'dynalite';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 
 export const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-export interface QueueNames {
-  readonly releases: string;
-  readonly kernels: string;
-  readonly builds: string;
-}
+/** The local cloud's account: fauxqs puts this one in every queue and topic ARN, moto is started with it. */
+export const ACCOUNT = '000000000000';
+export const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface Emulators {
-  readonly endpoints: { dynamodb: string; sqs: string; sns: string; secretsmanager: string; kms: string };
-  readonly tableName: string;
-  readonly queues: { readonly [K in keyof QueueNames]: { url: string; dlqUrl: string; name: string } };
+  readonly endpoints: { dynamodb: string; sqs: string; sns: string; s3: string; secretsmanager: string; events: string; kms: string };
   /** Queue URL (on loopback) of a queue made with `fauxqs.createQueue`. */
   queueUrl(name: string): string;
-  readonly topicArn: string;
   readonly fauxqs: FauxqsServer;
+  /** Upper bound of every local queue's visibility timeout (seconds). */
+  readonly visibilityTimeoutSeconds: number;
   /** Creates a secret and returns its ARN. */
   createSecret(name: string, value: string): Promise<string>;
   /** Environment for AWS SDK v3 clients (endpoints, region, dummy credentials). */
@@ -39,9 +33,7 @@ export interface Emulators {
 export interface EmulatorOptions {
   /** Keep DynamoDB data here (LevelDB) so a later run remembers. @default - in memory */
   readonly dynamoPath?: string;
-  /** Receives before a message goes to its DLQ. @default 3 */
-  readonly maxReceiveCount?: number;
-  /** SQS visibility timeout in seconds (small, so retries happen soon). @default 2 */
+  /** SQS visibility timeouts of the local queues, in seconds, at most (the template's are minutes: retries happen sooner here). @default 2 */
   readonly visibilityTimeoutSeconds?: number;
 }
 
@@ -56,7 +48,7 @@ async function freePort(): Promise<number> {
 
 async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MOTO_ACCOUNT_ID: ACCOUNT } });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
   const failed = once(child, 'exit').then(() => {
@@ -77,6 +69,11 @@ async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }>
   }
 }
 
+/**
+ * The stack's table keys and indexes, for tests that seed a local state on disk
+ * without a run (a run makes its table from the template; test/integration/
+ * local-cloud.test.ts checks this copy against it).
+ */
 export const TABLE_DEFINITION = {
   AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const })),
   KeySchema: [
@@ -101,38 +98,14 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const fauxqs = await startFauxqs({ port: 0, host: 'localhost', logger: false, defaultRegion: REGION, messageSpies: true });
   const moto = await startMoto();
 
-  const tableName = 'dtk-pipeline';
-  const ddb = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials: CREDENTIALS });
-  try {
-    await ddb.send(new CreateTableCommand({ TableName: tableName, ...TABLE_DEFINITION }));
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException) && (error as { name?: string }).name !== 'ResourceInUseException') throw error;
-  }
-  await ddb.send(new DescribeTableCommand({ TableName: tableName }));
-  ddb.destroy();
-
-  const maxReceiveCount = String(options.maxReceiveCount ?? 3);
-  const visibility = String(options.visibilityTimeoutSeconds ?? 2);
-  const queue = (name: string) => {
-    const dlq = fauxqs.createQueue(`${name}-dlq`);
-    const q = fauxqs.createQueue(name, {
-      attributes: { VisibilityTimeout: visibility, RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }) },
-    });
-    return { url: q.queueUrl, dlqUrl: dlq.queueUrl, name };
-  };
-  const queues = { releases: queue('releases'), kernels: queue('kernels'), builds: queue('builds') };
-  const { topicArn } = fauxqs.createTopic('notifications');
-
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
-  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, secretsmanager: moto.endpoint, kms: moto.endpoint };
+  const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, s3: fauxqs.address, secretsmanager: moto.endpoint, events: moto.endpoint, kms: moto.endpoint };
 
   return {
     endpoints,
-    tableName,
-    queues,
-    topicArn,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
     fauxqs,
-    queueUrl: (name) => `http://sqs.${REGION}.localhost:${fauxqs.port}/000000000000/${name}`,
+    queueUrl: (name) => `http://sqs.${REGION}.localhost:${fauxqs.port}/${ACCOUNT}/${name}`,
     async createSecret(name, value) {
       const { ARN } = await secrets.send(new CreateSecretCommand({ Name: name, SecretString: value }));
       if (!ARN) throw new Error(`Secrets Manager emulator returned no ARN for ${name}`);
@@ -147,6 +120,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_SNS: endpoints.sns,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager,
+        AWS_ENDPOINT_URL_S3: endpoints.s3,
         AWS_ENDPOINT_URL_KMS: endpoints.kms,
       };
     },

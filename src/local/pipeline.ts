@@ -1,27 +1,27 @@
 /**
- * The deployed pipeline, on one machine: the same Lambda handlers, invoked the
- * way AWS invokes them (a schedule tick, SQS batches with partial failures, and
- * EventBridge CodeBuild events), against the emulators and the local build runner.
- *
- * Handlers read their configuration at import, like a cold start; so one process
- * runs one configuration.
+ * The deployed pipeline, on one machine: the stack's template (synthesized here
+ * from the deploy config of the run, or given) made into a local cloud
+ * (src/local/cloud.ts) on the emulators and the CodeBuild stand-in, its handlers
+ * invoked the way AWS invokes them: a schedule tick, SQS batches through the
+ * template's event source mappings, build state changes through the template's
+ * EventBridge rule. Nothing here reads or writes `process.env`: any number of
+ * pipelines run in one process.
  */
 import { createHash } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { GraphArch, KernelArch } from '#core/arch.ts';
+import { OKD_GRAPH_URL } from '#core/graph.ts';
+import type { DeployConfigInput } from '../../lib/config.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
+import type { DriverInput } from '#pipeline/drivers.ts';
+import { onRecordFailure } from '#pipeline/lambda.ts';
 import type { PollResult } from '#pipeline/poll-releases.ts';
 import type { ReconcileResult } from '#pipeline/reconcile-builds.ts';
-
-export interface TickResult {
-  readonly poll: PollResult;
-  readonly reconciled: ReconcileResult;
-}
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';
+import { buildLocalCloud, pollMapping, type Failure, type LocalCloud } from './cloud.ts';
 import type { Emulators } from './emulators.ts';
-import { REGION } from './emulators.ts';
+import { synthesizeTemplate, type CfnTemplate } from './template.ts';
 
 export interface LocalPipelineOptions {
   readonly emulators: Emulators;
@@ -38,11 +38,21 @@ export interface LocalPipelineOptions {
   readonly buildArches: readonly KernelArch[];
   readonly dtkRepository: string;
   readonly insecureRegistries?: readonly string[];
+  /** Partner drivers of the deploy config. @default none */
+  readonly drivers?: readonly DriverInput[];
   /** Log level of the handlers' structured logs. @default 'ERROR' */
   readonly logLevel?: string;
+  /**
+   * The stack to run, synthesized elsewhere (`--template FILE`); it must name the
+   * secrets this run creates (see `localDeployConfig`).
+   * @default - synthesized here from cdk.json's config with the run's values
+   */
+  readonly template?: CfnTemplate;
+  /** Changes the synthesized template before it runs (tests break it on purpose). */
+  readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
 }
 
-/** Builds are simulated locally; these name UBI images the way the deploy config pins them. */
+/** Builds are not real DTK builds locally; these name UBI images the way the deploy config pins them. */
 export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
   '8': `registry.access.redhat.com/ubi8/ubi@sha256:${createHash('sha256').update('ubi8').digest('hex')}`,
   '9': `registry.access.redhat.com/ubi9/ubi@sha256:${createHash('sha256').update('ubi9').digest('hex')}`,
@@ -52,22 +62,10 @@ export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
 /** Where, in the local run's data directory, its build plan is written. */
 export const LOCAL_PLAN_FILE = 'plan.json';
 
-/** What the local run plans builds with (written beside its state, so the CLI plans the same way). */
-export function localPlan(dtkRepository: string, buildArches: readonly KernelArch[]): BuildPlanConfig {
-  return { dtkRepository, buildArches, projects: LOCAL_PROJECTS, ubiImages: LOCAL_UBI_IMAGES };
+export interface TickResult {
+  readonly poll: PollResult;
+  readonly reconciled: ReconcileResult;
 }
-
-export const LOCAL_PROJECTS: BuildProjects = {
-  dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' },
-  driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' },
-  join: 'join',
-};
-
-function localProjectNames(): string[] {
-  return [...Object.values(LOCAL_PROJECTS.dtk), ...Object.values(LOCAL_PROJECTS.driver), LOCAL_PROJECTS.join];
-}
-
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** A record a step failed: which step, which message, why, and what became of it. */
 export interface FailedRecord {
@@ -107,93 +105,95 @@ function subjectOf(body: string): string {
 }
 
 export interface LocalPipeline {
-  /** One scheduled tick: poll-releases (what it read and what it could not), then reconcile-builds. */
+  /** One scheduled tick: the schedule rules' targets, poll-releases (what it read and what it could not), then reconcile-builds. */
   tick(): Promise<TickResult>;
   /** Delivers queued messages and build events to their handlers until nothing is left. */
   drain(options?: { timeoutMs?: number }): Promise<DrainStats>;
   readonly sqs: SQSClient;
+  readonly cloud: LocalCloud;
+  /** The stack's queues. */
+  readonly queues: { readonly [K in 'releases' | 'kernels' | 'builds']: { url: string; dlqUrl: string; name: string } };
+  readonly tableName: string;
+  readonly topic: { arn: string; name: string };
+  /** The plan the pipeline's functions build with (the template's BUILD_PROJECTS, UBI_IMAGES…), for the CLI's plan file. */
+  readonly plan: BuildPlanConfig;
+  /** Records and events a function failed, with why. */
+  readonly failures: readonly Failure[];
+  stop(): void;
 }
 
-function context(name: string): Context {
+/** The secrets a local run creates in the Secrets Manager emulator, and the deploy config naming them. */
+export async function localDeployConfig(options: LocalPipelineOptions): Promise<Partial<DeployConfigInput>> {
+  const { emulators } = options;
+  // Named as the deploy config's examples name them (cdk.json), so grants compare across the two (npm run iam:report).
+  const pullSecretArn = await emulators.createSecret('dtk-pipeline/pull-secret', options.pullSecret);
+  // The push credentials are the world's (the local registry); RHSM cannot be reached offline.
+  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pullSecret);
+  const rhsmSecretArn = await emulators.createSecret('dtk-pipeline/rhsm', JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
+  const registry = options.dtkRepository.split('/')[0]!;
+  // Channels another graph serves (OKD's) are a channel group of the deploy config, at the public graph's address; the run's graph stands in for it.
+  const graphChannels = Object.keys(options.channelGraphs ?? {});
   return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:${name}`,
-    memoryLimitInMB: '512',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
+    channels: options.channels.filter((c) => !graphChannels.includes(c)),
+    channelGraphs: graphChannels.length > 0 ? [{ url: OKD_GRAPH_URL, channels: graphChannels }] : [],
+    arches: [...options.arches],
+    buildArches: [...options.buildArches] as ('x86_64' | 'aarch64')[],
+    targetRegistry: registry,
+    dtkRepository: options.dtkRepository,
+    pullSecretArn,
+    pushSecretArn,
+    rhsmSecretArn,
+    ubiImages: { ...LOCAL_UBI_IMAGES },
+    drivers: [...(options.drivers ?? [])],
+    notificationEmails: [],
   };
+}
+
+/**
+ * A template synthesized elsewhere names its deploy config's secrets
+ * (`…:secret:dtk-pipeline/pull-secret-AbCdEf`): each is taken to mean the local
+ * secret of the same name (the suffix and account aside), as created by this run.
+ */
+function adoptSecrets(template: CfnTemplate, config: Partial<DeployConfigInput>): CfnTemplate {
+  const local = [config.pullSecretArn, config.pushSecretArn, config.rhsmSecretArn].filter((a): a is string => Boolean(a));
+  const nameOf = (arn: string) => /:secret:(.+?)(?:-[A-Za-z0-9]{6})?$/.exec(arn)?.[1];
+  let text = JSON.stringify(template);
+  text = text.replace(/arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+?-[A-Za-z0-9]{6}(?=[:*"])/g, (arn) => local.find((l) => nameOf(l) === nameOf(arn)) ?? arn);
+  return JSON.parse(text) as CfnTemplate;
 }
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { emulators } = options;
-  const pullSecretArn = await emulators.createSecret(`pull-secret-${Date.now()}`, options.pullSecret);
-  Object.assign(process.env, emulators.sdkEnv(), {
-    AWS_ENDPOINT_URL_CODEBUILD: options.runner.endpoint,
-    TABLE_NAME: emulators.tableName,
-    TOPIC_ARN: emulators.topicArn,
-    RELEASES_QUEUE_URL: emulators.queues.releases.url,
-    KERNELS_QUEUE_URL: emulators.queues.kernels.url,
-    BUILDS_QUEUE_URL: emulators.queues.builds.url,
-    CHANNELS: options.channels.join(','),
-    ARCHES: options.arches.join(','),
-    GRAPH_URL: options.graphUrl,
-    CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}),
-    PULL_SECRET_ARN: pullSecretArn,
-    INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(','),
-    DTK_REPOSITORY: options.dtkRepository,
-    BUILD_ARCHES: options.buildArches.join(','),
-    BUILD_PROJECTS: JSON.stringify(LOCAL_PROJECTS),
-    // The stand-in's builds take seconds, and a new local run's runner knows none of an
-    // earlier (killed) run's builds: every build in flight at a tick is asked about.
-    BUILD_TIMEOUTS: JSON.stringify(Object.fromEntries(localProjectNames().map((p) => [p, 0]))),
-    RECONCILE_MARGIN_MINUTES: '0',
-    UBI_IMAGES: JSON.stringify(LOCAL_UBI_IMAGES),
-    POWERTOOLS_SERVICE_NAME: 'dtk-pipeline-local',
-    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+  const config = await localDeployConfig(options);
+  const synthesized = options.template ? adoptSecrets(options.template, config) : await synthesizeTemplate(config);
+  const template = options.editTemplate ? options.editTemplate(structuredClone(synthesized)) : synthesized;
+  const cloud = await buildLocalCloud({
+    template,
+    emulators,
+    codebuildEndpoint: options.runner.endpoint,
+    // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
+    // earlier (killed) run's builds, so every build in flight at a tick is asked about.
+    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' },
+    outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
+    logLevel: options.logLevel ?? 'ERROR',
   });
-
-  // Imported only now: each handler reads its configuration at import, like a cold start.
-  const poll = (await import('#lambdas/poll-releases/handler.ts')).handler;
-  const resolve: SqsHandler = (await import('#lambdas/resolve-release/handler.ts')).handler;
-  const record: SqsHandler = (await import('#lambdas/record-kernel/handler.ts')).handler;
-  const start: SqsHandler = (await import('#lambdas/start-build/handler.ts')).handler;
-  const track = (await import('#lambdas/track-builds/handler.ts')).handler;
-  const reconcile = (await import('#lambdas/reconcile-builds/handler.ts')).handler;
-  const { onRecordFailure } = await import('#pipeline/lambda.ts');
-
-  const sqs = new SQSClient({ region: REGION, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
-  const routes: { name: string; url: string; arn: string; handler: SqsHandler; stat: 'releaseMessages' | 'kernelMessages' | 'buildMessages' }[] = [
-    { name: 'resolve-release', url: emulators.queues.releases.url, arn: 'releases', handler: resolve, stat: 'releaseMessages' },
-    { name: 'record-kernel', url: emulators.queues.kernels.url, arn: 'kernels', handler: record, stat: 'kernelMessages' },
-    { name: 'start-build', url: emulators.queues.builds.url, arn: 'builds', handler: start, stat: 'buildMessages' },
-  ];
-
-  const toEvent = (messages: Message[], arn: string): SQSEvent => ({
-    Records: messages.map((m) => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:${REGION}:123456789012:${arn}`,
-      awsRegion: REGION,
-    })),
-  });
+  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them.
+  for (const project of cloud.projects) await cloud.projectEnvironment(project);
+  const queue = (path: string) => {
+    const q = cloud.queue(`${path}/Queue`);
+    return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
+  };
+  const queues = { releases: queue('ReleasesQueue'), kernels: queue('KernelsQueue'), builds: queue('BuildsQueue') };
+  const stat: Record<string, 'releaseMessages' | 'kernelMessages' | 'buildMessages'> = { [queues.releases.url]: 'releaseMessages', [queues.kernels.url]: 'kernelMessages', [queues.builds.url]: 'buildMessages' };
+  const planner = cloud.functions.find((f) => f.name === 'record-kernel');
+  if (!planner) throw new Error('the template has no record-kernel function');
+  const projects = JSON.parse(planner.env['BUILD_PROJECTS'] ?? '{}') as BuildProjects;
+  const plan: BuildPlanConfig = {
+    dtkRepository: planner.env['DTK_REPOSITORY'] ?? options.dtkRepository,
+    buildArches: (planner.env['BUILD_ARCHES'] ?? '').split(',').filter(Boolean) as KernelArch[],
+    projects,
+    ubiImages: JSON.parse(planner.env['UBI_IMAGES'] ?? '{}') as Record<string, string>,
+  };
 
   const pending = (name: string) => {
     const q = emulators.fauxqs.inspectQueue(name);
@@ -201,10 +201,24 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   };
 
   return {
-    sqs,
+    sqs: cloud.sqs,
+    cloud,
+    queues,
+    tableName: cloud.tableName,
+    topic: cloud.topic,
+    plan,
+    failures: cloud.failures,
     async tick() {
-      const polled = await poll();
-      return { poll: polled, reconciled: await reconcile() };
+      const results = await cloud.tick();
+      const poll = results.get('poll-releases') as PollResult | undefined;
+      const reconciled = results.get('reconcile-builds') as ReconcileResult | undefined;
+      // A scheduled function that failed (its failure is in `failures`) read nothing and reconciled nothing.
+      const failed = (fn: string) => cloud.failures.some((f) => f.fn.startsWith(cloud.functions.find((x) => x.name === fn)?.logicalId ?? fn));
+      if ((!poll && !failed('poll-releases')) || (!reconciled && !failed('reconcile-builds'))) throw new Error('the template schedules no poll-releases or no reconcile-builds');
+      return {
+        poll: poll ?? { graphsRead: 0, graphsUnchanged: 0, releasesQueued: 0, releasesRequeued: 0, releasesInMoreChannels: 0, graphErrors: [], graphFindings: [] },
+        reconciled: reconciled ?? { checked: 0, requeued: 0, recorded: 0, running: 0, resent: 0 },
+      };
     },
     async drain({ timeoutMs = 120_000 } = {}) {
       const stats: DrainStats = { releaseMessages: 0, kernelMessages: 0, buildMessages: 0, buildEvents: 0, failedRecords: 0, failed: [] };
@@ -223,41 +237,40 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       try {
       for (;;) {
         let progressed = false;
-        for (const route of routes) {
-          const { Messages = [] } = await sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: route.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
-          );
-          if (Messages.length === 0) continue;
+        for (const mapping of cloud.mappings) {
+          const { received, failed } = await pollMapping(cloud, mapping, {
+            before: (messages, requestId) => {
+              invocations.add(requestId);
+              for (const m of messages) {
+                const id = m.MessageId ?? '';
+                if (!failures.has(id)) failures.set(id, { step: mapping.fn.name, subject: subjectOf(m.Body ?? ''), error: '', failures: 0, succeeded: false });
+              }
+            },
+            done: (ids) => {
+              for (const id of ids) {
+                const seen = failures.get(id);
+                if (seen) seen.succeeded = true;
+              }
+            },
+          });
+          if (received === 0) continue;
           progressed = true;
-          stats[route.stat] += Messages.length;
-          for (const m of Messages) {
-            const id = m.MessageId ?? '';
-            if (!failures.has(id)) failures.set(id, { step: route.name, subject: subjectOf(m.Body ?? ''), error: '', failures: 0, succeeded: false });
-          }
-          const ctx = context(route.name);
-          invocations.add(ctx.awsRequestId);
-          const response = await route.handler(toEvent(Messages, route.arn), ctx);
-          const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-          stats.failedRecords += failed.size;
-          const done = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
-          for (const m of done) {
-            const seen = failures.get(m.MessageId ?? '');
-            if (seen) seen.succeeded = true;
-          }
-          if (done.length > 0) {
-            await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: route.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-          }
+          const key = stat[mapping.queue.url];
+          if (key) stats[key] += received;
+          stats.failedRecords += failed;
         }
         while (options.events.length > 0) {
           progressed = true;
           stats.buildEvents++;
-          await track(options.events.shift() as never);
+          await cloud.putEvent(options.events.shift() as unknown as Record<string, unknown>);
         }
         if (progressed) continue;
         await options.runner.idle();
         if (options.events.length > 0) continue;
+        // The table's stream, batched like its mapping's window: what changed during the drain, once it settled.
+        if ((await cloud.deliverStream()) > 0) continue;
         // Failed records come back after their visibility timeout, or move to a DLQ.
-        if (routes.some((r) => pending(r.arn) > 0)) {
+        if (cloud.mappings.some((m) => pending(m.queue.name) > 0)) {
           if (Date.now() > deadline) throw new Error('the local pipeline did not settle in time');
           await new Promise((r) => setTimeout(r, 200));
           continue;
@@ -271,6 +284,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       } finally {
         stopListening();
       }
+    },
+    stop() {
+      cloud.destroy();
     },
   };
 }

@@ -10,7 +10,7 @@ import type { BuildPlanConfig } from './build-plan.ts';
 import { planDriverBuilds, planDtkBuild } from './build-plan.ts';
 import type { BuildMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
-import { driversOf } from './record-kernel.ts';
+import { driversOf } from './drivers.ts';
 import { queueBuilds } from './queue-builds.ts';
 import { FOLLOW_UP_BUILD_STATES, type BuildEntry, type KernelEntry, type PipelineStore } from './store.ts';
 
@@ -59,7 +59,7 @@ export async function backfill(
   request: BackfillRequest,
 ): Promise<BackfillResult> {
   const now = (deps.now ?? (() => new Date()))().toISOString();
-  const drivers = await driversOf(deps);
+  const drivers = await driversOf(deps.store);
   if (request.driver && !drivers.some((d) => d.name === request.driver)) {
     throw new BackfillError(`no driver named ${JSON.stringify(request.driver)}; known: ${drivers.map((d) => d.name).join(', ') || 'none'}`);
   }

@@ -23,8 +23,6 @@ export interface BuildPlanConfig {
   readonly projects: BuildProjects;
   /** UBI base images pinned by digest, by RHEL major (`8`, `9`, `10`). */
   readonly ubiImages?: Readonly<Record<string, string>>;
-  /** Drivers of the deploy config (the table may add more). */
-  readonly drivers?: readonly Driver[];
 }
 
 function entry(fields: Omit<BuildEntry, 'state' | 'attempts' | 'createdAt' | 'updatedAt'>, now: string): BuildEntry {

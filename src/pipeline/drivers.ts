@@ -86,6 +86,19 @@ export const driverSchema = z.object({
 export type Driver = z.infer<typeof driverSchema>;
 export type DriverInput = z.input<typeof driverSchema>;
 
+/**
+ * Every partner driver, from the one place they live at run time: the table. The
+ * deploy config's drivers are written there by poll-releases (item `DRIVERS`/`CONFIG`),
+ * drivers added with `dtk-pipeline driver add` beside them; on a name clash the
+ * added one wins. Everything that plans builds or reports coverage reads this.
+ */
+export async function driversOf(store: { listConfigDrivers(): Promise<Driver[]>; listDrivers(): Promise<Driver[]> }): Promise<Driver[]> {
+  const [config, stored] = await Promise.all([store.listConfigDrivers(), store.listDrivers()]);
+  const byName = new Map(config.map((d) => [d.name, d]));
+  for (const d of stored) byName.set(d.name, d);
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
 export const moduleNameOf = (d: Driver): string => d.moduleName ?? d.name.replace(/-/g, '_');
 
 function globMatch(glob: string, value: string): boolean {

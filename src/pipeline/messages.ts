@@ -26,8 +26,7 @@ export const kernelMessageSchema = z.object({
 });
 export type KernelMessage = z.infer<typeof kernelMessageSchema>;
 
-export const BUILD_KINDS = ['dtk', 'driver', 'join'] as const;
-export type BuildKind = (typeof BUILD_KINDS)[number];
+export { BUILD_KINDS, type BuildKind } from '#core/builds/params.ts';
 
 /** builds queue: one build to start (its record holds the details). */
 export const buildMessageSchema = z.object({ buildKey: z.string().min(1).max(512) });

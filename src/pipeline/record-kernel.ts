@@ -10,7 +10,7 @@ import { isGenerallyAvailable } from '#core/kernel-index.ts';
 import { parseKernel, type Kernel } from '#core/kernel.ts';
 import type { BuildPlanConfig } from './build-plan.ts';
 import { kernelGroup, planDriverBuilds, planDtkBuild } from './build-plan.ts';
-import type { Driver } from './drivers.ts';
+import { driversOf } from './drivers.ts';
 import type { BuildMessage, KernelMessage } from './messages.ts';
 import { NOTIFICATION_SCHEMA } from './notifications.ts';
 import { notifyIfPromoted } from './promotion.ts';
@@ -26,13 +26,6 @@ export interface RecordDeps {
   readonly now?: () => Date;
   /** @default RECORD_LEASE_MS */
   readonly leaseMs?: number;
-}
-
-/** The deploy config's drivers and the table's (the table's win on a name clash). */
-export async function driversOf(deps: { store: PipelineStore; plan: BuildPlanConfig }): Promise<Driver[]> {
-  const byName = new Map((deps.plan.drivers ?? []).map((d) => [d.name, d]));
-  for (const d of await deps.store.listDrivers()) byName.set(d.name, d);
-  return [...byName.values()];
 }
 
 export type RecordOutcome = 'recorded' | 'completed-after-retry' | 'already-recorded';
@@ -89,7 +82,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
     await notifyIfPromoted(deps, current, message.release, now);
     if (current.state === 'processed') {
       // Known and done: only drivers that match it now (more channels, a DTK image) get builds.
-      const more = planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: await projectDtkReady(deps.store, kernel) });
+      const more = planDriverBuilds(current, await driversOf(deps.store), deps.plan, now, { projectDtkReady: await projectDtkReady(deps.store, kernel) });
       return { outcome: 'already-recorded', buildsQueued: (await queueBuilds(deps, more, { now })).sent.length };
     }
     // Still `new`: either the first sighting's step died (its redelivery, or after
@@ -120,7 +113,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
 
   const planned = [
     ...planDtkBuild(kernel, current, deps.plan, now),
-    ...planDriverBuilds(current, await driversOf(deps), deps.plan, now, { projectDtkReady: false }),
+    ...planDriverBuilds(current, await driversOf(deps.store), deps.plan, now, { projectDtkReady: false }),
   ];
   const buildsQueued = (await queueBuilds(deps, planned, { now })).sent.length;
   await deps.store.markKernelProcessed(kernel.full);

@@ -5,7 +5,7 @@
  */
 import { compareKernels } from '#core/kernel.ts';
 import { compareOpenShiftVersions } from '#core/versions.ts';
-import type { Driver } from './drivers.ts';
+import { driversOf, type Driver } from './drivers.ts';
 import type { BuildEntry, KernelEntry, PipelineStore, ReleaseEntry } from './store.ts';
 
 export interface StatusSnapshot {
@@ -15,30 +15,27 @@ export interface StatusSnapshot {
   /** Sorted by OpenShift version. */
   readonly releases: readonly ReleaseEntry[];
   readonly builds: readonly BuildEntry[];
-  /** Drivers of the deploy config and of the table (the table's win on a name clash). */
+  /** Every driver (see `driversOf`). */
   readonly drivers: readonly Driver[];
 }
 
 export async function loadSnapshot(
   store: PipelineStore,
-  configDrivers: readonly Driver[] = [],
   now = new Date(),
   options: { releases?: boolean } = {},
 ): Promise<StatusSnapshot> {
   // Releases are the largest records; the coverage index does not read them.
-  const [kernels, releases, builds, stored] = await Promise.all([
+  const [kernels, releases, builds, drivers] = await Promise.all([
     store.listKernels(),
     options.releases === false ? [] : store.listReleases(),
     store.listBuilds(),
-    store.listDrivers(),
+    driversOf(store),
   ]);
-  const drivers = new Map(configDrivers.map((d) => [d.name, d]));
-  for (const d of stored) drivers.set(d.name, d);
   return {
     generatedAt: now.toISOString(),
     kernels: [...kernels].sort((a, b) => a.arch.localeCompare(b.arch) || compareKernels(a.kernel, b.kernel)),
     releases: [...releases].sort((a, b) => compareOpenShiftVersions(a.version, b.version) || a.graphArch.localeCompare(b.graphArch)),
     builds: [...builds].sort((a, b) => a.buildKey.localeCompare(b.buildKey)),
-    drivers: [...drivers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    drivers,
   };
 }

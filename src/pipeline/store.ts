@@ -13,6 +13,7 @@
  * | releases still queued           | GSI `gsi1`: gsi1pk `RELEASESTATE#queued`, gsi1sk `<queuedAt>` (gone once resolved) |
  * | recent changes (per day)        | GSI `gsi2`: gsi2pk `CHANGES#<YYYY-MM-DD>`, gsi2sk `<time>#<pk>` |
  * | drivers (all, or by name)       | pk `DRIVERS`, sk `DRIVER#<name>`                            |
+ * | the deploy config's drivers     | pk `DRIVERS`, sk `CONFIG` (all in one item)                 |
  * | kernels, releases, builds (status, coverage index) | Scan filtered on the pk prefix (a few thousand items) |
  *
  * Every first sighting is a conditional write (`attribute_not_exists(pk)`), so
@@ -167,11 +168,16 @@ export interface PipelineStore {
 
   getDriver(name: string): Promise<Driver | undefined>;
   putDriver(driver: Driver, now: string): Promise<void>;
+  /** The deploy config's drivers, as poll-releases last wrote them. */
+  listConfigDrivers(): Promise<Driver[]>;
+  /** Replaces the deploy config's drivers; false when they were already these. */
+  putConfigDrivers(drivers: readonly Driver[], now: string): Promise<boolean>;
 
   /** Every item of a kind (`KERNEL`, `RELEASE`, `BUILD`, `DRIVER`), for status and the coverage index. */
   listKernels(): Promise<KernelEntry[]>;
   listReleases(): Promise<ReleaseEntry[]>;
   listBuilds(): Promise<BuildEntry[]>;
+  /** Drivers added with `dtk-pipeline driver add` (see `driversOf` for every driver). */
   listDrivers(): Promise<Driver[]>;
 }
 
@@ -185,6 +191,8 @@ function buildItemKey(buildKey: string): { pk: string; sk: string } {
   if (!kernelVersion || !target || !arch) throw new Error(`malformed build key ${JSON.stringify(buildKey)}`);
   return { pk: `KVER#${kernelVersion}`, sk: `BUILD#${target}#${arch}` };
 }
+
+const CONFIG_DRIVERS_KEY = { pk: 'DRIVERS', sk: 'CONFIG' } as const;
 
 const digestOf = (payload: string) => /@(sha256:[0-9a-f]{64})$/.exec(payload)?.[1] ?? payload;
 const day = (time: string) => time.slice(0, 10);
@@ -478,6 +486,20 @@ export class DynamoPipelineStore implements PipelineStore {
     );
   }
 
+  async listConfigDrivers(): Promise<Driver[]> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: CONFIG_DRIVERS_KEY, ConsistentRead: true }));
+    return Item ? z.array(driverSchema).parse(Item['drivers']) : [];
+  }
+
+  async putConfigDrivers(drivers: readonly Driver[], now: string): Promise<boolean> {
+    const current = await this.listConfigDrivers().catch(() => undefined);
+    if (current && JSON.stringify(current) === JSON.stringify(drivers)) return false;
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...CONFIG_DRIVERS_KEY, drivers, updatedAt: now, gsi2pk: `CHANGES#${day(now)}`, gsi2sk: `${now}#CONFIG` } }),
+    );
+    return true;
+  }
+
   private async scanPrefix(prefix: string): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
@@ -510,7 +532,12 @@ export class DynamoPipelineStore implements PipelineStore {
 
   async listDrivers(): Promise<Driver[]> {
     const { Items = [] } = await this.db.send(
-      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'DRIVERS' }, ConsistentRead: true }),
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :driver)',
+        ExpressionAttributeValues: { ':pk': 'DRIVERS', ':driver': 'DRIVER#' },
+        ConsistentRead: true,
+      }),
     );
     return Items.map((i) => driverSchema.parse(i['driver']));
   }

@@ -6,7 +6,8 @@ import { planDriverBuilds, planJoin, usesProjectDtk } from './build-plan.ts';
 import type { CodeBuildStateChange } from './messages.ts';
 import { buildFinished, signedBy } from './notifications.ts';
 import { queueBuilds } from './queue-builds.ts';
-import { driversOf, type RecordDeps } from './record-kernel.ts';
+import { driversOf } from './drivers.ts';
+import type { RecordDeps } from './record-kernel.ts';
 import type { BuildEntry, BuildState } from './store.ts';
 
 /** The same dependencies as record-kernel: both plan builds. */
@@ -90,7 +91,7 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
     // This project's DTK image now exists: drivers built FROM it can start.
     const kernel = build.kind === 'dtk' ? await deps.store.getKernel(build.kernel) : undefined;
     if (kernel) {
-      const drivers = (await driversOf(deps)).filter((d) => usesProjectDtk(d, kernel));
+      const drivers = (await driversOf(deps.store)).filter((d) => usesProjectDtk(d, kernel));
       next.push(...planDriverBuilds(kernel, drivers, deps.plan, now, { projectDtkReady: true }));
     }
     // After a rebuild the multi-arch tag must point at the new images: the join runs again.

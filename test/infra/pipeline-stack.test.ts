@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildProjectsSchema, envSchema, PLAN_ENV } from '#pipeline/config.ts';
+import { buildProjectsSchema, envSchema, FUNCTION_ENV, isFunctionName } from '#pipeline/config.ts';
 import { DEFAULT_BUILDER_IMAGE } from '../../lib/config.ts';
 import { BUILD_ENV } from '../../lib/constructs/build-projects.ts';
 import { REPOSITORY_ROOT } from '../../lib/pipeline-stack.ts';
@@ -159,12 +159,12 @@ describe('functions', () => {
   });
 
   it.each([
-    ['PollReleases', ['TABLE_NAME', 'TOPIC_ARN', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS']],
+    ['PollReleases', ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'DRIVERS']],
     ['ResolveRelease', ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'PULL_SECRET_ARN', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES']],
-    ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES']],
-    ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN', 'BUILD_PROJECTS']],
-    ['TrackBuilds', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'DRIVERS', 'UBI_IMAGES']],
-    ['PublishCoverage', ['TABLE_NAME', 'DRIVERS', 'COVERAGE_BUCKET', 'COVERAGE_PREFIX']],
+    ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGES']],
+    ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN']],
+    ['TrackBuilds', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGES']],
+    ['PublishCoverage', ['TABLE_NAME', 'COVERAGE_BUCKET', 'COVERAGE_PREFIX']],
   ] as const)('%s gets exactly its variables, valid for the runtime schema', (id, names) => {
     const variables = (fn(id).Properties.Environment as { Variables: Json }).Variables;
     const own = Object.keys(variables).filter((k) => !['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k));
@@ -178,15 +178,14 @@ describe('functions', () => {
     expect(parsed.error?.issues ?? []).toEqual([]);
   });
 
-  it.each(FUNCTIONS)('%s gets every variable its handler reads', (id) => {
-    const service = (fn(id).Properties.Environment as { Variables: Json }).Variables.POWERTOOLS_SERVICE_NAME as string;
+  it.each(FUNCTIONS)('%s gets exactly the variables its handler parses at cold start (FUNCTION_ENV)', (id) => {
+    const variables = (fn(id).Properties.Environment as { Variables: Json }).Variables;
+    const service = variables.POWERTOOLS_SERVICE_NAME as string;
+    expect(isFunctionName(service)).toBe(true);
     const source = readFileSync(join(REPOSITORY_ROOT, 'lambdas', service, 'handler.ts'), 'utf8');
-    const read = [...source.matchAll(/readEnv\(\s*process\.env\s*,\s*\[([^\]]*)\]/g)].flatMap((m) => [
-      ...[...m[1]!.matchAll(/'([A-Z_]+)'/g)].map((n) => n[1]!),
-      ...(m[1]!.includes('...PLAN_ENV') ? PLAN_ENV : []),
-    ]);
-    expect(read.length).toBeGreaterThan(0);
-    expect(Object.keys((fn(id).Properties.Environment as { Variables: Json }).Variables)).toEqual(expect.arrayContaining(read));
+    expect(source).toContain(`coldStart('${service}', createHandler)`);
+    const own = Object.keys(variables).filter((k) => !['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k));
+    expect(own.sort()).toEqual([...FUNCTION_ENV[service as keyof typeof FUNCTION_ENV]].sort());
   });
 
   it('polls one at a time, dropping rather than retrying a missed tick', () => {
@@ -265,15 +264,24 @@ describe('least privilege', () => {
     }
   });
 
-  it('grants functions data access to the table, never table admin or wildcard actions', () => {
+  it.each([
+    ['PollReleases', ['GetItem', 'PutItem', 'Query', 'UpdateItem'], ['', '/index/gsi1']], // Query on gsi1 only
+    ['ResolveRelease', ['GetItem', 'PutItem'], ['']],
+    ['RecordKernel', ['GetItem', 'PutItem', 'Query', 'UpdateItem'], ['']],
+    ['StartBuild', ['GetItem', 'UpdateItem'], ['']],
+    ['TrackBuilds', ['GetItem', 'PutItem', 'Query', 'UpdateItem'], ['']],
+    ['PublishCoverage', ['GetItem', 'Query', 'Scan'], ['']],
+  ] as const)('grants %s exactly the table actions its use cases make (%j), on the table (and the indexes it queries)', (id, expected, suffixes) => {
+    const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+    const data = lambdaStatements(id).filter((s) => asArray(s.Action).some((a) => /^dynamodb:(?!.*Stream|GetRecords|GetShardIterator)/.test(String(a))));
+    expect(data.flatMap((s) => asArray(s.Action) as string[]).map((a) => a.replace('dynamodb:', '')).sort()).toEqual([...expected]);
+    expect(data.flatMap((s) => asArray(s.Resource).map(flatten)).sort()).toEqual(suffixes.map((x) => `<${table}.Arn>${x}`).sort());
+  });
+
+  it('lets only the functions that notify publish to the topic', () => {
     for (const id of FUNCTIONS) {
-      const actions = lambdaStatements(id).flatMap((s) => asArray(s.Action) as string[]);
-      // publish-coverage only reads the table.
-      if (id === 'PublishCoverage') expect(actions.filter((a) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toEqual([]);
-      else expect(actions).toContain('dynamodb:PutItem');
-      expect(actions).toContain('dynamodb:Query');
-      expect(actions.filter((a) => a === '*' || a === 'dynamodb:*' || /dynamodb:(Create|Delete|Update)Table/.test(a))).toEqual([]);
-      for (const s of lambdaStatements(id)) expect(asArray(s.Resource)).not.toContain('*');
+      const publishes = lambdaStatements(id).some((s) => asArray(s.Action).includes('sns:Publish'));
+      expect([id, publishes]).toEqual([id, !['PollReleases', 'PublishCoverage'].includes(id)]);
     }
   });
 
@@ -362,8 +370,9 @@ describe('build projects', () => {
     }
   });
 
-  it('names every project, by kind and arch, in start-build\'s BUILD_PROJECTS', () => {
-    const json = flatten((fn('StartBuild').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS);
+  it('names every project, by kind and arch, in BUILD_PROJECTS of the functions that plan builds', () => {
+    const json = flatten((fn('RecordKernel').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS);
+    expect(flatten((fn('TrackBuilds').Properties.Environment as { Variables: Json }).Variables.BUILD_PROJECTS)).toBe(json);
     const parsed = buildProjectsSchema.parse(JSON.parse(json));
     expect(parsed).toEqual({
       dtk: { x86_64: `<${projectByPath('DtkX86_64')[0]}>`, aarch64: `<${projectByPath('DtkAarch64')[0]}>` },

@@ -170,7 +170,7 @@ describe('a graph with bad and hostile nodes', () => {
 
       const dynamo = new DynamoDBClient({ endpoint: h.emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
       try {
-        const { Items = [] } = await dynamo.send(new ScanCommand({ TableName: h.emulators.tableName }));
+        const { Items = [] } = await dynamo.send(new ScanCommand({ TableName: h.pipeline.tableName }));
         expect(Items.length).toBeGreaterThan(0);
         expect(JSON.stringify(Items)).toContain('4.18.14');
         expect(JSON.stringify(Items)).not.toContain('4.18.9');

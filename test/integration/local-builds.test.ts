@@ -15,13 +15,15 @@ import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
 import { DTK_NOT_OFFLINE, dtkHasKernelHeaders, localExecutor } from '#local/local-builds.ts';
-import { LOCAL_PROJECTS } from '#local/pipeline.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
 import { pushImage } from '#core/registry/push.ts';
 import { buildImage } from '#world/oci.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
 import { dockerConfigJson, ensureBuildWorld, storageEnv, type BuildWorld } from '../support/build-world.ts';
+
+/** Project names of the stand-in (what a template's BUILD_PROJECTS would name). */
+const PROJECTS = { dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' }, driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' }, join: 'join' };
 
 const execFileAsync = promisify(execFile);
 const SHA = /^sha256:[0-9a-f]{64}$/;
@@ -53,7 +55,7 @@ describe('the local build runner with the local executor', () => {
     runner = await startBuildRunner({
       onEvent: (e) => events.push(e),
       executor: localExecutor({
-        projects: LOCAL_PROJECTS,
+        projects: PROJECTS,
         registry: client,
         registryAuthFile: authFile,
         workDir: dir,

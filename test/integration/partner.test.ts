@@ -6,7 +6,6 @@
  * with SNS filter policies receive exactly the messages they asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_PROJECTS } from '#local/pipeline.ts';
 import { SqsQueue } from '#pipeline/aws.ts';
 import { backfill } from '#pipeline/backfill.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
@@ -111,8 +110,8 @@ describe('partner prebuild', () => {
 
   it('backfills a driver added later for every recorded kernel it matches', async () => {
     await h.store.putDriver(driver('fpga', ['stable-4.21']), now());
-    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.emulators.queues.builds.url);
-    const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
+    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.pipeline.queues.builds.url);
+    const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: h.pipeline.plan.projects };
     const result = await backfill({ store: h.store, builds, plan }, { driver: 'fpga', rebuild: false });
     await h.pipeline.drain();
     const stableKernels = (await h.store.listKernels()).filter((k) => k.channels.includes('stable-4.21') && k.arch === 'x86_64');
@@ -123,8 +122,8 @@ describe('partner prebuild', () => {
   });
 
   it('rebuilds one kernel for one driver on request, once, pushing over the tag', async () => {
-    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.emulators.queues.builds.url);
-    const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
+    const builds = new SqsQueue<BuildMessage>(h.pipeline.sqs, h.pipeline.queues.builds.url);
+    const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: h.pipeline.plan.projects };
     const before = buildsOf('gpu').length;
     const result = await backfill({ store: h.store, builds, plan }, { kernel: KERNEL, driver: 'gpu', rebuild: true });
     await h.pipeline.drain();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulators } from '#local/emulators.ts';
 import { REGION } from '#local/emulators.ts';
 import type { RunningBuildRunner } from '#local/build-runner.ts';
-import { LOCAL_PROJECTS, type LocalPipeline } from '#local/pipeline.ts';
+import type { LocalPipeline } from '#local/pipeline.ts';
 import { SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
 import { codeBuildStateChangeSchema, type BuildMessage, type KernelMessage, type ReleaseMessage } from '#pipeline/messages.ts';
 import type { Notification } from '#pipeline/notifications.ts';
@@ -37,9 +37,9 @@ const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 beforeAll(async () => {
   h = await startPipelineHarness({
-    channels: ['test-4.21'],
+    channels: ['eus-4.21'],
     arches: ['amd64'],
-    emulators: { maxReceiveCount: 3, visibilityTimeoutSeconds: 1 },
+    emulators: { visibilityTimeoutSeconds: 1 },
     subscribers: { subscriber: null },
   });
   ({ world, emulators, runner, pipeline, store } = h);
@@ -56,7 +56,7 @@ async function newRelease(): Promise<{ version: string; kernel: string }> {
   const version = `4.21.${100 + patch}`;
   const kernel = `5.14.0-570.${900 + patch}.1.el9_6.x86_64`;
   await world.addRelease(
-    buildRelease({ version, channels: ['test-4.21'], arches: [{ arch: 'amd64', rhcosVersion: `9.6.2026090${patch}-0`, kernel, rtKernel: `${kernel}+rt` }] }),
+    buildRelease({ version, channels: ['eus-4.21'], arches: [{ arch: 'amd64', rhcosVersion: `9.6.2026090${patch}-0`, kernel, rtKernel: `${kernel}+rt` }] }),
   );
   return { version, kernel };
 }
@@ -90,10 +90,10 @@ describe('idempotency', () => {
     const release = await store.getRelease((world.seeded.at(-1) ?? { payload: '' }).payload, 'amd64');
     expect(release?.state).toBe('resolved');
     const stream = release!.releases![0]!.streams[0]!;
-    const kernelMessage: KernelMessage = { arch: 'x86_64', stream, release: version, payload: release!.payload, channels: ['test-4.21'] };
+    const kernelMessage: KernelMessage = { arch: 'x86_64', stream, release: version, payload: release!.payload, channels: ['eus-4.21'] };
     for (let i = 0; i < 2; i++) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.releases.url, MessageBody: JSON.stringify({ version, payload: release!.payload, graphArch: 'amd64', channels: ['test-4.21'] }) }));
-      await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.kernels.url, MessageBody: JSON.stringify(kernelMessage) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: pipeline.queues.releases.url, MessageBody: JSON.stringify({ version, payload: release!.payload, graphArch: 'amd64', channels: ['eus-4.21'] }) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: pipeline.queues.kernels.url, MessageBody: JSON.stringify(kernelMessage) }));
     }
     const stats = await pipeline.drain();
     expect(stats.releaseMessages).toBe(2);
@@ -111,9 +111,9 @@ describe('faults', () => {
     const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
     const deps = {
       store,
-      notifier: new SnsNotifier(sns, emulators.topicArn),
+      notifier: new SnsNotifier(sns, pipeline.topic.arn),
       builds: { send: async (m: readonly BuildMessage[]) => void builds.push(...m) },
-      plan: { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS },
+      plan: { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: h.pipeline.plan.projects },
     };
     const dying: PipelineStore = Object.assign(Object.create(store) as PipelineStore, {
       createBuild: async () => {
@@ -125,7 +125,7 @@ describe('faults', () => {
       stream: { stream: 'rhel-coreos', streamClass: null, kernel, rtKernel: null, kernel64k: null, rhelVersion: '9.6', rhcosVersion: null, dtkImage: null },
       release: `4.21.${100 + patch}`,
       payload: `${world.registryHost}/x@sha256:${'0'.repeat(64)}`,
-      channels: ['test-4.21'],
+      channels: ['eus-4.21'],
     };
     await expect(recordKernel({ ...deps, store: dying }, message)).rejects.toThrow('timed out');
     expect((await store.getKernel(kernel))?.state).toBe('new');
@@ -140,12 +140,12 @@ describe('faults', () => {
 
   it('a poison message ends in the dead-letter queue and nothing else is lost', async () => {
     const { kernel } = await newRelease();
-    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.kernels.url, MessageBody: '{"arch":"x86_64","stream":"not a stream"}' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: pipeline.queues.kernels.url, MessageBody: '{"arch":"x86_64","stream":"not a stream"}' }));
     const builds = runner.builds.length;
     await pipeline.tick();
     const stats = await pipeline.drain();
-    expect(stats.failedRecords).toBe(3); // maxReceiveCount receives, then the DLQ
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queues.kernels.dlqUrl, MaxNumberOfMessages: 10 }));
+    expect(stats.failedRecords).toBe(h.pipeline.cloud.queue('KernelsQueue/Queue').maxReceiveCount); // the template's maxReceiveCount receives, then the DLQ
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: pipeline.queues.kernels.dlqUrl, MaxNumberOfMessages: 10 }));
     expect(Messages.map((m) => m.Body)).toEqual(['{"arch":"x86_64","stream":"not a stream"}']);
     expect(runner.builds.length - builds).toBe(1);
     expect((await store.getKernel(kernel))?.state).toBe('processed');
@@ -193,7 +193,7 @@ describe('faults', () => {
       arch: 'x86_64', project: 'driver-x86_64', image: 'quay.io/partner/evil:x', env, state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
     });
     const before = runner.builds.length;
-    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: pipeline.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
     await pipeline.drain();
     expect(runner.builds.length).toBe(before);
     const build = await store.getBuild(buildKey);
@@ -209,7 +209,7 @@ describe('faults', () => {
       image: 'registry.example/dtk:5.14.0-570.2.1.el9_6.x86_64', env: { KERNEL: '5.14.0-570.2.1.el9_6.x86_64', ARCH: 'x86_64', RHEL_VERSION: '9.6', TARGET_IMAGE: 'registry.example/dtk', REBUILD: 'false' },
       state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
     });
-    await sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: pipeline.queues.builds.url, MessageBody: JSON.stringify({ buildKey }) }));
     await pipeline.drain();
     const failed = (await notifications()).filter((n) => n.type === 'build.failed');
     expect(failed.map((n) => (n.type === 'build.failed' ? [n.buildKey, n.buildId] : []))).toEqual([[buildKey, null]]);
@@ -220,25 +220,25 @@ describe('faults', () => {
     const { kernel } = await newRelease();
     const graph = new GraphClient({ url: world.graphUrl });
     const dying = { send: async () => { throw new Error('the Lambda timed out'); } };
-    await expect(pollReleases({ graph, store, releases: dying }, { channels: ['test-4.21'], arches: ['amd64'] })).rejects.toThrow('timed out');
+    await expect(pollReleases({ graph, store, releases: dying }, { channels: ['eus-4.21'], arches: ['amd64'] })).rejects.toThrow('timed out');
     const later = () => new Date(Date.now() + RECLAIM_AFTER_MS + 60_000);
     // The graph state was not saved: the next poll reads the graph again and finds the claim fresh...
     await pipeline.tick();
     await pipeline.drain();
     expect(await store.getKernel(kernel)).toBeUndefined();
     // ...so it is the sweep of stale claims that queues it, once the claim is old enough.
-    const releases = new SqsQueue<ReleaseMessage>(sqs, emulators.queues.releases.url);
-    const result = await pollReleases({ graph, store, releases, now: later }, { channels: ['test-4.21'], arches: ['amd64'] });
+    const releases = new SqsQueue<ReleaseMessage>(sqs, pipeline.queues.releases.url);
+    const result = await pollReleases({ graph, store, releases, now: later }, { channels: ['eus-4.21'], arches: ['amd64'] });
     expect(result).toMatchObject({ releasesQueued: 0, releasesRequeued: 1 });
     await pipeline.drain();
     expect((await store.getKernel(kernel))?.state).toBe('processed');
-    const again = await pollReleases({ graph, store, releases, now: later }, { channels: ['test-4.21'], arches: ['amd64'] });
+    const again = await pollReleases({ graph, store, releases, now: later }, { channels: ['eus-4.21'], arches: ['amd64'] });
     expect(again).toMatchObject({ releasesQueued: 0, releasesRequeued: 0 });
   });
 });
 
 describe('build tracking', () => {
-  const plan = { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: LOCAL_PROJECTS };
+  const plan = () => ({ dtkRepository: 'registry.example/dtk', buildArches: ['x86_64', 'aarch64'] as const, projects: h.pipeline.plan.projects });
   const event = (buildKey: string, buildId: string, status: 'SUCCEEDED' | 'FAILED', attempt: number) =>
     codeBuildStateChangeSchema.parse({
       source: 'aws.codebuild',
@@ -270,7 +270,7 @@ describe('build tracking', () => {
     const [x86, arm] = await startedPair('5.14.0-570.3.1.el9_6');
     const sent: BuildMessage[] = [];
     const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
-    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async (m: readonly BuildMessage[]) => void sent.push(...m) }, plan };
+    const deps = { store, notifier: new SnsNotifier(sns, pipeline.topic.arn), builds: { send: async (m: readonly BuildMessage[]) => void sent.push(...m) }, plan: plan() };
     expect(await trackBuild(deps, event(x86, 'b-x86_64', 'SUCCEEDED', 1))).toEqual({ outcome: 'updated', joinQueued: false });
     const dying = { ...deps, builds: { send: async () => { throw new Error('the Lambda timed out'); } } };
     await expect(trackBuild(dying, event(arm, 'b-aarch64', 'SUCCEEDED', 1))).rejects.toThrow('timed out');
@@ -307,7 +307,7 @@ describe('build tracking', () => {
   it('ignores a late event of an earlier run of a rebuilt build', async () => {
     const [x86] = await startedPair('5.14.0-570.4.1.el9_6');
     const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
-    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async () => {} }, plan };
+    const deps = { store, notifier: new SnsNotifier(sns, pipeline.topic.arn), builds: { send: async () => {} }, plan: plan() };
     await store.updateBuild(x86, ['started'], { state: 'in-progress', buildId: 'b-run-2', attempts: 2 }, new Date().toISOString());
     expect(await trackBuild(deps, event(x86, 'b-x86_64', 'FAILED', 1))).toEqual({ outcome: 'ignored', joinQueued: false });
     expect((await store.getBuild(x86))?.state).toBe('in-progress');

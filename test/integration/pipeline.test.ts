@@ -19,14 +19,16 @@ describe('the local pipeline', () => {
     expect(stats.releaseMessages).toBe(3); // 4.18.14 amd64, 4.19.14 amd64 + arm64
     expect(stats.kernelMessages).toBe(3);
 
-    const started = h.runner.builds.map((b) => `${b.project} ${b.env['KERNEL'] ?? b.env['TARGET_TAG']}`).sort();
+    // Projects by their construct path in the stack: the template's projects are what the builds run in.
+    const project = (name: string) => h.pipeline.cloud.projectPaths.get(name);
+    const started = h.runner.builds.map((b) => `${project(b.project)} ${b.env['KERNEL'] ?? b.env['TARGET_TAG']}`).sort();
     expect(started).toEqual([
-      'dtk-aarch64 5.14.0-570.49.1.el9_6.aarch64',
-      'dtk-x86_64 5.14.0-427.68.1.el9_4.x86_64',
-      'dtk-x86_64 5.14.0-570.49.1.el9_6.x86_64',
-      'join 5.14.0-570.49.1.el9_6',
+      'Builds/DtkAarch64 5.14.0-570.49.1.el9_6.aarch64',
+      'Builds/DtkX86_64 5.14.0-427.68.1.el9_4.x86_64',
+      'Builds/DtkX86_64 5.14.0-570.49.1.el9_6.x86_64',
+      'Builds/Join 5.14.0-570.49.1.el9_6',
     ]);
-    const join = h.runner.builds.find((b) => b.project === 'join');
+    const join = h.runner.builds.find((b) => project(b.project) === 'Builds/Join');
     expect(join?.env['ARCH_TAGS']).toBe('x86_64=5.14.0-570.49.1.el9_6.x86_64,aarch64=5.14.0-570.49.1.el9_6.aarch64');
 
     const notes = await h.received('subscriber');

@@ -5,19 +5,21 @@
  * or queued again once per attempt.
  */
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildRunner, type RunningBuildRunner } from '#local/build-runner.ts';
-import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PROJECTS } from '#local/pipeline.ts';
+import { REGION, startEmulators, TABLE_DEFINITION, type Emulators } from '#local/emulators.ts';
 import { CodeBuildService, SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
 import { reconcileBuilds, type ReconcileDeps } from '#pipeline/reconcile-builds.ts';
 import { DynamoPipelineStore, type BuildEntry } from '#pipeline/store.ts';
 import { reportsPushed } from '../support/pipeline-harness.ts';
+
+/** Project names of the stand-in (what a template's BUILD_PROJECTS would name). */
+const PROJECTS = { dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' }, driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' }, join: 'join' };
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const HOUR = 3_600_000;
@@ -27,25 +29,33 @@ let store: DynamoPipelineStore;
 let sqs: SQSClient;
 let deps: ReconcileDeps;
 let release: () => void = () => {};
+let buildsUrl: string;
 const config = { timeoutMinutes: { 'dtk-x86_64': 120, 'dtk-aarch64': 120 }, marginMinutes: 15 };
 
 beforeAll(async () => {
   emulators = await startEmulators();
+  // The table, builds queue and topic this test uses (a run makes them from the template).
+  const ddb = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials });
+  await ddb.send(new CreateTableCommand({ TableName: 'dtk-pipeline', ...TABLE_DEFINITION }));
+  ddb.destroy();
+  const buildsQueueUrl = emulators.fauxqs.createQueue('builds').queueUrl;
+  buildsUrl = buildsQueueUrl;
+  const { topicArn } = emulators.fauxqs.createTopic('notifications');
   const held = new Promise<void>((r) => (release = r));
   // Builds of project dtk-aarch64 keep running until the test lets them finish.
   runner = await startBuildRunner({ onEvent: () => {}, executor: async (b) => (b.project === 'dtk-aarch64' ? held.then(() => reportsPushed(b)) : reportsPushed(b)) });
   store = new DynamoPipelineStore(
     DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials }), { marshallOptions: { removeUndefinedValues: true } }),
-    emulators.tableName,
+    'dtk-pipeline',
   );
   sqs = new SQSClient({ endpoint: emulators.endpoints.sqs, region: REGION, credentials, useQueueUrlAsEndpoint: false });
   const codebuild = new CodeBuildClient({ endpoint: runner.endpoint, region: REGION, credentials });
   deps = {
     store,
-    notifier: new SnsNotifier(new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials }), emulators.topicArn),
-    builds: new SqsQueue<BuildMessage>(sqs, emulators.queues.builds.url),
+    notifier: new SnsNotifier(new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials }), topicArn),
+    builds: new SqsQueue<BuildMessage>(sqs, buildsUrl),
     codebuild: new CodeBuildService(codebuild),
-    plan: { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64'], projects: LOCAL_PROJECTS },
+    plan: { dtkRepository: 'registry.example/dtk', buildArches: ['x86_64'], projects: PROJECTS },
   };
 });
 afterAll(async () => {
@@ -55,7 +65,7 @@ afterAll(async () => {
 });
 
 async function queued(): Promise<string[]> {
-  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emulators.queues.builds.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 3600 }));
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: buildsUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 3600 }));
   return Messages.map((m) => (JSON.parse(m.Body ?? '{}') as BuildMessage).buildKey).sort();
 }
 

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
 import { REGION, startEmulators, type EmulatorOptions, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
+import type { CfnTemplate } from '#local/template.ts';
 import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
 import { DynamoPipelineStore } from '#pipeline/store.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
@@ -35,6 +36,8 @@ export interface HarnessOptions {
   readonly arches: readonly GraphArch[];
   readonly buildArches?: readonly KernelArch[];
   readonly emulators?: EmulatorOptions;
+  /** Changes the synthesized template before it runs (to test what a broken one does). */
+  readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Queues subscribed to the topic: name → SNS filter policy (or null for every message). */
   readonly subscribers?: Readonly<Record<string, object | null>>;
   /** What CodeBuild reports for each build. @default reportsPushed */
@@ -57,14 +60,6 @@ export const reportsPushed: BuildExecutor = async (build) => ({
 export async function startPipelineHarness(options: HarnessOptions): Promise<PipelineHarness> {
   const world = await startWorld(fixtureWorld(), { etag: true });
   const emulators = await startEmulators(options.emulators);
-  for (const [name, policy] of Object.entries(options.subscribers ?? {})) {
-    emulators.fauxqs.createQueue(name);
-    emulators.fauxqs.subscribe({
-      topic: 'notifications',
-      queue: name,
-      attributes: { RawMessageDelivery: 'true', ...(policy ? { FilterPolicy: JSON.stringify(policy) } : {}) },
-    });
-  }
   const events: CodeBuildStateChangeEvent[] = [];
   const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor: options.executor ?? reportsPushed });
   const pipeline = await startLocalPipeline({
@@ -80,9 +75,19 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     insecureRegistries: world.insecureRegistries,
+    ...(options.editTemplate ? { editTemplate: options.editTemplate } : {}),
   });
+  // Subscribers besides the stack's own (none): queues of the test, on the stack's topic.
+  for (const [name, policy] of Object.entries(options.subscribers ?? {})) {
+    emulators.fauxqs.createQueue(name);
+    emulators.fauxqs.subscribe({
+      topic: pipeline.topic.name,
+      queue: name,
+      attributes: { RawMessageDelivery: 'true', ...(policy ? { FilterPolicy: JSON.stringify(policy) } : {}) },
+    });
+  }
   const dynamo = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), emulators.tableName);
+  const store = new DynamoPipelineStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), pipeline.tableName);
   return {
     world,
     emulators,
@@ -102,6 +107,7 @@ export async function startPipelineHarness(options: HarnessOptions): Promise<Pip
     },
     async stop() {
       dynamo.destroy();
+      pipeline.stop();
       await runner.stop();
       await emulators.stop();
       await world.stop();
