@@ -180,6 +180,11 @@ env -u REGISTRY_AUTH_FILE "${buildah_cmd[@]}" build --isolation chroot --format 
   --authfile "$pull_auth" "${build_args[@]}" "${labels[@]}" -f "$context/$containerfile" -t "$image" "$context" >&2
 t1="$(now_ms)"
 log "built in $((t1 - t0)) ms; checking modules"
+# The final stage's base, as buildah recorded it (before module signing re-commits the image).
+base_digest="$("${buildah_cmd[@]}" inspect --type image --format '{{index .ImageAnnotations "org.opencontainers.image.base.digest"}}' "$image" 2>/dev/null || true)"
+base_name="$("${buildah_cmd[@]}" inspect --type image --format '{{index .ImageAnnotations "org.opencontainers.image.base.name"}}' "$image" 2>/dev/null || true)"
+base_name="${base_name%@*}"
+[[ "${base_name##*/}" == *:* ]] && base_name="${base_name%:*}"
 
 if module_signing_requested; then
   sign_image_modules "$image" "$kernel" >&2 || die "refusing to push $target_ref: module signing failed (see above)"
@@ -200,6 +205,7 @@ if image_signing_requested; then
   sign_pushed_image "$repository" "$digest"
   sbom_args=(--kernel "$kernel" --kms-key-id "$IMAGE_SIGNING_KMS_KEY" --modules-prefix "opt/lib/modules/$kernel")
   [[ "$dtk_image" == *@sha256:* ]] && sbom_args+=(--dtk-image "$dtk_image")
+  [[ -n "$base_name" && "$base_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--base-image "$base_name@$base_digest")
   if [[ "$source_kind" == git && "$git_url" == https://* ]]; then
     sbom_args+=(--source-url "$git_url" --source-commit "$(git -C "$work/src" rev-parse HEAD)")
   fi

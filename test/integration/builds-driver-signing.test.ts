@@ -27,7 +27,7 @@ import type { ImageRef } from '#core/registry/types.ts';
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
+import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
 import { pullImage, type PulledImage } from '../support/image-files.ts';
 import { kmsClient, modinfoField, opensslCmsVerify, sigstoreCopy, splitSignedModule } from '../support/signing.ts';
@@ -184,6 +184,11 @@ describe('build-driver.sh with module signing', () => {
     expect(sbom).toContain(world.kernel);
     expect(sbom).toContain('driver-x86_64:1234');
     expect(sbom).toContain(createHash('sha256').update(ko).digest('hex'));
+    // The base image of the final stage, pinned by the digest buildah resolved it to.
+    const baseDigest = (await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageDigest}}', world.minimalImage])).trim();
+    expect(baseDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const components = (JSON.parse(sbom) as { components: { 'bom-ref'?: string; name: string; version?: string }[] }).components;
+    expect(components.find((c) => c['bom-ref'] === 'base-image')).toMatchObject({ name: world.minimalImage.replace(/:[^/:]+$/, ''), version: baseDigest });
     expect(await client.describeManifest({ registry: registry.host, repository, tag: `sha256-${sbomDigest.slice(7)}.sig` })).toBeDefined();
   }, 600_000);
 
