@@ -83,6 +83,12 @@ export function suppressPipelineNagFindings(stack: Stack, subjects: PipelineNagS
     },
   ]);
   const builds: NagAcknowledgment[] = [
+    {
+      scope: buildProjects,
+      finding: 'AwsSolutions-CB5',
+      reason:
+        "The DTK and driver builds run buildah, which no CodeBuild-provided image documents (AL2023 lists docker, containerd and nerdctl): they use the builder image of the deploy config (builderImage), pinned by digest, the upstream buildah project's own image by default.",
+    },
     ...['s3:GetBucket*', 's3:GetObject*', 's3:List*'].map((action) => ({
       scope: buildProjects,
       finding: iam5(`Action::${action}`),

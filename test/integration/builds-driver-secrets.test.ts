@@ -80,7 +80,7 @@ describe('build-driver.sh keeps secrets from the partner build steps', () => {
     await writeFile(pushAuth, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
     pullAuth = join(dir, 'pull-auth.json');
     await writeFile(pullAuth, dockerConfigJson('quay.io', 'pull-only-reader', 'pull-only-token-0123456789'), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(pushAuth, 'utf8')), retryBaseMs: 10 });
+    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(pushAuth, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
   }, 900_000);
 
   afterAll(async () => {
@@ -103,6 +103,7 @@ describe('build-driver.sh keeps secrets from the partner build steps', () => {
     BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
     REGISTRY_AUTH_FILE: pushAuth,
     PULL_AUTH_FILE: pullAuth,
+    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     RESULT_FILE: join(dir, `${repository.replace(/\//g, '_')}.env`),
     ...over,
   });
