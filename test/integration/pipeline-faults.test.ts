@@ -291,7 +291,7 @@ describe('build tracking', () => {
       return e;
     };
     const sns = new SNSClient({ endpoint: emulators.endpoints.sns, region: REGION, credentials });
-    const deps = { store, notifier: new SnsNotifier(sns, emulators.topicArn), builds: { send: async () => {} }, plan };
+    const deps = { store, notifier: new SnsNotifier(sns, pipeline.topic.arn), builds: { send: async () => {} }, plan: plan() };
     expect((await trackBuild(deps, withKey(event(x86, 'b-x86_64', 'SUCCEEDED', 1)))).outcome).toBe('updated');
     expect((await store.getBuild(x86))?.signed).toEqual({ modulesBy: new X509Certificate(cert).fingerprint256, imageKey: key });
     // A failed run claims nothing.
