@@ -88,7 +88,7 @@ export class PipelineStack extends Stack {
 
     /**
      * The pipeline's state, one table; its items and access patterns are
-     * written down in src/pipeline/store.ts:
+     * written down in src/aws/dynamo-store.ts:
      *   pk/sk                 releases, kernels, builds of a kernel, graph validators, drivers
      *   gsi1 (gsi1pk/gsi1sk)  builds by state
      *   gsi2 (gsi2pk/gsi2sk)  recent changes
@@ -180,7 +180,7 @@ export class PipelineStack extends Stack {
 
     const common = { TABLE_NAME: table.tableName, TOPIC_ARN: topic.topicArn };
     /**
-     * Each function gets the table actions its use cases make (src/pipeline/store.ts
+     * Each function gets the table actions its use cases make (src/aws/dynamo-store.ts
      * names the command behind each method), on the table and its indexes; the
      * local cloud checks every call against these (src/local/iam.ts), and
      * `npm run iam:report` lists any the tests never use.

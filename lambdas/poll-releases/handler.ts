@@ -1,4 +1,4 @@
-import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { coldStart, type HandlerDeps } from '#aws/composition.ts';
 import { METRICS } from '#pipeline/config.ts';
 import { pollReleases, type PollResult } from '#pipeline/poll-releases.ts';
 

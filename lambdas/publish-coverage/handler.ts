@@ -1,4 +1,4 @@
-import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { coldStart, type HandlerDeps } from '#aws/composition.ts';
 import { publishCoverage } from '#pipeline/publish-coverage.ts';
 import { loadSnapshot } from '#pipeline/status.ts';
 

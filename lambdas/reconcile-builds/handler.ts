@@ -1,4 +1,4 @@
-import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { coldStart, type HandlerDeps } from '#aws/composition.ts';
 import { reconcileBuilds, type ReconcileResult } from '#pipeline/reconcile-builds.ts';
 
 /** On the schedule: builds in flight past their project's timeout are asked about, recorded, or queued again. */

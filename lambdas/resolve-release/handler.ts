@@ -1,5 +1,5 @@
-import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
-import { sqsHandler } from '#pipeline/lambda.ts';
+import { coldStart, type HandlerDeps } from '#aws/composition.ts';
+import { sqsHandler } from '#aws/lambda.ts';
 import { releaseMessageSchema } from '#pipeline/messages.ts';
 import { resolveRelease } from '#pipeline/resolve-release.ts';
 

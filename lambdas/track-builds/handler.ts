@@ -1,5 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { coldStart, type HandlerDeps } from '#pipeline/composition.ts';
+import { coldStart, type HandlerDeps } from '#aws/composition.ts';
 import { codeBuildStateChangeSchema } from '#pipeline/messages.ts';
 import { trackBuild } from '#pipeline/track-builds.ts';
 

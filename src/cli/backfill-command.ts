@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
-import { SqsQueue } from '#pipeline/aws.ts';
+import { SqsQueue } from '#aws/sqs-queue.ts';
 import { backfill, type BackfillRequest, type BackfillResult } from '#pipeline/backfill.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import { driverSchema } from '#pipeline/drivers.ts';

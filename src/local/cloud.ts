@@ -22,7 +22,7 @@ import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } fr
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { isFunctionName, type EnvKey, type FunctionName } from '#pipeline/config.ts';
-import { awsClients, type MetricName, type MetricsSink } from '#pipeline/lambda.ts';
+import { awsClients, type MetricName, type MetricsSink } from '#aws/lambda.ts';
 import type { Emulators } from './emulators.ts';
 import { ACCOUNT, CREDENTIALS, REGION } from './emulators.ts';
 import { createLocalFunction, functionOfEntry, type Invoke } from './handlers.ts';

@@ -12,9 +12,9 @@ import { createHandler as recordKernel } from '#lambdas/record-kernel/handler.ts
 import { createHandler as resolveRelease } from '#lambdas/resolve-release/handler.ts';
 import { createHandler as startBuild } from '#lambdas/start-build/handler.ts';
 import { createHandler as trackBuilds } from '#lambdas/track-builds/handler.ts';
-import { composeFunction } from '#pipeline/composition.ts';
+import { composeFunction } from '#aws/composition.ts';
 import type { FunctionName } from '#pipeline/config.ts';
-import type { FunctionRuntime } from '#pipeline/lambda.ts';
+import type { FunctionRuntime } from '#aws/lambda.ts';
 
 export type Invoke = (event: unknown, context: Context) => Promise<unknown>;
 

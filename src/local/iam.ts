@@ -12,7 +12,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import type { ServiceName } from '#pipeline/lambda.ts';
+import type { ServiceName } from '#aws/lambda.ts';
 
 export interface PolicyDocument {
   readonly Version?: string;

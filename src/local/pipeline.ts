@@ -15,7 +15,7 @@ import type { DeployConfigInput } from '../../lib/config.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import type { DriverInput } from '#pipeline/drivers.ts';
-import { onRecordFailure } from '#pipeline/lambda.ts';
+import { onRecordFailure } from '#aws/lambda.ts';
 import type { PollResult } from '#pipeline/poll-releases.ts';
 import type { ReconcileResult } from '#pipeline/reconcile-builds.ts';
 import type { CodeBuildStateChangeEvent, RunningBuildRunner } from './build-runner.ts';

@@ -12,7 +12,8 @@ import type { BuildMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
 import { driversOf } from './drivers.ts';
 import { queueBuilds } from './queue-builds.ts';
-import { FOLLOW_UP_BUILD_STATES, type BuildEntry, type KernelEntry, type PipelineStore } from './store.ts';
+import { FOLLOW_UP_BUILD_STATES, type BuildEntry, type KernelEntry } from './entities.ts';
+import type { PipelineStore } from './ports.ts';
 
 export interface BackfillRequest {
   /** Only kernels shipped by a release of this minor or later, e.g. `4.12`. */

@@ -14,8 +14,8 @@ import { kernelTag, kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import type { BuildProjects } from './config.ts';
 import type { Driver } from './drivers.ts';
 import { driverKernels, moduleNameOf } from './drivers.ts';
-import type { BuildEntry, KernelEntry } from './store.ts';
-import { buildKeyOf, FOLLOW_UP_BUILD_STATES } from './store.ts';
+import type { BuildEntry, KernelEntry } from './entities.ts';
+import { buildKeyOf, FOLLOW_UP_BUILD_STATES } from './entities.ts';
 
 export interface BuildPlanConfig {
   readonly dtkRepository: string;

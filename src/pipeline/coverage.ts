@@ -12,7 +12,7 @@ import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driverKernels, type Driver } from './drivers.ts';
 import type { StatusSnapshot } from './status.ts';
 import { fingerprint } from '#core/signing/fingerprint.ts';
-import { BUILD_STATES, IMAGE_BUILD_STATES, type BuildEntry, type KernelEntry } from './store.ts';
+import { BUILD_STATES, IMAGE_BUILD_STATES, type BuildEntry, type KernelEntry } from './entities.ts';
 import { kernelRecordSchema } from '#core/kernel-index.ts';
 
 export const COVERAGE_SCHEMA = 'dtk-pipeline.coverage/v1';

@@ -49,7 +49,7 @@ import { compareOpenShiftVersions, parseOpenShiftVersion } from '#core/versions.
 import type { Driver } from './drivers.ts';
 import { moduleNameOf } from './drivers.ts';
 import type { StatusSnapshot } from './status.ts';
-import type { BuildEntry, ReleaseEntry } from './store.ts';
+import type { BuildEntry, ReleaseEntry } from './entities.ts';
 
 export const KMM_MODULE_API_VERSION = 'kmm.sigs.x-k8s.io/v1beta1';
 export const KMM_PREFLIGHT_API_VERSION = 'kmm.sigs.x-k8s.io/v1beta2';

@@ -6,7 +6,8 @@
 import * as z from 'zod';
 import { fingerprint } from '#core/signing/fingerprint.ts';
 import { KERNEL_ARCHES } from '#core/arch.ts';
-import { findingSchema } from '#core/findings.ts';
+import { findingSchema, type Finding } from '#core/findings.ts';
+import type { KernelEntry } from './entities.ts';
 
 export const NOTIFICATION_SCHEMA = 'dtk-pipeline.notification/v1';
 
@@ -145,4 +146,50 @@ export function signedBy(env: Readonly<Record<string, string>> | undefined, stat
   const cert = env?.['MODULE_SIGNING_CERT'];
   if (state !== 'succeeded' || !cert) return {};
   return { modulesSignedBy: fingerprint(Buffer.from(cert, 'base64')) };
+}
+
+/**
+ * The messages of each type, built in one place (the use cases say when, these
+ * say what); `describe` turns any of them into the SNS subject, body and attributes.
+ */
+
+/** `kernel.discovered`, once per kernel, from its record (`release` when the record lists none yet). */
+export function kernelDiscovered(entry: KernelEntry, release: string): Notification {
+  return {
+    schema: NOTIFICATION_SCHEMA,
+    id: `kernel.discovered:${entry.kernel}`,
+    time: entry.firstSeenAt,
+    type: 'kernel.discovered',
+    kernel: entry.kernel,
+    arch: entry.arch,
+    rhelVersion: entry.rhelVersion,
+    rtKernel: entry.rtKernel,
+    kernel64k: entry.kernel64k,
+    release: entry.releases[0] ?? release,
+    channels: entry.channels,
+    prerelease: entry.prerelease,
+    dtkImage: entry.dtkImages[0] ?? null,
+  };
+}
+
+/** `kernel.promoted`: a pre-release kernel now shipped by a GA `release`. */
+export function kernelPromoted(entry: KernelEntry, release: string, time: string): Notification {
+  return { schema: NOTIFICATION_SCHEMA, id: `kernel.promoted:${entry.kernel}`, time, type: 'kernel.promoted', kernel: entry.kernel, arch: entry.arch, release, channels: entry.channels };
+}
+
+/**
+ * `release.finding`: one finding of one release's payload on one arch; `payloadFailed`
+ * for the one failure that made the whole payload unusable.
+ */
+export function releaseFinding(release: { version: string; arch: string; payload: string }, finding: Finding, time: string, { payloadFailed = false }: { payloadFailed?: boolean } = {}): Notification {
+  return {
+    schema: NOTIFICATION_SCHEMA,
+    id: `release.finding:${release.payload}|${release.arch}|${finding.code}${payloadFailed ? '' : `|${finding.source ?? ''}`}`,
+    time,
+    type: 'release.finding',
+    release: release.version,
+    arch: release.arch,
+    payload: release.payload,
+    finding,
+  };
 }

@@ -11,7 +11,7 @@ import type { GraphClient, GraphFinding } from '#core/graph.ts';
 import { GraphError, channelsOf } from '#core/graph.ts';
 import type { ReleaseMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
-import type { PipelineStore } from './store.ts';
+import type { PipelineStore } from './ports.ts';
 
 /** A queued release not resolved after this long is queued again. */
 export const RECLAIM_AFTER_MS = 30 * 60 * 1000;

@@ -7,14 +7,14 @@
  * overwrites it (two changes published at once, in either order).
  */
 import { createHash } from 'node:crypto';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { buildCoverageIndex, type CoverageIndex } from './coverage.ts';
 import { renderCoveragePage } from './coverage-page.ts';
+import type { ObjectStore } from './ports.ts';
 import type { StatusSnapshot } from './status.ts';
 
 export interface PublishCoverageDeps {
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** The coverage bucket (`#aws/s3-object-store.ts` in AWS). */
+  readonly objects: ObjectStore;
   /** Key prefix (a folder) for both objects. @default - the bucket's root */
   readonly prefix?: string;
 }
@@ -52,40 +52,22 @@ export function coverageKey(prefix: string | undefined, name: string): string {
   return folder ? `${folder}/${name}` : name;
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
-}
-
-async function currentMetadata(deps: PublishCoverageDeps, key: string): Promise<Record<string, string> | undefined> {
-  try {
-    const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key }));
-    return head.Metadata ?? {};
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
 const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex');
 
 async function publishObject(deps: PublishCoverageDeps, object: CoverageObject, index: CoverageIndex): Promise<PublishedObject> {
   const key = coverageKey(deps.prefix, object.name);
   const contentSha256 = sha256(object.contentType, COVERAGE_CACHE_CONTROL, object.render({ ...index, generatedAt: '' }));
-  const current = await currentMetadata(deps, key);
+  const current = await deps.objects.metadata(key);
   if (current?.[HASH_METADATA] === contentSha256) return { key, outcome: 'unchanged', contentSha256 };
   const publishedAt = current?.[GENERATED_METADATA];
   if (publishedAt && publishedAt > index.generatedAt) return { key, outcome: 'stale', contentSha256 };
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: deps.bucket,
-      Key: key,
-      Body: object.render(index),
-      ContentType: object.contentType,
-      CacheControl: COVERAGE_CACHE_CONTROL,
-      Metadata: { [HASH_METADATA]: contentSha256, [GENERATED_METADATA]: index.generatedAt },
-    }),
-  );
+  await deps.objects.put({
+    key,
+    body: object.render(index),
+    contentType: object.contentType,
+    cacheControl: COVERAGE_CACHE_CONTROL,
+    metadata: { [HASH_METADATA]: contentSha256, [GENERATED_METADATA]: index.generatedAt },
+  });
   return { key, outcome: 'uploaded', contentSha256 };
 }
 

@@ -5,8 +5,9 @@
  */
 import type { BuildMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
-import type { BuildEntry, PipelineStore } from './store.ts';
-import { TERMINAL_BUILD_STATES } from './store.ts';
+import type { BuildEntry } from './entities.ts';
+import type { PipelineStore } from './ports.ts';
+import { TERMINAL_BUILD_STATES } from './entities.ts';
 
 export interface QueueBuildsResult {
   readonly queued: number;

@@ -17,7 +17,7 @@
  * lost before start-build read it); start-build ignores a build no longer queued.
  */
 import type { BuildService } from './ports.ts';
-import type { BuildEntry, BuildState } from './store.ts';
+import type { BuildEntry, BuildState } from './entities.ts';
 import { trackBuild, type TrackDeps } from './track-builds.ts';
 
 /** track-builds' dependencies (its `builds` is the builds queue), and CodeBuild. */

@@ -12,11 +12,12 @@ import type { BuildPlanConfig } from './build-plan.ts';
 import { kernelGroup, planDriverBuilds, planDtkBuild } from './build-plan.ts';
 import { driversOf } from './drivers.ts';
 import type { BuildMessage, KernelMessage } from './messages.ts';
-import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import { kernelDiscovered } from './notifications.ts';
 import { notifyIfPromoted } from './promotion.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
 import { queueBuilds } from './queue-builds.ts';
-import { buildKeyOf, FOLLOW_UP_BUILD_STATES, type KernelEntry, type PipelineStore } from './store.ts';
+import { buildKeyOf, FOLLOW_UP_BUILD_STATES, type KernelEntry } from './entities.ts';
+import type { PipelineStore } from './ports.ts';
 
 export interface RecordDeps {
   readonly store: PipelineStore;
@@ -93,21 +94,7 @@ export async function recordKernel(deps: RecordDeps, message: KernelMessage): Pr
   }
 
   if (!current.notifiedAt) {
-    await deps.notifier.publish({
-      schema: NOTIFICATION_SCHEMA,
-      id: `kernel.discovered:${current.kernel}`,
-      time: current.firstSeenAt,
-      type: 'kernel.discovered',
-      kernel: current.kernel,
-      arch: current.arch,
-      rhelVersion: current.rhelVersion,
-      rtKernel: current.rtKernel,
-      kernel64k: current.kernel64k,
-      release: current.releases[0] ?? message.release,
-      channels: current.channels,
-      prerelease: current.prerelease,
-      dtkImage: current.dtkImages[0] ?? null,
-    });
+    await deps.notifier.publish(kernelDiscovered(current, message.release));
     await deps.store.markKernelNotified(current.kernel, now);
   }
 

@@ -8,9 +8,10 @@
  */
 import { isUnusablePayload, type ReleaseResolver } from '#core/release-resolver.ts';
 import type { KernelMessage, ReleaseMessage } from './messages.ts';
-import { NOTIFICATION_SCHEMA } from './notifications.ts';
+import { releaseFinding } from './notifications.ts';
 import type { MessageQueue, Notifier } from './ports.ts';
-import type { PipelineStore, ReleaseEntry } from './store.ts';
+import type { PipelineStore } from './ports.ts';
+import type { ReleaseEntry } from './entities.ts';
 
 export interface ResolveDeps {
   readonly resolver: ReleaseResolver;
@@ -35,16 +36,7 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
   } catch (error) {
     if (!isUnusablePayload(error)) throw error; // transient: SQS retries, then dead-letters
     const failure = { code: 'resolve-failed' as const, message: (error as Error).message };
-    await deps.notifier.publish({
-      schema: NOTIFICATION_SCHEMA,
-      id: `release.finding:${message.payload}|${message.graphArch}|resolve-failed`,
-      time: now(),
-      type: 'release.finding',
-      release: message.version,
-      arch: message.graphArch,
-      payload: message.payload,
-      finding: failure,
-    });
+    await deps.notifier.publish(releaseFinding({ version: message.version, arch: message.graphArch, payload: message.payload }, failure, now(), { payloadFailed: true }));
     await deps.store.finishRelease({ ...base, state: 'failed', resolvedAt: now(), failure });
     return { outcome: 'unusable', kernelsQueued: 0 };
   }
@@ -63,16 +55,7 @@ export async function resolveRelease(deps: ResolveDeps, message: ReleaseMessage)
   await deps.kernels.send(queue);
   for (const release of releases) {
     for (const finding of release.findings) {
-      await deps.notifier.publish({
-        schema: NOTIFICATION_SCHEMA,
-        id: `release.finding:${message.payload}|${release.arch}|${finding.code}|${finding.source ?? ''}`,
-        time: now(),
-        type: 'release.finding',
-        release: release.version,
-        arch: release.arch,
-        payload: message.payload,
-        finding,
-      });
+      await deps.notifier.publish(releaseFinding({ version: release.version, arch: release.arch, payload: message.payload }, finding, now()));
     }
   }
   await deps.store.finishRelease({ ...base, channels: message.channels, state: 'resolved', resolvedAt: now(), releases });

@@ -8,7 +8,7 @@ import { BuildEnvError, parseBuildEnv } from '#core/builds/params.ts';
 import type { BuildMessage } from './messages.ts';
 import { buildFinished } from './notifications.ts';
 import type { BuildService, Notifier } from './ports.ts';
-import type { PipelineStore } from './store.ts';
+import type { PipelineStore } from './ports.ts';
 
 export interface StartDeps {
   readonly store: PipelineStore;

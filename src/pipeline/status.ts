@@ -6,7 +6,8 @@
 import { compareKernels } from '#core/kernel.ts';
 import { compareOpenShiftVersions } from '#core/versions.ts';
 import { driversOf, type Driver } from './drivers.ts';
-import type { BuildEntry, KernelEntry, PipelineStore, ReleaseEntry } from './store.ts';
+import type { BuildEntry, KernelEntry, ReleaseEntry } from './entities.ts';
+import type { PipelineStore } from './ports.ts';
 
 export interface StatusSnapshot {
   readonly generatedAt: string;

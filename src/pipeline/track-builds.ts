@@ -8,7 +8,7 @@ import { buildFinished, signedBy } from './notifications.ts';
 import { queueBuilds } from './queue-builds.ts';
 import { driversOf } from './drivers.ts';
 import type { RecordDeps } from './record-kernel.ts';
-import type { BuildEntry, BuildState } from './store.ts';
+import type { BuildEntry, BuildState } from './entities.ts';
 
 /** The same dependencies as record-kernel: both plan builds. */
 export type TrackDeps = Omit<RecordDeps, 'leaseMs'>;

@@ -13,7 +13,7 @@ import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_DEFINITION } from '#local/emulators.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
+import { DynamoPipelineStore } from '#aws/dynamo-store.ts';
 import { runCli } from '../support/cli.ts';
 import { kernelEntry } from '../support/entries.ts';
 

@@ -12,9 +12,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coverageIndexSchema } from '#pipeline/coverage.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
+import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { publishCoverage } from '#pipeline/publish-coverage.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
-import type { BuildEntry, KernelEntry } from '#pipeline/store.ts';
+import type { BuildEntry, KernelEntry } from '#pipeline/entities.ts';
 import { buildEntry, kernelEntry } from '../support/entries.ts';
 
 const BUCKET = 'coverage';
@@ -105,7 +106,7 @@ const putsUnder = (prefix: string) => puts.filter((p) => p.Key?.startsWith(prefi
 
 describe('publishCoverage', () => {
   it('writes coverage.json and index.html with their content types and a one-minute cache', async () => {
-    const { index, objects } = await publishCoverage({ s3, bucket: BUCKET, prefix: 'first/' }, snapshot());
+    const { index, objects } = await publishCoverage({ objects: new S3ObjectStore(s3, BUCKET), prefix: 'first/' }, snapshot());
 
     expect(objects.map((o) => [o.key, o.outcome])).toEqual([
       ['first/coverage.json', 'uploaded'],
@@ -123,7 +124,7 @@ describe('publishCoverage', () => {
   });
 
   it('uploads nothing when the content is unchanged, even from a newer snapshot', async () => {
-    const deps = { s3, bucket: BUCKET, prefix: 'same' };
+    const deps = { objects: new S3ObjectStore(s3, BUCKET), prefix: 'same' };
     await publishCoverage(deps, snapshot());
     const before = putsUnder('same/').length;
 
@@ -136,7 +137,7 @@ describe('publishCoverage', () => {
   });
 
   it('uploads a change, and never replaces it with an older snapshot', async () => {
-    const deps = { s3, bucket: BUCKET, prefix: 'changes' };
+    const deps = { objects: new S3ObjectStore(s3, BUCKET), prefix: 'changes' };
     const first = await publishCoverage(deps, snapshot('2025-02-01T12:00:00.000Z'));
     const changed = [...snapshot().builds.filter((b) => b.target !== 'driver:gpu' || b.kernel !== K.old), build('driver:gpu', K.old, 'succeeded')];
 
@@ -161,7 +162,7 @@ describe('the coverage page in headless Chromium', () => {
   const visibleRows = () => page.locator('#kernels tbody tr:visible').count();
 
   beforeAll(async () => {
-    await publishCoverage({ s3, bucket: BUCKET, prefix: 'site' }, snapshot());
+    await publishCoverage({ objects: new S3ObjectStore(s3, BUCKET), prefix: 'site' }, snapshot());
     profile = await mkdtemp(join(tmpdir(), 'coverage-chromium-'));
     context = await chromium.launchPersistentContext(join(profile, 'user-data'), {
       executablePath: CHROMIUM,

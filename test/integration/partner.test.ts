@@ -6,7 +6,7 @@
  * with SNS filter policies receive exactly the messages they asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsQueue } from '#pipeline/aws.ts';
+import { SqsQueue } from '#aws/sqs-queue.ts';
 import { backfill } from '#pipeline/backfill.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';

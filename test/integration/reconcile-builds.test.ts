@@ -12,10 +12,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildRunner, type RunningBuildRunner } from '#local/build-runner.ts';
 import { REGION, startEmulators, TABLE_DEFINITION, type Emulators } from '#local/emulators.ts';
-import { CodeBuildService, SnsNotifier, SqsQueue } from '#pipeline/aws.ts';
+import { CodeBuildService } from '#aws/codebuild.ts';
+import { SnsNotifier } from '#aws/sns-notifier.ts';
+import { SqsQueue } from '#aws/sqs-queue.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
 import { reconcileBuilds, type ReconcileDeps } from '#pipeline/reconcile-builds.ts';
-import { DynamoPipelineStore, type BuildEntry } from '#pipeline/store.ts';
+import { DynamoPipelineStore } from '#aws/dynamo-store.ts';
+import type { BuildEntry } from '#pipeline/entities.ts';
 import { reportsPushed } from '../support/pipeline-harness.ts';
 
 /** Project names of the stand-in (what a template's BUILD_PROJECTS would name). */

@@ -2,7 +2,7 @@
  * Table records for tests of the read side (status snapshot, coverage index):
  * realistic defaults, each field overridable.
  */
-import type { BuildEntry, KernelEntry } from '#pipeline/store.ts';
+import type { BuildEntry, KernelEntry } from '#pipeline/entities.ts';
 
 export function kernelEntry(name: string, fields: Partial<KernelEntry> = {}): KernelEntry {
   const releases = fields.releases ?? ['4.16.3'];

@@ -13,7 +13,7 @@ import { REGION, startEmulators, type EmulatorOptions, type Emulators } from '#l
 import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
 import type { CfnTemplate } from '#local/template.ts';
 import { notificationSchema, type Notification } from '#pipeline/notifications.ts';
-import { DynamoPipelineStore } from '#pipeline/store.ts';
+import { DynamoPipelineStore } from '#aws/dynamo-store.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
 

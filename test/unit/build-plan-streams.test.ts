@@ -8,7 +8,7 @@ import { BuildEnvError, parseBuildEnv } from '#core/builds/params.ts';
 import { parseKernel } from '#core/kernel.ts';
 import { planDriverBuilds, planDtkBuild, type BuildPlanConfig } from '#pipeline/build-plan.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
-import type { KernelEntry } from '#pipeline/store.ts';
+import type { KernelEntry } from '#pipeline/entities.ts';
 
 const NOW = '2026-06-10T00:00:00.000Z';
 const UBI10 = `registry.access.redhat.com/ubi10/ubi@sha256:${'1'.repeat(64)}`;

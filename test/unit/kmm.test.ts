@@ -6,7 +6,7 @@ import type { KernelStream, ResolvedRelease } from '#core/release-record.ts';
 import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
 import { kmmModule, kmmPreflight, toYaml, type KmmModule } from '#pipeline/kmm.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
-import type { BuildEntry, BuildState, ReleaseEntry } from '#pipeline/store.ts';
+import type { BuildEntry, BuildState, ReleaseEntry } from '#pipeline/entities.ts';
 
 // ---------------------------------------------------------------------------
 // The KMM CRD fields these manifests rely on, transcribed from KMM's API types

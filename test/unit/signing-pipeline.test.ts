@@ -11,7 +11,7 @@ import { PemSigner } from '#core/signing/signer.ts';
 import { planDriverBuilds } from '#pipeline/build-plan.ts';
 import { buildFinished, notificationSchema } from '#pipeline/notifications.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
-import type { KernelEntry } from '#pipeline/store.ts';
+import type { KernelEntry } from '#pipeline/entities.ts';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 let pem: string;

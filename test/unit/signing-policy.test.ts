@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { imagePolicyFlagsSchema, runImagePolicy } from '#cli/signing-command.ts';
 import { clusterImagePolicy } from '#core/signing/image-policy.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
-import type { PipelineStore } from '#pipeline/store.ts';
+import type { PipelineStore } from '#pipeline/ports.ts';
 
 const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
 let dir: string;

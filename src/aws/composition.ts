@@ -1,7 +1,7 @@
 /**
  * The composition root: what each function is made of, from its parsed
  * configuration (src/pipeline/config.ts) and its runtime (SDK clients, logger,
- * metrics; src/pipeline/lambda.ts). In AWS `coldStart` does this once per
+ * metrics; src/aws/lambda.ts). In AWS `coldStart` does this once per
  * container, on the first invocation; the local cloud does it once per function
  * with the template's environment and its own clients. No module reads the
  * environment or makes a client at import.
@@ -9,15 +9,19 @@
 import { GraphClient } from '#core/graph.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { ReleaseResolver } from '#core/release-resolver.ts';
-import { CodeBuildService, loadPullSecret, SnsNotifier, SqsQueue } from './aws.ts';
-import { planConfig, readFunctionEnv, type FunctionEnv, type FunctionName } from './config.ts';
-import { lambdaRuntime, USER_AGENT, type FunctionRuntime } from './lambda.ts';
-import type { BuildMessage, KernelMessage, ReleaseMessage } from './messages.ts';
-import type { RecordDeps } from './record-kernel.ts';
-import type { ResolveDeps } from './resolve-release.ts';
-import type { StartDeps } from './start-build.ts';
-import { DynamoPipelineStore } from './store.ts';
-import type { TrackDeps } from './track-builds.ts';
+import { CodeBuildService } from './codebuild.ts';
+import { DynamoPipelineStore } from './dynamo-store.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+import { loadPullSecret } from './secrets.ts';
+import { SnsNotifier } from './sns-notifier.ts';
+import { SqsQueue } from './sqs-queue.ts';
+import { planConfig, readFunctionEnv, type FunctionEnv, type FunctionName } from '#pipeline/config.ts';
+import { lambdaRuntime, USER_AGENT, type FunctionRuntime } from '#aws/lambda.ts';
+import type { BuildMessage, KernelMessage, ReleaseMessage } from '#pipeline/messages.ts';
+import type { RecordDeps } from '#pipeline/record-kernel.ts';
+import type { ResolveDeps } from '#pipeline/resolve-release.ts';
+import type { StartDeps } from '#pipeline/start-build.ts';
+import type { TrackDeps } from '#pipeline/track-builds.ts';
 
 const store = (env: { TABLE_NAME: string }, rt: FunctionRuntime) => new DynamoPipelineStore(rt.clients.dynamo(), env.TABLE_NAME);
 const notifier = (env: { TOPIC_ARN: string }, rt: FunctionRuntime) => new SnsNotifier(rt.clients.sns(), env.TOPIC_ARN);
@@ -86,7 +90,7 @@ export const compose = {
   }),
   'publish-coverage': (env: FunctionEnv<'publish-coverage'>, rt: FunctionRuntime) => ({
     store: store(env, rt),
-    target: { s3: rt.clients.s3(), bucket: env.COVERAGE_BUCKET, prefix: env.COVERAGE_PREFIX },
+    target: { objects: new S3ObjectStore(rt.clients.s3(), env.COVERAGE_BUCKET), prefix: env.COVERAGE_PREFIX },
     logger: rt.logger,
   }),
 } satisfies { readonly [F in FunctionName]: (env: FunctionEnv<F>, rt: FunctionRuntime) => unknown };

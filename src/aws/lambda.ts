@@ -20,7 +20,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
-import { METRICS_NAMESPACE, type METRICS } from './config.ts';
+import { METRICS_NAMESPACE, type METRICS } from '#pipeline/config.ts';
 
 export const USER_AGENT = 'driver-toolkit-pipeline';
 
