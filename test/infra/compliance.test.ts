@@ -23,16 +23,19 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings).toEqual([]);
   });
 
-  it('acknowledges only wildcard-permission (IAM5) and runtime-version (L1) findings, each with a reason', () => {
+  it('acknowledges only wildcard-permission (IAM5), runtime-version (L1) and builder-image (CB5, the DTK and driver projects only) findings, each with a reason', () => {
     const acknowledged = stack.node
       .findAll()
       .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
       .flatMap((m) => Object.entries(m.data as Record<string, string>));
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const [id, reason] of acknowledged) {
-      expect(id).toMatch(/^Annotation::AwsSolutions-(?:L1|IAM5\[(?:Action|Resource)::.+\])$/);
+      expect(id).toMatch(/^Annotation::AwsSolutions-(?:L1|CB5|IAM5\[(?:Action|Resource)::.+\])$/);
       expect(reason.length).toBeGreaterThan(40);
     }
+    // The custom builder image is accepted on the four buildah projects, not on the join.
+    const cb5 = stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY && 'Annotation::AwsSolutions-CB5' in (m.data as object)));
+    expect(cb5.map((c) => c.node.path).sort()).toEqual(['Dtk', 'Driver'].flatMap((k) => ['Aarch64', 'X86_64'].map((a) => `DriverToolkitPipeline/Builds/${k}${a}/Resource`)).sort());
     // The Lambda roles accept no Resource::* and no service-wide action.
     expect(acknowledged.map(([id]) => id).filter((id) => /Resource::\*\]|Action::[a-z0-9-]+:\*\]/.test(id))).toEqual([]);
   });
