@@ -26,8 +26,9 @@ describe('RHEL 10 Tech Preview and OKD in the pipeline', () => {
     const okd = await h.store.getKernel('6.12.0-224.el10.x86_64');
     expect(okd).toMatchObject({ stream: 'stream-coreos', rhelVersion: '10', releases: ['4.22.0-okd-scos.2'], channels: ['stable-scos-4'] });
 
+    const dtkX86 = h.pipeline.plan.projects.dtk.x86_64; // the template's project name
     const started = h.runner.builds.map((b) => `${b.project} ${b.env['KERNEL']}`).sort();
-    expect(started).toEqual(['dtk-x86_64 5.14.0-570.88.1.el9_6.x86_64', 'dtk-x86_64 6.12.0-124.31.1.el10_1.x86_64']);
+    expect(started).toEqual([`${dtkX86} 5.14.0-570.88.1.el9_6.x86_64`, `${dtkX86} 6.12.0-124.31.1.el10_1.x86_64`]);
     expect(h.runner.builds.find((b) => b.env['KERNEL']?.startsWith('6.12.0-124'))?.env['UBI_IMAGE']).toMatch(/ubi10/);
 
     const okdDtks = (await h.store.listBuilds()).filter((b) => b.kind === 'dtk' && /\.el(9|10)\.x86_64$/.test(b.kernel));
