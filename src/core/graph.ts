@@ -23,7 +23,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { contentDecoder } from './http/transport.ts';
 import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
@@ -307,14 +307,7 @@ export class GraphClient {
     });
     const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     // zlib's decoders are bounded by `collect` above: they stop when it errors.
-    const decoder: Transform | undefined =
-      encoding === 'gzip' || encoding === 'x-gzip'
-        ? createGunzip()
-        : encoding === 'deflate'
-          ? createInflate()
-          : encoding === 'br'
-            ? createBrotliDecompress()
-            : undefined;
+    const decoder: Transform | undefined = encoding === 'identity' || encoding === '' ? undefined : contentDecoder(encoding);
     if (!decoder && encoding !== 'identity' && encoding !== '') {
       res.destroy();
       throw new GraphError(`${where} sent a body in an encoding this client does not read (${printable(encoding, 32)})`);

@@ -377,14 +377,7 @@ export class HttpTransport {
     }
     let source: Readable = raw.body;
     if (encoding !== 'identity') {
-      const decoder =
-        encoding === 'gzip' || encoding === 'x-gzip'
-          ? createGunzip()
-          : encoding === 'deflate'
-            ? createInflate()
-            : encoding === 'br'
-              ? createBrotliDecompress()
-              : undefined;
+      const decoder = contentDecoder(encoding);
       if (decoder === undefined) {
         raw.body.destroy();
         throw this.#makeError(`response from ${redactUrl(raw.url)} has an unsupported Content-Encoding`, { status: raw.status, url: raw.url });
@@ -508,4 +501,12 @@ export class HttpTransport {
       req.end(request.body);
     });
   }
+}
+
+/** A decoder for a `Content-Encoding` (lower-cased), or undefined for one this client does not read. */
+export function contentDecoder(encoding: string): Transform | undefined {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return createGunzip();
+  if (encoding === 'deflate') return createInflate();
+  if (encoding === 'br') return createBrotliDecompress();
+  return undefined;
 }
