@@ -28,6 +28,8 @@ export interface LocalPipelineOptions {
   readonly runner: RunningBuildRunner;
   /** Events the runner reported (the runner's onEvent should push here). */
   readonly events: CodeBuildStateChangeEvent[];
+  /** Called once an event of `events` has been delivered to every rule it matches (a durable run lets it go then). @default - nothing */
+  readonly onEventDelivered?: (event: CodeBuildStateChangeEvent) => void;
   readonly graphUrl: string;
   /** Channels another graph serves (OKD's): channel → graph URL. @default {} */
   readonly channelGraphs?: Readonly<Record<string, string>>;
@@ -173,7 +175,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     codebuildEndpoint: options.runner.endpoint,
     // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
     // earlier (killed) run's builds, so every build in flight at a tick is asked about.
-    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' },
+    // Likewise a release claimed by an earlier run and still queued is queued again.
+    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0', RELEASE_RECLAIM_MINUTES: '0' },
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
@@ -262,7 +265,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         while (options.events.length > 0) {
           progressed = true;
           stats.buildEvents++;
-          await cloud.putEvent(options.events.shift() as unknown as Record<string, unknown>);
+          const event = options.events[0]!;
+          await cloud.putEvent(event as unknown as Record<string, unknown>);
+          options.events.shift();
+          options.onEventDelivered?.(event);
         }
         if (progressed) continue;
         await options.runner.idle();
