@@ -204,6 +204,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       runner,
       events,
       onEventDelivered: (e) => journal.del(EVENTS, e.id),
+      // Whatever an earlier run claimed and did not resolve is older than any timeout by now.
+      releaseReclaimMinutes: 0,
       graphUrl,
       // OKD channels are read from OKD's own graph, beside OpenShift's.
       channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),

@@ -50,6 +50,12 @@ export interface LocalPipelineOptions {
    * @default - synthesized here from cdk.json's config with the run's values
    */
   readonly template?: CfnTemplate;
+  /**
+   * Minutes after which poll-releases queues again a release claimed and still queued. The CLI's local
+   * run gives 0: a new run comes later than any timeout, so a claim left by an earlier (killed) run is stale.
+   * @default - the template's (the releases queue's visibility timeout)
+   */
+  readonly releaseReclaimMinutes?: number;
   /** Changes the synthesized template before it runs (tests break it on purpose). */
   readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
 }
@@ -175,8 +181,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     codebuildEndpoint: options.runner.endpoint,
     // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
     // earlier (killed) run's builds, so every build in flight at a tick is asked about.
-    // Likewise a release claimed by an earlier run and still queued is queued again.
-    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0', RELEASE_RECLAIM_MINUTES: '0' },
+    timeOverrides: {
+      RECONCILE_MARGIN_MINUTES: '0',
+      BUILD_TIMEOUTS: 'every project: 0',
+      ...(options.releaseReclaimMinutes === undefined ? {} : { RELEASE_RECLAIM_MINUTES: String(options.releaseReclaimMinutes) }),
+    },
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
