@@ -228,7 +228,15 @@ log "pushed $target_ref@$digest in $((t2 - t1)) ms"
 repository="${target_ref%:*}"
 sign_pushed_image "$repository" "$digest"
 sbom_args=(--kernel "$kernel" --modules-prefix "opt/lib/modules/$kernel")
-[[ "$dtk_image" == *@sha256:* ]] && sbom_args+=(--dtk-image "$dtk_image")
+if [[ "$dtk_image" == *@sha256:* ]]; then
+  sbom_args+=(--dtk-image "$dtk_image")
+else
+  # A DTK named by tag: the digest of the manifest this build pulled and built FROM.
+  dtk_digest="$("${buildah_cmd[@]}" inspect --type image --format '{{.FromImageDigest}}' "$dtk_image" 2>/dev/null || true)"
+  dtk_name="$dtk_image"
+  [[ "${dtk_name##*/}" == *:* ]] && dtk_name="${dtk_name%:*}"
+  [[ "$dtk_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--dtk-image "$dtk_name@$dtk_digest")
+fi
 [[ -n "$base_name" && "$base_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--base-image "$base_name@$base_digest")
 if [[ "$source_kind" == git && "$git_url" == https://* ]]; then
   sbom_args+=(--source-url "$git_url" --source-commit "$(git -C "$work/src" rev-parse HEAD)")

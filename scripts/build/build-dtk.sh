@@ -84,7 +84,8 @@ buildah_cmd=(buildah --storage-driver "$storage_driver")
 set_auth_args
 
 # A DTK pushed earlier (its tag exists) gets its signature (when a key is configured) and
-# its SBOM when missing; both are idempotent, and the SBOM is read from the image's labels.
+# its SBOM when missing; both are idempotent, and the SBOM is read from the image's
+# labels and annotations.
 complete_existing_dtk() {
   sign_pushed_image "$1" "$2"
   attach_sbom dtk "$1" "$2" --existing --kernel "$kernel"
@@ -123,6 +124,9 @@ digest="$(cat "$work/digest")"
 log "pushed $target_ref@$digest in $((t2 - t1)) ms"
 sign_pushed_image "${target_ref%:*}" "$digest"
 # Its SBOM (kernel, UBI base by digest, this pipeline's source and revision, build id),
-# from the labels the build wrote; signed like the image, or logged as unsigned.
-attach_sbom dtk "${target_ref%:*}" "$digest" --kernel "$kernel"
+# signed like the image, or logged as unsigned.
+sbom_args=(--kernel "$kernel" --base-image "$ubi_image")
+if [[ -n "${SOURCE_URL:-}" ]]; then sbom_args+=(--source-url "$SOURCE_URL"); fi
+if [[ -n "${SOURCE_REVISION:-}" ]]; then sbom_args+=(--source-commit "$SOURCE_REVISION"); fi
+attach_sbom dtk "${target_ref%:*}" "$digest" "${sbom_args[@]}"
 write_result pushed "$digest"

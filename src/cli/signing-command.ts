@@ -252,8 +252,8 @@ export const sbomFlagsSchema = z
     modulesPrefix: z.string().regex(/^[A-Za-z0-9._/+-]{0,255}$/).default(''),
     dtkImage: pinned('--dtk-image'),
     baseImage: pinned('--base-image'),
-    sourceUrl: z.string().regex(/^https:\/\/[A-Za-z0-9./~_:-]+$/, { error: '--source-url must be an https URL' }).optional(),
-    sourceCommit: z.string().regex(/^[a-f0-9]{40}$/, { error: '--source-commit must be a full 40-hex commit id' }).optional(),
+    sourceUrl: z.string().regex(/^https:\/\/[A-Za-z0-9./~%_:-]+$/, { error: '--source-url must be an https URL' }).optional(),
+    sourceCommit: z.string().regex(/^[a-f0-9]{7,64}$/, { error: '--source-commit must be a git commit id (7 to 64 lowercase hex)' }).optional(),
     buildId: z.string().regex(/^[A-Za-z0-9:._/-]{1,256}$/, { error: '--build-id has characters outside [A-Za-z0-9:._/-]' }).optional(),
     kmsKeyId: z.string().min(1).optional(),
     keySecret: z.string().min(1).optional(),
@@ -288,11 +288,15 @@ const nameWithoutTag = (name: string): string => {
 };
 
 /**
- * The SBOM document of a driver or DTK image: the build's flags first, then what the
- * image holds (labels, annotations): for an image pushed earlier that is all there is.
+ * The SBOM document of a driver or DTK image. A build that pushed the image names what
+ * it used in flags, and only those are written. For an image pushed earlier
+ * (`--existing`) the image's own labels and annotations are all there is: its base
+ * (buildah's `org.opencontainers.image.base.*` annotations), the DTK (our label), and
+ * the source only when both the source and revision labels are there (a revision label
+ * alone may be inherited from the base image, e.g. UBI's own build commit).
  */
 async function imageSbom(client: RegistryClient, image: PinnedImage, flags: SbomFlags): Promise<{ document: Buffer; summary: string }> {
-  const facts = await imageFacts(client, image);
+  const facts = flags.existing ? await imageFacts(client, image) : {};
   const kind = flags.kind === 'dtk' ? 'dtk' : 'driver';
   // Read only when the image has no SBOM yet: a build may look first (`sbom find`) and
   // mount the image only when it must.
@@ -305,8 +309,9 @@ async function imageSbom(client: RegistryClient, image: PinnedImage, flags: Sbom
   const baseImage =
     flags.baseImage ?? (baseName && baseDigest && /^sha256:[a-f0-9]{64}$/.test(baseDigest) ? `${nameWithoutTag(baseName.replace(/@sha256:[a-f0-9]{64}$/, ''))}@${baseDigest}` : undefined);
   const dtkImage = kind === 'driver' ? (flags.dtkImage ?? pinnedOr(facts[LABEL.dtk])) : undefined;
-  const sourceUrl = flags.sourceUrl ?? (/^https:\/\/\S+$/.test(facts[LABEL.source] ?? '') ? facts[LABEL.source] : undefined);
-  const revision = facts[LABEL.revision];
+  const labelled = /^https:\/\/\S+$/.test(facts[LABEL.source] ?? '') && facts[LABEL.revision] !== undefined;
+  const sourceUrl = flags.sourceUrl ?? (labelled ? facts[LABEL.source] : undefined);
+  const revision = labelled ? facts[LABEL.revision] : undefined;
   const sourceCommit = flags.sourceCommit ?? (revision !== undefined && /^[a-f0-9]{40}$/.test(revision) ? revision : undefined);
   const sourceRef = sourceCommit === undefined && revision !== undefined && /^[A-Za-z0-9._/-]{1,128}$/.test(revision) ? revision : undefined;
   const document = buildSbom({

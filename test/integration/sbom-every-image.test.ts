@@ -34,7 +34,7 @@ import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag, readArtifactDocument } from '
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
 import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
+import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
 import { cyclonedxValidator } from '../support/cyclonedx.ts';
 import { pullImage } from '../support/image-files.ts';
@@ -168,6 +168,10 @@ describe('build-driver.sh: every pushed driver image gets its SBOM', () => {
     expect(sbom.bom.metadata.component.version).toBe(digest);
     expect(prop(sbom.bom.metadata.properties, 'dtk-pipeline:build-id')).toBe('driver-x86_64:first');
     expect(prop(sbom.bom.metadata.properties, 'dtk-pipeline:kernel')).toBe(world.kernel);
+    // The DTK (named by tag here) is pinned by the digest of the image the build used.
+    const dtkDigest = (await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageDigest}}', world.dtkImage])).trim();
+    expect(dtkDigest).toMatch(SHA);
+    expect(sbom.bom.components.find((c) => c['bom-ref'] === 'driver-toolkit')).toMatchObject({ name: world.dtkImage.replace(/:[^/:]+$/, ''), version: dtkDigest });
     expect(sbom.bom.components.find((c) => c['bom-ref'] === `file:opt/lib/modules/${world.kernel}/extra/dtk_example.ko`)?.hashes?.[0]?.content).toBe(
       createHash('sha256').update(ko).digest('hex'),
     );

@@ -336,7 +336,7 @@ export class RegistryClient implements ImageSource {
   /**
    * The referrers of a manifest (`GET /v2/<repo>/referrers/<digest>`, distribution spec
    * 1.1), following `Link: <…>; rel="next"` pages, or `undefined` when the registry
-   * answers 404: it has no referrers API (a registry that has one answers 200 with an
+   * answers 404 (or 405/501): it has no referrers API (a registry that has one answers 200 with an
    * OCI index, empty when nothing refers to the digest), and clients fall back to the
    * tag schema. `artifactType` is sent as the spec's filter, and applied here as well
    * (a registry may ignore it).
@@ -353,7 +353,9 @@ export class RegistryClient implements ImageSource {
         { method: 'GET', path: '', url, accept: MEDIA_TYPES.ociIndex, followRedirects: false },
         this.#transport.buffered({ maxBytes: MAX_MANIFEST_BYTES }),
       );
-      if (res.status === 404 && page === 0) return undefined;
+      // 404 is the spec's "no referrers API"; 405 and 501 are what some servers send for
+      // an endpoint they do not implement: the same answer.
+      if ((res.status === 404 || res.status === 405 || res.status === 501) && page === 0) return undefined;
       if (res.status !== 200) {
         throw new RegistryError(`GET referrers of ${formatImageReference(ref)} failed: HTTP ${res.status}${registryErrorCodes(res.body)}`, { status: res.status, url: res.url });
       }
