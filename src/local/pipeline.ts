@@ -50,7 +50,18 @@ export interface LocalPipelineOptions {
   readonly template?: CfnTemplate;
   /** Changes the synthesized template before it runs (tests break it on purpose). */
   readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
+  /**
+   * Function variables replaced to compress time (see `LocalCloudOptions.timeOverrides`); `{}` keeps the template's.
+   * @default COMPRESSED_TIME: no reconcile margin and a zero timeout for every project
+   */
+  readonly timeOverrides?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Time is compressed in a local run: the stand-in's builds take seconds, and a new local run's runner knows none
+ * of an earlier (killed) run's builds, so every build in flight at a tick is asked about.
+ */
+export const COMPRESSED_TIME: Readonly<Record<string, string>> = { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' };
 
 /** Builds are not real DTK builds locally; these name UBI images the way the deploy config pins them. */
 export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
@@ -171,9 +182,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     template,
     emulators,
     codebuildEndpoint: options.runner.endpoint,
-    // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
-    // earlier (killed) run's builds, so every build in flight at a tick is asked about.
-    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' },
+    timeOverrides: options.timeOverrides ?? COMPRESSED_TIME,
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
