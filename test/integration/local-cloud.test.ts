@@ -133,6 +133,8 @@ describe('IAM', () => {
           // The table stream (filtered as its mapping says) reaches publish-coverage, which writes the bucket.
           'PublishCoverage/Role dynamodb:Scan',
           'PublishCoverage/Role s3:PutObject',
+          // The first publish finds no index yet: S3 answers 404 because the role may list the bucket.
+          'PublishCoverage/Role s3:ListBucket',
           'RecordKernel/Role kms:GenerateDataKey',
           // cdk.json's example driver builds on both arches; its project secrets are read under the project's role.
           'Builds/DriverAarch64/Role secretsmanager:GetSecretValue',

@@ -1,12 +1,16 @@
 /**
- * reconcile-builds as the stack deploys it: the function the synthesized template
+ * The scheduled functions as the stack deploys them. reconcile-builds: the function the synthesized template
  * defines (handler, environment with the projects' real timeouts, the margin),
  * composed by the local cloud, every AWS call checked against its role by the IAM
  * evaluator. Builds of every project are stuck as started or in progress past their
  * project's timeout plus the margin; CodeBuild (the stand-in) knows one, which
  * finished while its state-change event was lost, and not the others.
+ * poll-releases: a release claimed by a poll that died before sending it is queued
+ * again by a later poll once the claim is stale.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -18,7 +22,8 @@ import { CREDENTIALS, REGION, startEmulators, type Emulators } from '#local/emul
 import { startLocalPipeline, type LocalPipeline } from '#local/pipeline.ts';
 import { DynamoPipelineStore } from '#aws/dynamo-store.ts';
 import type { BuildEntry } from '#pipeline/entities.ts';
-import type { BuildMessage } from '#pipeline/messages.ts';
+import type { BuildMessage, ReleaseMessage } from '#pipeline/messages.ts';
+import type { PollResult } from '#pipeline/poll-releases.ts';
 import type { ReconcileResult } from '#pipeline/reconcile-builds.ts';
 import { reportsPushed } from '../support/pipeline-harness.ts';
 
@@ -28,8 +33,12 @@ let emulators: Emulators;
 let runner: RunningBuildRunner;
 let pipeline: LocalPipeline;
 let store: DynamoPipelineStore;
+let graph: Server;
 
 beforeAll(async () => {
+  // An update graph with no releases (what poll-releases reads when nothing is new).
+  graph = createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ nodes: [], edges: [] }))).listen(0, '127.0.0.1');
+  await once(graph, 'listening');
   emulators = await startEmulators();
   // CodeBuild finishes every build; the state-change events are lost (nobody delivers them).
   runner = await startBuildRunner({ onEvent: () => {}, executor: reportsPushed });
@@ -37,8 +46,7 @@ beforeAll(async () => {
     emulators,
     runner,
     events: [],
-    // Nothing here polls: the graph is never read.
-    graphUrl: 'http://127.0.0.1:9/graph',
+    graphUrl: `http://127.0.0.1:${(graph.address() as { port: number }).port}/graph`,
     pullSecret: JSON.stringify({ auths: {} }),
     channels: ['stable-4.18'],
     arches: ['amd64'],
@@ -56,6 +64,7 @@ afterAll(async () => {
   pipeline?.stop();
   await runner?.stop();
   await emulators?.stop();
+  graph?.close();
 });
 
 const ago = (minutes: number) => new Date(Date.now() - minutes * MINUTE).toISOString();
@@ -103,22 +112,22 @@ async function startInCodeBuild(entry: BuildEntry): Promise<string> {
   }
 }
 
-/** The template's reconcile-builds, invoked as its schedule rule invokes it. */
-async function reconcile(): Promise<ReconcileResult> {
-  const fn = pipeline.cloud.functions.find((f) => f.name === 'reconcile-builds');
-  if (!fn) throw new Error('the template defines no reconcile-builds function');
+/** The template's function `name`, invoked as its schedule rule invokes it. */
+async function scheduled<R>(name: 'reconcile-builds' | 'poll-releases'): Promise<R> {
+  const fn = pipeline.cloud.functions.find((f) => f.name === name);
+  if (!fn) throw new Error(`the template defines no ${name} function`);
   const rule = pipeline.cloud.rules.find((r) => r.schedule && r.targets.some((t) => t.fn === fn));
-  expect(rule, 'a schedule rule targets reconcile-builds').toBeDefined();
+  expect(rule, `a schedule rule targets ${name}`).toBeDefined();
   const event = { 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [`arn:aws:events:${REGION}:000000000000:rule/${rule!.logicalId}`], detail: {} };
-  return (await fn.invoke(event, { functionName: fn.logicalId, awsRequestId: randomUUID() } as Context)) as ReconcileResult;
+  return (await fn.invoke(event, { functionName: fn.logicalId, awsRequestId: randomUUID() } as Context)) as R;
 }
+const reconcile = () => scheduled<ReconcileResult>('reconcile-builds');
 
-async function queuedKeys(): Promise<string[]> {
-  const { Messages = [] } = await pipeline.sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: pipeline.queues.builds.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 3600 }),
-  );
-  return Messages.map((m) => (JSON.parse(m.Body ?? '{}') as BuildMessage).buildKey).sort();
+async function received<M>(queueUrl: string): Promise<M[]> {
+  const { Messages = [] } = await pipeline.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 3600 }));
+  return Messages.map((m) => JSON.parse(m.Body ?? '{}') as M);
 }
+const queuedKeys = async () => (await received<BuildMessage>(pipeline.queues.builds.url)).map((m) => m.buildKey).sort();
 
 describe('reconcile-builds in the template-driven local cloud', () => {
   it('records a lost build CodeBuild knows, re-queues the ones it does not once, and leaves builds within their timeout alone, each call allowed by its role', async () => {
@@ -169,5 +178,23 @@ describe('reconcile-builds in the template-driven local cloud', () => {
     expect(new Set(calls.map((c) => c.action))).toEqual(
       new Set(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'codebuild:BatchGetBuilds', 'sqs:SendMessage', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']),
     );
+  });
+});
+
+describe('poll-releases in the template-driven local cloud', () => {
+  it('queues again, once, a release whose claim went stale before its message was sent, under its role', async () => {
+    const payload = `quay.io/openshift-release-dev/ocp-release@sha256:${'b'.repeat(64)}`;
+    // Claimed an hour ago by a poll that died before sending it; the graph no longer changes.
+    expect(await store.claimRelease({ payload, graphArch: 'amd64', version: '4.18.7', channels: ['stable-4.18'], state: 'queued', queuedAt: ago(60) })).toEqual({ claimed: true });
+
+    const first = await scheduled<PollResult>('poll-releases');
+    expect(first).toMatchObject({ graphErrors: [], releasesQueued: 0, releasesRequeued: 1 });
+    expect(await received<ReleaseMessage>(pipeline.queues.releases.url)).toEqual([{ version: '4.18.7', payload, graphArch: 'amd64', channels: ['stable-4.18'] }]);
+    const second = await scheduled<PollResult>('poll-releases');
+    expect(second).toMatchObject({ releasesRequeued: 0 });
+
+    const calls = pipeline.cloud.iam.calls.filter((c) => c.rolePath === 'PollReleases/Role');
+    expect(calls.filter((c) => c.action === 'dynamodb:UpdateItem').map((c) => c.allowed)).toEqual([true]);
+    expect(pipeline.cloud.iam.denials).toEqual([]);
   });
 });
