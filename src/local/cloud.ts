@@ -15,6 +15,7 @@
  * consumes.
  */
 import { randomUUID } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -28,7 +29,7 @@ import { ACCOUNT, CREDENTIALS, REGION } from './emulators.ts';
 import { createLocalFunction, functionOfEntry, type Invoke } from './handlers.ts';
 import { AccessDeniedError, enforceIam, evaluate, IamRecorder, type PolicyDocument, type Principal, type Resources } from './iam.ts';
 import type { CfnResource, CfnTemplate } from './template.ts';
-import { STACK_NAME } from './template.ts';
+import { repositoryRoot, STACK_NAME } from './template.ts';
 
 export class TemplateError extends Error {
   constructor(message: string) {
@@ -409,7 +410,9 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     topic: new Set([topic.arn]),
     bucket: new Set(ofType('AWS::S3::Bucket').map(([id]) => attrs.get(id)!.Ref!)),
   };
-  const iam = new IamRecorder(options.iamRecordDir ?? process.env['DTK_IAM_RECORD_DIR']);
+  // A relative directory is the repository's (where `npm run iam:report` reads), whatever the run's working directory.
+  const recordDir = options.iamRecordDir ?? process.env['DTK_IAM_RECORD_DIR'];
+  const iam = new IamRecorder(recordDir && !isAbsolute(recordDir) ? join(repositoryRoot(), recordDir) : recordDir);
   /** Keys written since the table stream was last delivered (the stream is KEYS_ONLY). */
   const streamChanges: StreamChange[] = [];
   const metrics: { fn: string; name: MetricName; value: number }[] = [];
