@@ -161,6 +161,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const projects: BuildProjects = { dtk: {}, driver: {}, join: '' };
   let executor: BuildExecutor = async () => simulate('a live run has no registry of its own to push to');
   let registryClient: RegistryClient | undefined;
+  let pushAuth: string | undefined;
   if (world) {
     // The scripts push to the offline world's registry with its push credentials.
     const push = world.tokenService.pushCredentials();
@@ -169,11 +170,11 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     const auth = JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${push.username}:${push.password}`).toString('base64') } } });
     await mkdir(buildsDir, { recursive: true });
     await writeFile(authFile, auth, { mode: 0o600 });
+    pushAuth = auth;
     registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile), insecureRegistries: world.insecureRegistries });
     executor = localExecutor({
       projects,
       registry: registryClient,
-      registryAuthFile: authFile,
       workDir: buildsDir,
       scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir), INSECURE_REGISTRIES: world.insecureRegistries.join(',') },
     });
@@ -190,6 +191,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       // OKD channels are read from OKD's own graph, beside OpenShift's.
       channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),
       pullSecret,
+      // The builds push with the project's PUSH_SECRET, as in AWS: the offline world's push credentials.
+      ...(pushAuth ? { pushSecret: pushAuth } : {}),
       channels,
       arches,
       buildArches,

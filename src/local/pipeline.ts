@@ -33,6 +33,11 @@ export interface LocalPipelineOptions {
   readonly channelGraphs?: Readonly<Record<string, string>>;
   /** docker config JSON text; stored in the Secrets Manager emulator. */
   readonly pullSecret: string;
+  /**
+   * docker config JSON of the target registry's push credentials, stored as the push secret the builds read.
+   * @default - the pull secret
+   */
+  readonly pushSecret?: string;
   readonly channels: readonly string[];
   readonly arches: readonly GraphArch[];
   readonly buildArches: readonly KernelArch[];
@@ -139,7 +144,7 @@ export async function localDeployConfig(options: LocalPipelineOptions): Promise<
   // Named as the deploy config's examples name them (cdk.json), so grants compare across the two (npm run iam:report).
   const pullSecretArn = await emulators.createSecret('dtk-pipeline/pull-secret', options.pullSecret);
   // The push credentials are the world's (the local registry); RHSM cannot be reached offline.
-  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pullSecret);
+  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pushSecret ?? options.pullSecret);
   const rhsmSecretArn = await emulators.createSecret('dtk-pipeline/rhsm', JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
   const registry = options.dtkRepository.split('/')[0]!;
   // Channels another graph serves (OKD's) are a channel group of the deploy config, at the public graph's address; the run's graph stands in for it.
@@ -186,8 +191,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
-  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them.
-  for (const project of cloud.projects) await cloud.projectEnvironment(project);
+  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them;
+  // from now on each build the stand-in runs gets its project's environment.
+  for (const project of cloud.projects) await cloud.projectEnvironment(project)!.resolve();
+  options.runner.useProjects((project) => cloud.projectEnvironment(project));
   const queue = (path: string) => {
     const q = cloud.queue(`${path}/Queue`);
     return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
