@@ -46,12 +46,6 @@ export interface LocalExecutorOptions {
   readonly projects: BuildProjects;
   /** The local registry, with credentials that may pull every image the builds use. */
   readonly registry: LocalRegistry;
-  /**
-   * docker config JSON the scripts pull and push with (`REGISTRY_AUTH_FILE`) when the build's
-   * environment has neither PULL_SECRET nor PUSH_SECRET (a runner without the template's projects).
-   * @default - none: such a build's script gets no REGISTRY_AUTH_FILE
-   */
-  readonly registryAuthFile?: string;
   /** Where result files are written. */
   readonly workDir: string;
   /** More environment for the scripts, e.g. `CONTAINERS_STORAGE_CONF`. @default - none */
@@ -200,8 +194,6 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
           if (written.code !== 0) return { ok: false, exported: { FAILURE: written.tail.trim().split('\n').slice(-1)[0] ?? `write-secrets.sh exit ${written.code}` } };
           env['REGISTRY_AUTH_FILE'] = join(secretsDir, 'auth.json');
           if (kind === 'driver') env['PULL_AUTH_FILE'] = join(secretsDir, 'pull-auth.json');
-        } else if (options.registryAuthFile) {
-          env['REGISTRY_AUTH_FILE'] = options.registryAuthFile;
         }
         const { code, tail } = await runScript(script, env, timeoutMs);
         const exported = await readResult(resultFile);
