@@ -69,6 +69,9 @@ function toJsonSchema(node: Structural, path: string): Record<string, unknown> {
     else if (key === 'properties') out['properties'] = Object.fromEntries(Object.entries(node.properties ?? {}).map(([name, child]) => [name, toJsonSchema(child, `${path}.${name}`)]));
     else if (key === 'items') out['items'] = toJsonSchema(node.items as Structural, `${path}[]`);
     else if (key === 'additionalProperties') out['additionalProperties'] = typeof value === 'boolean' ? value : toJsonSchema(value as Structural, `${path}{}`);
+    else if (key === 'anyOf' || key === 'allOf' || key === 'oneOf') out[key] = (value as Structural[]).map((v, i) => toJsonSchema(v, `${path}.${key}[${i}]`));
+    else if (key === 'not') out['not'] = toJsonSchema(value as Structural, `${path}.not`);
+    else if (key === 'x-kubernetes-int-or-string') continue; // its anyOf (integer | string) says it
     else if (key === 'format') out['format'] = value;
     else if (key === 'pattern') out['pattern'] = value;
     else if (key === 'x-kubernetes-list-type') {
@@ -97,11 +100,14 @@ function ajvFor(): Ajv {
     },
     { code: 'RE2JS' },
   );
-  const ajv = new Ajv({ strict: true, allErrors: true, code: { regExp: re2 } });
+  // Strict: a keyword ajv does not know is an error. Not strictTypes: an int-or-string's
+  // `pattern` beside its anyOf (integer | string) is valid and applies to strings only.
+  const ajv = new Ajv({ strict: true, strictTypes: false, allErrors: true, code: { regExp: re2 } });
   (addFormatsModule as unknown as (a: Ajv, formats: string[]) => void)(ajv, ['date-time']);
   // `format: byte` is Go's base64.StdEncoding: padded, no whitespace or line breaks
   // (ajv-formats' own `byte` matches line by line, so it is not used).
   ajv.addFormat('byte', { type: 'string', validate: (s: string) => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 && Buffer.from(s, 'base64').toString('base64') === s });
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   return ajv;
 }
@@ -132,7 +138,7 @@ function toCel(value: unknown, node: Structural): CelInput {
     });
     return celMap(new Map(entries));
   }
-  if (node.type === 'integer' && typeof value === 'number') return BigInt(value);
+  if ((node.type === 'integer' || node['x-kubernetes-int-or-string'] === true) && typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
   if (node.type === 'string' && node.format === 'byte' && typeof value === 'string') return new Uint8Array(Buffer.from(value, 'base64'));
   if (node.format === 'date-time' || node.format === 'duration') throw new Error(`a CEL rule reads a ${node.format} field: not implemented by this check`);
   return value as CelInput;
