@@ -16,7 +16,7 @@ import { simulate, startBuildRunner, type BuildExecutor, type CodeBuildStateChan
 import { localExecutor } from '#local/local-builds.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
 import { EVENTS, QueueJournal } from '#local/queue-journal.ts';
-import { LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
+import { COMPRESSED_TIME, LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
 import { readTemplate } from '#local/template.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import { RegistryClient } from '#core/registry/client.ts';
@@ -172,6 +172,7 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const projects: BuildProjects = { dtk: {}, driver: {}, join: '' };
   let executor: BuildExecutor = async () => simulate('a live run has no registry of its own to push to');
   let registryClient: RegistryClient | undefined;
+  let pushAuth: string | undefined;
   if (world) {
     // The scripts push to the offline world's registry with its push credentials.
     const push = world.tokenService.pushCredentials();
@@ -180,11 +181,11 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     const auth = JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${push.username}:${push.password}`).toString('base64') } } });
     await mkdir(buildsDir, { recursive: true });
     await writeFile(authFile, auth, { mode: 0o600 });
+    pushAuth = auth;
     registryClient = new RegistryClient({ credentials: parseDockerConfig(auth, authFile), insecureRegistries: world.insecureRegistries });
     executor = localExecutor({
       projects,
       registry: registryClient,
-      registryAuthFile: authFile,
       workDir: buildsDir,
       scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir), INSECURE_REGISTRIES: world.insecureRegistries.join(',') },
     });
@@ -204,12 +205,14 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       runner,
       events,
       onEventDelivered: (e) => journal.del(EVENTS, e.id),
-      // Whatever an earlier run claimed and did not resolve is older than any timeout by now.
-      releaseReclaimMinutes: 0,
+      // A release an earlier run claimed and did not resolve is older than any timeout by now.
+      timeOverrides: { ...COMPRESSED_TIME, RELEASE_RECLAIM_MINUTES: '0' },
       graphUrl,
       // OKD channels are read from OKD's own graph, beside OpenShift's.
       channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),
       pullSecret,
+      // The builds push with the project's PUSH_SECRET, as in AWS: the offline world's push credentials.
+      ...(pushAuth ? { pushSecret: pushAuth } : {}),
       channels,
       arches,
       buildArches,

@@ -536,6 +536,9 @@ describe('coverage publishing', () => {
     // Without s3:ListBucket a missing object is a 403, not the 404 publishCoverage treats as "not published yet".
     expect(resourcesAllowing('PublishCoverage', 's3:ListBucket')).toContain(`<${bucketId()}.Arn>`);
     expect(allowing('PublishCoverage', 's3:DeleteObject')).toEqual([]);
+    // Only the calls it makes: no bucket reads, tagging, retention or multipart aborts.
+    const s3Actions = statementsOfRole(template, roleOf('PublishCoverage')).flatMap((s) => asArray(s.Action).map(String)).filter((a) => a.startsWith('s3:'));
+    expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
     const s3Resources = statementsOfRole(template, roleOf('PublishCoverage'))
       .filter((s) => asArray(s.Action).some((a) => String(a).startsWith('s3:')))
       .flatMap((s) => asArray(s.Resource).map(flatten));
