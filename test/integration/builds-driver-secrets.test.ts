@@ -7,14 +7,12 @@
  * way a hostile partner would) reports what it found in the build log; a control run
  * that leaks on purpose shows the probe finds what is there.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { REPO_ROOT, dockerConfigJson, ensureBuildWorld, runScript, type BuildWorld } from '../support/build-world.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { REPO_ROOT, dockerConfigJson, ensureBuildWorld, exampleDriverEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
 import { pullImage } from '../support/image-files.ts';
 
 /**
@@ -63,6 +61,7 @@ const probeLines = (log: string) => log.split('\n').filter((l) => l.startsWith('
 
 describe('build-driver.sh keeps secrets from the partner build steps', () => {
   let world: BuildWorld;
+  let target: BuildRegistry;
   let registry: RunningRegistry;
   let dir = '';
   let pushAuth = '';
@@ -72,39 +71,23 @@ describe('build-driver.sh keeps secrets from the partner build steps', () => {
 
   beforeAll(async () => {
     world = await ensureBuildWorld();
-    registry = await startRegistry();
-    dir = await mkdtemp(join(tmpdir(), 'builds-secrets-'));
-    const push = registry.tokenService.pushCredentials();
-    pushPassword = push.password;
-    pushAuth = join(dir, 'auth.json');
-    await writeFile(pushAuth, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
+    target = await startBuildRegistry('builds-secrets-');
+    ({ registry, client, dir, authFile: pushAuth } = target);
+    pushPassword = target.push.password;
     pullAuth = join(dir, 'pull-auth.json');
     await writeFile(pullAuth, dockerConfigJson('quay.io', 'pull-only-reader', 'pull-only-token-0123456789'), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(pushAuth, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
   }, 900_000);
 
   afterAll(async () => {
-    await client?.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await target?.stop();
   });
 
   const driverEnv = (context: string, repository: string, over: Record<string, string> = {}): Record<string, string> => ({
-    KERNEL: world.kernel,
-    ARCH: 'x86_64',
-    ALLOW_TEST_KERNELS: 'true',
+    ...exampleDriverEnv(world, target, repository, join(dir, `${repository.replace(/\//g, '_')}.env`)),
     DRIVER_NAME: 'secret-probe',
-    MOD_NAME: 'dtk_example',
-    DRIVER_SOURCE: 'inline',
     DRIVER_CONTEXT_DIR: context,
     DRIVER_REF: 'v1.0',
-    DTK_IMAGE: world.dtkImage,
-    TARGET_IMAGE: `${registry.host}/${repository}`,
-    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
-    REGISTRY_AUTH_FILE: pushAuth,
     PULL_AUTH_FILE: pullAuth,
-    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
-    RESULT_FILE: join(dir, `${repository.replace(/\//g, '_')}.env`),
     ...over,
   });
 

@@ -10,50 +10,37 @@
  * key signs a module with a DIGEST call, which moto 5.2.1 hashes again; see
  * signing-modules.test.ts).
  */
-import { execFile } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { promisify } from 'node:util';
-import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { Descriptor } from '#core/registry/types.ts';
 import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag } from '#core/signing/sbom.ts';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { pushImage } from '#core/registry/push.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
 import type { ImageRef } from '#core/registry/types.ts';
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { buildah, ensureBuildWorld, exampleDriverEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
-import { pullImage, type PulledImage } from '../support/image-files.ts';
-import { kmsClient, modinfoField, opensslCmsVerify, sigstoreCopy, splitSignedModule } from '../support/signing.ts';
+import { imageLeaks, pullImage, pushBuiltImage, type PulledImage } from '../support/image-files.ts';
+import { createImageSigningKey, modinfoField, opensslCmsVerify, sigstoreCopy, sigstoreSkopeo, splitSignedModule } from '../support/signing.ts';
 
-const execFileAsync = promisify(execFile);
 
 const REPO = 'partner/dtk-example-signed';
 
 /** Every place in a pushed image or a log where `needles` could be found. */
 function leaks(image: PulledImage, log: string, needles: readonly Buffer[]): string[] {
-  const found: string[] = [];
-  needles.forEach((needle, i) => {
-    if (image.manifestBytes.includes(needle)) found.push(`manifest contains needle ${i}`);
-    if (image.configBytes.includes(needle)) found.push(`config (history, labels, env) contains needle ${i}`);
-    for (const layer of image.layers) if (layer.tar.includes(needle)) found.push(`layer ${layer.digest} contains needle ${i}`);
-    if (log.includes(needle.toString('latin1'))) found.push(`build log contains needle ${i}`);
-  });
-  return found;
+  const inLog = needles.flatMap((needle, i) => (log.includes(needle.toString('latin1')) ? [`build log contains needle ${i}`] : []));
+  return [...imageLeaks(image, needles), ...inLog];
 }
 
 describe('build-driver.sh with module signing', () => {
   let world: BuildWorld;
+  let target: BuildRegistry;
   let registry: RunningRegistry;
   let emulators: Emulators;
   let dir = '';
-  let authFile = '';
   let client: RegistryClient;
   let secretArn = '';
   let certDer = '';
@@ -62,32 +49,16 @@ describe('build-driver.sh with module signing', () => {
 
   const ref = (tag: string): ImageRef => ({ registry: registry.host, repository: REPO, tag });
   const driverEnv = (over: Record<string, string> = {}): Record<string, string> => ({
-    KERNEL: world.kernel,
-    ARCH: 'x86_64',
-    ALLOW_TEST_KERNELS: 'true',
-    DRIVER_NAME: 'dtk-example',
-    MOD_NAME: 'dtk_example',
-    DRIVER_SOURCE: 'inline',
-    DRIVER_CONTEXT_DIR: 'images/driver-example',
-    DTK_IMAGE: world.dtkImage,
-    TARGET_IMAGE: `${registry.host}/${REPO}`,
-    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
-    REGISTRY_AUTH_FILE: authFile,
-    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
-    RESULT_FILE: join(dir, 'result.env'),
+    ...exampleDriverEnv(world, target, REPO, join(dir, 'result.env')),
     ...emulators.sdkEnv(),
     ...over,
   });
 
   beforeAll(async () => {
     world = await ensureBuildWorld();
-    registry = await startRegistry();
+    target = await startBuildRegistry('builds-driver-signing-');
+    ({ registry, client, dir } = target);
     emulators = await startEmulators();
-    dir = await mkdtemp(join(tmpdir(), 'builds-driver-signing-'));
-    authFile = join(dir, 'auth.json');
-    const push = registry.tokenService.pushCredentials();
-    await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     pkcs8Der = privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -98,10 +69,8 @@ describe('build-driver.sh with module signing', () => {
   }, 900_000);
 
   afterAll(async () => {
-    await client?.close();
     await emulators?.stop();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await target?.stop();
   });
 
   it('signs the example module in the image; modinfo and openssl verify it; no key material anywhere (with a control)', async () => {
@@ -134,25 +103,18 @@ describe('build-driver.sh with module signing', () => {
 
     // Control: an image that does hold the key is caught by the same scan.
     const control = buildImage({ layers: [{ files: { 'etc/leaked.pem': pem } }] }, 'amd64');
-    await pushImage(client, ref('control'), {
-      manifest: { mediaType: control.manifest.mediaType, bytes: control.manifest.bytes },
-      blobs: [control.config, ...control.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-    });
+    await pushBuiltImage(client, ref('control'), control);
     expect(leaks(await pullImage(client, ref('control')), '', needles).length).toBeGreaterThan(0);
   }, 600_000);
 
   it('signs the pushed image and attaches a signed SBOM with IMAGE_SIGNING_KMS_KEY: skopeo accepts it and refuses an unsigned image of the same repository', async () => {
     const repository = 'partner/dtk-example-image-signed';
-    const kms = kmsClient(emulators.endpoints.kms);
-    const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
-    const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyMetadata?.KeyId ?? '' }));
-    kms.destroy();
     const keyPath = join(dir, 'image-signing.pub');
-    await writeFile(keyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
-    const skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
+    const keyArn = await createImageSigningKey(emulators.endpoints.kms, keyPath);
+    const skopeo = await sigstoreSkopeo();
     const copy = (digestRef: string) => sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository, keyPath, digestRef, reader: registry.tokenService.credentials('reader') });
 
-    const run = await runScript('build-driver.sh', driverEnv({ TARGET_IMAGE: `${registry.host}/${repository}`, IMAGE_SIGNING_KMS_KEY: key.KeyMetadata?.Arn ?? '', CODEBUILD_BUILD_ID: 'driver-x86_64:1234' }));
+    const run = await runScript('build-driver.sh', driverEnv({ TARGET_IMAGE: `${registry.host}/${repository}`, IMAGE_SIGNING_KMS_KEY: keyArn, CODEBUILD_BUILD_ID: 'driver-x86_64:1234' }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
     const digest = run.result['IMAGE_DIGEST'] ?? '';
@@ -160,10 +122,7 @@ describe('build-driver.sh with module signing', () => {
     expect(accepted.code, accepted.stderr).toBe(0);
 
     const unsigned = buildImage({ layers: [{ files: { 'opt/other.ko': 'unsigned' } }] }, 'amd64');
-    const pushed = await pushImage(client, { registry: registry.host, repository, tag: 'unsigned' }, {
-      manifest: { mediaType: unsigned.manifest.mediaType, bytes: unsigned.manifest.bytes },
-      blobs: [unsigned.config, ...unsigned.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-    });
+    const pushed = await pushBuiltImage(client, { registry: registry.host, repository, tag: 'unsigned' }, unsigned);
     const refused = await copy(`${registry.host}/${repository}@${pushed.digest}`);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/signature/i);

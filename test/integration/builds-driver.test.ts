@@ -5,25 +5,23 @@
  * pushes to Debian's docker-registry with token auth; scripts/build/join.sh then joins
  * it with an aarch64 image into one index. Timings and bytes are printed at the end.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVermagic } from '#core/builds/vermagic.ts';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { pushImage } from '#core/registry/push.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
 import type { ImageRef } from '#core/registry/types.ts';
 import { buildImage } from '#world/oci.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, ensureBuildWorld, runScript, type BuildWorld } from '../support/build-world.ts';
-import { pullImage } from '../support/image-files.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { ensureBuildWorld, exampleDriverEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
+import { pullImage, pushBuiltImage } from '../support/image-files.ts';
 
 const REPO = 'partner/dtk-example';
 const SHA = /^sha256:[0-9a-f]{64}$/;
 
 describe('build-driver.sh and join.sh against a real registry', () => {
   let world: BuildWorld;
+  let target: BuildRegistry;
   let registry: RunningRegistry;
   let dir = '';
   let authFile = '';
@@ -34,38 +32,20 @@ describe('build-driver.sh and join.sh against a real registry', () => {
 
   const ref = (tag: string, repository = REPO): ImageRef => ({ registry: registry.host, repository, tag });
   const driverEnv = (over: Record<string, string> = {}): Record<string, string> => ({
-    KERNEL: world.kernel,
-    ARCH: 'x86_64',
-    ALLOW_TEST_KERNELS: 'true',
-    DRIVER_NAME: 'dtk-example',
-    MOD_NAME: 'dtk_example',
-    DRIVER_SOURCE: 'inline',
-    DRIVER_CONTEXT_DIR: 'images/driver-example',
+    ...exampleDriverEnv(world, target, REPO, join(dir, 'result.env')),
     DRIVER_REF: 'v1.0',
-    DTK_IMAGE: world.dtkImage,
-    TARGET_IMAGE: `${registry.host}/${REPO}`,
-    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
-    REGISTRY_AUTH_FILE: authFile,
-    RESULT_FILE: join(dir, 'result.env'),
-    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
     ...over,
   });
 
   beforeAll(async () => {
     world = await ensureBuildWorld();
     numbers['stand-in images'] = world.cached ? `cached (${world.setupMs} ms)` : `built in ${world.setupMs} ms`;
-    registry = await startRegistry();
-    dir = await mkdtemp(join(tmpdir(), 'builds-driver-'));
-    authFile = join(dir, 'auth.json');
-    const push = registry.tokenService.pushCredentials();
-    await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
+    target = await startBuildRegistry('builds-driver-');
+    ({ registry, client, dir, authFile } = target);
   }, 900_000);
 
   afterAll(async () => {
-    await client?.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await target?.stop();
     console.log(`build numbers: ${JSON.stringify(numbers, null, 2)}`);
   });
 
@@ -142,10 +122,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     const armTag = world.kernel.replace(/-amd64$/, '-arm64');
     const multiTag = world.kernel.replace(/-amd64$/, '');
     const arm = buildImage({ labels: { 'io.openshift.driver-toolkit.kernel': armTag }, layers: [{ files: { [`opt/lib/modules/${armTag}/README`]: 'aarch64 stand-in' } }] }, 'arm64');
-    const armDescriptor = await pushImage(client, ref(armTag), {
-      manifest: { mediaType: arm.manifest.mediaType, bytes: arm.manifest.bytes },
-      blobs: [arm.config, ...arm.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-    });
+    const armDescriptor = await pushBuiltImage(client, ref(armTag), arm);
 
     const env = {
       TARGET_IMAGE: `${registry.host}/${REPO}`,

@@ -14,47 +14,32 @@
  * the registry): unsigned without the key (and logged so), signed with it; a DTK whose
  * push is skipped gets neither a second SBOM nor a second signature.
  */
-import { createHash, createPublicKey, randomBytes, randomInt } from 'node:crypto';
-import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
-import { pushImage } from '#core/registry/push.ts';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { startEmulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
-import { kmsClient, sigstoreCopy } from '../support/signing.ts';
+import { createImageSigningKey, sigstoreCopy, sigstoreSkopeo } from '../support/signing.ts';
 import { cyclonedxValidator } from '../support/cyclonedx.ts';
 import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag, readArtifactDocument } from '#core/signing/sbom.ts';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBuildKernel } from '#core/builds/build-kernel.ts';
 import { planDtk, renderReleaseFile } from '#core/builds/dtk-packages.ts';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
 import type { ImageRef } from '#core/registry/types.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, storageEnv, type BuildWorld } from '../support/build-world.ts';
-import { pullImage, type PulledImage } from '../support/image-files.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { buildah, ensureBuildWorld, runScript, startBuildRegistry, storageEnv, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
+import { imageLeaks, pullImage, pushBuiltImage } from '../support/image-files.ts';
 
 const execFileAsync = promisify(execFile);
 const KERNEL = '5.14.0-427.68.1.el9_4.x86_64';
 const REVISION = 'a'.repeat(40);
 
-/** Every place in a pushed image where a value could be found. */
-function leaks(image: PulledImage, values: readonly string[]): string[] {
-  const found: string[] = [];
-  for (const value of values) {
-    const needle = Buffer.from(value);
-    if (image.manifestBytes.includes(needle)) found.push(`manifest contains ${value}`);
-    if (image.configBytes.includes(needle)) found.push(`config (history, labels, env) contains ${value}`);
-    for (const layer of image.layers) if (layer.tar.includes(needle)) found.push(`layer ${layer.digest} contains ${value}`);
-  }
-  return found;
-}
-
 describe('build-dtk.sh with RHSM build secrets', () => {
   let world: BuildWorld;
+  let target: BuildRegistry;
   let registry: RunningRegistry;
   let client: RegistryClient;
   let dir = '';
@@ -65,23 +50,17 @@ describe('build-dtk.sh with RHSM build secrets', () => {
 
   beforeAll(async () => {
     world = await ensureBuildWorld();
-    registry = await startRegistry();
-    dir = await mkdtemp(join(tmpdir(), 'builds-dtk-'));
-    authFile = join(dir, 'auth.json');
-    const push = registry.tokenService.pushCredentials();
-    await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
+    target = await startBuildRegistry('builds-dtk-');
+    ({ registry, client, dir, authFile } = target);
     await writeFile(join(dir, 'rhsm_org'), `${org}\n`, { mode: 0o600 });
     await writeFile(join(dir, 'rhsm_key'), `${key}\n`, { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
     // The "UBI" lives in the registry like the real one and is pulled by digest.
     await buildah(['push', '--quiet', '--tls-verify=false', '--authfile', authFile, '--digestfile', join(dir, 'ubi.digest'), world.fakeUbiImage, `docker://${registry.host}/ubi9/ubi:9.4`]);
     ubiImage = `${registry.host}/ubi9/ubi@${(await readFile(join(dir, 'ubi.digest'), 'utf8')).trim()}`;
   }, 900_000);
 
   afterAll(async () => {
-    await client?.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await target?.stop();
   });
 
   it('builds and pushes a DTK whose image, history and log hold no trace of the secrets', async () => {
@@ -108,7 +87,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
 
     const image = await pullImage(client, { registry: registry.host, repository: 'dtk/driver-toolkit', tag: KERNEL });
     expect(image.manifest.digest).toBe(run.result['IMAGE_DIGEST']);
-    expect(leaks(image, [org, key])).toEqual([]);
+    expect(imageLeaks(image, [org, key])).toEqual([]);
 
     // The secrets did reach the RUN step: the stub recorded their hash, then unregistration.
     const rhsmLog = image.files.get('var/log/fake-rhsm.log')?.toString() ?? '';
@@ -149,13 +128,9 @@ describe('build-dtk.sh with RHSM build secrets', () => {
   it('signs the DTK it pushes when IMAGE_SIGNING_KMS_KEY is set: skopeo accepts it and refuses an unsigned image of the same repository', async () => {
     const emulators = await startEmulators();
     try {
-      const kms = kmsClient(emulators.endpoints.kms);
-      const created = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
-      const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: created.KeyMetadata?.KeyId ?? '' }));
-      kms.destroy();
       const keyPath = join(dir, 'image-signing.pub');
-      await writeFile(keyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
-      const skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
+      const keyArn = await createImageSigningKey(emulators.endpoints.kms, keyPath);
+      const skopeo = await sigstoreSkopeo();
       const repository = 'dtk/driver-toolkit-signed';
       const copy = (digestRef: string) => sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository, keyPath, digestRef, reader: registry.tokenService.credentials('reader') });
 
@@ -171,7 +146,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
         REGISTRY_AUTH_FILE: authFile,
         RESULT_FILE: join(dir, 'result-signed.env'),
         INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
-        IMAGE_SIGNING_KMS_KEY: created.KeyMetadata?.Arn ?? '',
+        IMAGE_SIGNING_KMS_KEY: keyArn,
         SOURCE_URL: 'https://github.com/example/driver-toolkit-pipeline',
         SOURCE_REVISION: REVISION,
         CODEBUILD_BUILD_ID: 'dtk-x86_64:42',
@@ -221,10 +196,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
       }
 
       const unsigned = buildImage({ layers: [{ files: { 'etc/unsigned': 'x' } }] }, 'amd64');
-      const pushed = await pushImage(client, { registry: registry.host, repository, tag: 'unsigned' }, {
-        manifest: { mediaType: unsigned.manifest.mediaType, bytes: unsigned.manifest.bytes },
-        blobs: [unsigned.config, ...unsigned.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-      });
+      const pushed = await pushBuiltImage(client, { registry: registry.host, repository, tag: 'unsigned' }, unsigned);
       const refused = await copy(`${registry.host}/${repository}@${pushed.digest}`);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(/signature/i);
@@ -273,7 +245,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     } finally {
       await buildah(['rmi', '--force', 'localhost/dtk-test-leaky:latest']).catch(() => undefined);
     }
-    const found = leaks(await pullImage(client, ref), [org, key]);
+    const found = imageLeaks(await pullImage(client, ref), [org, key]);
     expect(found).toEqual([`config (history, labels, env) contains ${key}`]);
   });
 });

@@ -11,28 +11,24 @@
  * the signed index is accepted, and refused for an index of the same repository that
  * holds an unsigned image. A key KMS cannot sign with fails the build.
  */
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { pushImage } from '#core/registry/push.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, REPO_ROOT, runScript } from '../support/build-world.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { joinEnv, runScript, startBuildRegistry, type BuildRegistry } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
-import { kmsClient, sigstoreCopy, tool } from '../support/signing.ts';
+import { pushBuiltImage } from '../support/image-files.ts';
+import { kmsClient, sigstoreCopy, sigstoreSkopeo, tool } from '../support/signing.ts';
 
 const REPO = 'partner/joined-signed';
 const SHA = /^sha256:[0-9a-f]{64}$/;
-const execFileAsync = promisify(execFile);
 
+let target: BuildRegistry;
 let registry: RunningRegistry;
 let emulators: Emulators;
 let kms: KMSClient;
@@ -68,39 +64,27 @@ const skopeoCopyAll = (digestRef: string) =>
 /** Pushes a per-arch image under TAG and signs it (as the driver build does); resolves with its tag. */
 async function pushArch(tag: string, arch: 'amd64' | 'arm64', content: string, sign = true): Promise<string> {
   const image = buildImage({ layers: [{ files: { [`opt/lib/modules/k/extra/${arch}.ko`]: content } }] }, arch);
-  const pushed = await pushImage(client, { registry: registry.host, repository: REPO, tag }, {
-    manifest: { mediaType: image.manifest.mediaType, bytes: image.manifest.bytes },
-    blobs: [image.config, ...image.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-  });
+  const pushed = await pushBuiltImage(client, { registry: registry.host, repository: REPO, tag }, image);
   if (!sign) return tag;
   const signed = await runCli(['sign-image', `${registry.host}/${REPO}@${pushed.digest}`, '--kms-key-id', keyArn, '--pull-secret', authFile, ...registry.insecureRegistries.flatMap((h) => ['--insecure-registry', h])], { ...process.env, ...emulators.sdkEnv() });
   if (signed.code !== 0) throw new Error(`sign-image failed: ${signed.stderr}`);
   return tag;
 }
 
-const joinEnv = (tag: string, archTags: string, over: Record<string, string> = {}): Record<string, string> => ({
+const indexEnv = (tag: string, archTags: string, over: Record<string, string> = {}): Record<string, string> => ({
   ...emulators.sdkEnv(),
-  TARGET_IMAGE: `${registry.host}/${REPO}`,
-  TARGET_TAG: tag,
-  ARCH_TAGS: archTags,
-  REGISTRY_AUTH_FILE: authFile,
-  RESULT_FILE: join(dir, `${tag}.env`),
-  INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
+  ...joinEnv(target, REPO, tag, archTags),
   ...over,
 });
 
 beforeAll(async () => {
-  skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
-  dir = await mkdtemp(join(tmpdir(), 'builds-join-signing-'));
-  registry = await startRegistry();
+  skopeo = await sigstoreSkopeo();
+  target = await startBuildRegistry('builds-join-signing-');
+  ({ registry, client, dir, authFile } = target);
   emulators = await startEmulators();
   kms = kmsClient(emulators.endpoints.kms);
   const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
   keyArn = key.KeyMetadata?.Arn ?? '';
-  const c = registry.tokenService.credentials('pusher');
-  authFile = join(dir, 'auth.json');
-  await writeFile(authFile, dockerConfigJson(registry.host, c.username, c.password));
-  client = new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
   const policy = await runCli(['ocp', 'image-policy', '--repository', `${registry.host}/${REPO}`, '--kms-key-id', keyArn, '--output', 'json'], { ...process.env, ...emulators.sdkEnv() });
   if (policy.code !== 0) throw new Error(`ocp image-policy failed: ${policy.stderr}`);
   const parsed = JSON.parse(policy.stdout) as { spec: { policy: { rootOfTrust: { publicKey: { keyData: string } } } } };
@@ -109,18 +93,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
   kms?.destroy();
   await emulators?.stop();
-  await registry?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await target?.stop();
 });
 
 describe('join.sh with IMAGE_SIGNING_KMS_KEY', () => {
   it('signs the index it pushes (openssl verifies it, skopeo accepts the whole); without the key there is no signature, and a later join with the key adds it', async () => {
     const amd = await pushArch('k1-x86_64', 'amd64', 'module one');
     const arm = await pushArch('k1-aarch64', 'arm64', 'module one arm');
-    const run = await runScript('join.sh', joinEnv('k1', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
+    const run = await runScript('join.sh', indexEnv('k1', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
     const digest = run.result['IMAGE_DIGEST'] ?? '';
@@ -136,14 +118,14 @@ describe('join.sh with IMAGE_SIGNING_KMS_KEY', () => {
     // Control: an index joined without the key has no signature at all.
     const amd2 = await pushArch('k2-x86_64', 'amd64', 'module two');
     const arm2 = await pushArch('k2-aarch64', 'arm64', 'module two arm');
-    const unsignedRun = await runScript('join.sh', joinEnv('k2', `x86_64=${amd2},aarch64=${arm2}`));
+    const unsignedRun = await runScript('join.sh', indexEnv('k2', `x86_64=${amd2},aarch64=${arm2}`));
     expect(unsignedRun.code, unsignedRun.stderr).toBe(0);
     expect(unsignedRun.stderr).not.toContain('sign-image');
     const unsignedDigest = unsignedRun.result['IMAGE_DIGEST'] ?? '';
     expect(await client.describeManifest({ registry: registry.host, repository: REPO, tag: `sha256-${unsignedDigest.slice(7)}.sig` })).toBeUndefined();
 
     // Joining again with the key signs the index that already existed.
-    const again = await runScript('join.sh', joinEnv('k2', `x86_64=${amd2},aarch64=${arm2}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
+    const again = await runScript('join.sh', indexEnv('k2', `x86_64=${amd2},aarch64=${arm2}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
     expect(again.code, again.stderr).toBe(0);
     expect(again.result).toEqual({ BUILD_RESULT: 'skipped-exists', IMAGE_DIGEST: unsignedDigest });
     expect((await opensslVerifyAttachment(unsignedDigest)).code).toBe(0);
@@ -152,7 +134,7 @@ describe('join.sh with IMAGE_SIGNING_KMS_KEY', () => {
   it('skopeo refuses a signed index of the same repository that holds an unsigned image', async () => {
     const amd = await pushArch('k5-x86_64', 'amd64', 'module five', false);
     const arm = await pushArch('k5-aarch64', 'arm64', 'module five arm');
-    const run = await runScript('join.sh', joinEnv('k5', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
+    const run = await runScript('join.sh', indexEnv('k5', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
     expect(run.code, run.stderr).toBe(0);
     const refused = await skopeoCopyAll(`${registry.host}/${REPO}@${run.result['IMAGE_DIGEST'] ?? ''}`);
     expect(refused.code).not.toBe(0);
@@ -162,7 +144,7 @@ describe('join.sh with IMAGE_SIGNING_KMS_KEY', () => {
   it('openssl refuses an index signature under another key (control of the openssl check)', async () => {
     const amd = await pushArch('k6-x86_64', 'amd64', 'module six');
     const arm = await pushArch('k6-aarch64', 'arm64', 'module six arm');
-    const run = await runScript('join.sh', joinEnv('k6', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
+    const run = await runScript('join.sh', indexEnv('k6', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: keyArn }));
     expect(run.code, run.stderr).toBe(0);
     const good = publicKeyFile;
     publicKeyFile = join(dir, 'other.pub');
@@ -180,14 +162,14 @@ describe('join.sh with IMAGE_SIGNING_KMS_KEY', () => {
     const amd = await pushArch('k3-x86_64', 'amd64', 'module three');
     const arm = await pushArch('k3-aarch64', 'arm64', 'module three arm');
     const missing = keyArn.replace(/key\/.*$/, 'key/00000000-0000-0000-0000-000000000000');
-    const run = await runScript('join.sh', joinEnv('k3', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: missing }));
+    const run = await runScript('join.sh', indexEnv('k3', `x86_64=${amd},aarch64=${arm}`, { IMAGE_SIGNING_KMS_KEY: missing }));
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('was pushed but could not be signed');
     expect(run.stderr).toContain('it is unsigned');
   });
 
   it('refuses a signing key that is not a KMS key ARN before doing anything', async () => {
-    const run = await runScript('join.sh', joinEnv('k4', 'x86_64=a,aarch64=b', { IMAGE_SIGNING_KMS_KEY: 'alias/image-signing' }));
+    const run = await runScript('join.sh', indexEnv('k4', 'x86_64=a,aarch64=b', { IMAGE_SIGNING_KMS_KEY: 'alias/image-signing' }));
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('IMAGE_SIGNING_KMS_KEY has characters or a form that is not allowed');
     expect(await client.describeManifest({ registry: registry.host, repository: REPO, tag: 'k4' })).toBeUndefined();

@@ -6,31 +6,26 @@
  * (UBI + RHSM), an aarch64 build is simulated (no native builder), a join of
  * images that do not exist is simulated, and join.sh runs once they do.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildRunner, type CodeBuildStateChangeEvent, type ProjectEnvironment, type RunningBuildRunner } from '#local/build-runner.ts';
 import { DTK_NOT_OFFLINE, dtkHasKernelHeaders, localExecutor } from '#local/local-builds.ts';
-import { RegistryClient } from '#core/registry/client.ts';
-import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { pushImage } from '#core/registry/push.ts';
+import type { RegistryClient } from '#core/registry/client.ts';
 import { buildImage } from '#world/oci.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { dockerConfigJson, ensureBuildWorld, storageEnv, type BuildWorld } from '../support/build-world.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { buildah, ensureBuildWorld, startBuildRegistry, storageEnv, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
+import { pushBuiltImage } from '../support/image-files.ts';
 
 /** Project names of the stand-in (what a template's BUILD_PROJECTS would name). */
 const PROJECTS = { dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' }, driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' }, join: 'join' };
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:dtk-pipeline/';
-const execFileAsync = promisify(execFile);
 const SHA = /^sha256:[0-9a-f]{64}$/;
 
 describe('the local build runner with the local executor', () => {
   let world: BuildWorld;
+  let target: BuildRegistry;
   let registry: RunningRegistry;
   let runner: RunningBuildRunner;
   let codebuild: CodeBuildClient;
@@ -41,18 +36,12 @@ describe('the local build runner with the local executor', () => {
 
   beforeAll(async () => {
     world = await ensureBuildWorld();
-    registry = await startRegistry();
-    dir = await mkdtemp(join(tmpdir(), 'local-builds-'));
-    const authFile = join(dir, 'auth.json');
-    const push = registry.tokenService.pushCredentials();
-    await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-    client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
+    target = await startBuildRegistry('local-builds-');
+    ({ registry, client, dir } = target);
+    const authFile = target.authFile;
     // The stand-in DTK, in a registry like a release's DTK.
     dtkImage = `${registry.host}/dtk/standin:${world.kernel}`;
-    await execFileAsync('buildah', ['--storage-driver', 'vfs', 'push', '--authfile', authFile, '--tls-verify=false', world.dtkImage, `docker://${dtkImage}`], {
-      env: { ...process.env, ...storageEnv() },
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await buildah(['push', '--authfile', authFile, '--tls-verify=false', world.dtkImage, `docker://${dtkImage}`]);
     // Each project's registry credentials arrive as CodeBuild gives them: SECRETS_MANAGER variables (the scripts
     // get them written to auth files, as the buildspecs write them).
     const credentials = await readFile(authFile, 'utf8');
@@ -77,9 +66,7 @@ describe('the local build runner with the local executor', () => {
 
   afterAll(async () => {
     await runner?.stop();
-    await client?.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await target?.stop();
   });
 
   const start = async (project: string, env: Record<string, string>) => {
@@ -109,10 +96,7 @@ describe('the local build runner with the local executor', () => {
     expect(await dtkHasKernelHeaders(client, dtkImage, 'x86_64', world.kernel)).toBe(true);
     expect(await dtkHasKernelHeaders(client, dtkImage, 'x86_64', '5.14.0-427.68.1.el9_4.x86_64')).toBe(false);
     const placeholder = buildImage({ layers: [{ files: { 'usr/src/kernels/5.14.0-427.68.1.el9_4.x86_64/Makefile': '# placeholder\n' } }] }, 'amd64');
-    await pushImage(client, { registry: registry.host, repository: 'dtk/placeholder', tag: 'v1' }, {
-      manifest: { mediaType: placeholder.manifest.mediaType, bytes: placeholder.manifest.bytes },
-      blobs: [placeholder.config, ...placeholder.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-    });
+    await pushBuiltImage(client, { registry: registry.host, repository: 'dtk/placeholder', tag: 'v1' }, placeholder);
     expect(await dtkHasKernelHeaders(client, `${registry.host}/dtk/placeholder:v1`, 'x86_64', '5.14.0-427.68.1.el9_4.x86_64')).toBe(false);
   }, 120_000);
 
@@ -149,10 +133,7 @@ describe('the local build runner with the local executor', () => {
       SIMULATED_REASON: `nothing to join: ${registry.host}/partner/dtk-example:${armTag} is not in the registry (not built here)`,
     });
     const arm = buildImage({ layers: [{ files: { [`opt/lib/modules/${armTag}/README`]: 'aarch64 stand-in' } }] }, 'arm64');
-    await pushImage(client, { registry: registry.host, repository: 'partner/dtk-example', tag: armTag }, {
-      manifest: { mediaType: arm.manifest.mediaType, bytes: arm.manifest.bytes },
-      blobs: [arm.config, ...arm.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-    });
+    await pushBuiltImage(client, { registry: registry.host, repository: 'partner/dtk-example', tag: armTag }, arm);
     const joined = await start('join', env);
     expect(joined.status).toBe('SUCCEEDED');
     expect(joined.exported['BUILD_RESULT']).toBe('pushed');

@@ -18,30 +18,24 @@
  * Every SBOM is read back through the registry and validated against the published
  * CycloneDX 1.6 JSON schema (with a control document the validator refuses).
  */
-import { execFile } from 'node:child_process';
-import { createHash, createPublicKey } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '#core/registry/client.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
-import { pushImage } from '#core/registry/push.ts';
 import type { ImageRef } from '#core/registry/types.ts';
 import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag, readArtifactDocument } from '#core/signing/sbom.ts';
 import { startEmulators, type Emulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
-import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
-import { buildah, dockerConfigJson, ensureBuildWorld, REPO_ROOT, runScript, type BuildWorld } from '../support/build-world.ts';
+import type { RunningRegistry } from '#world/registry-server.ts';
+import { buildah, dockerConfigJson, ensureBuildWorld, exampleDriverEnv, joinEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
 import { runCli } from '../support/cli.ts';
 import { cyclonedxValidator } from '../support/cyclonedx.ts';
-import { pullImage } from '../support/image-files.ts';
+import { pullImage, pushBuiltImage } from '../support/image-files.ts';
 import { startReferrersProxy, type ReferrersProxy } from '../support/referrers-proxy.ts';
-import { kmsClient, sigstoreCopy, tool } from '../support/signing.ts';
+import { createImageSigningKey, sigstoreCopy, sigstoreSkopeo, tool } from '../support/signing.ts';
 
-const execFileAsync = promisify(execFile);
 const SHA = /^sha256:[0-9a-f]{64}$/;
 
 interface Bom {
@@ -51,6 +45,7 @@ interface Bom {
 }
 
 let world: BuildWorld;
+let target: BuildRegistry;
 let registry: RunningRegistry;
 let emulators: Emulators;
 let client: RegistryClient;
@@ -87,39 +82,24 @@ const copy = (repository: string, digestRef: string) =>
 
 async function pushUnsigned(repository: string, tag: string, content: string, arch: 'amd64' | 'arm64' = 'amd64'): Promise<string> {
   const image = buildImage({ layers: [{ files: { [`opt/lib/modules/k/extra/${arch}.ko`]: content } }] }, arch);
-  const pushed = await pushImage(client, { registry: registry.host, repository, tag }, {
-    manifest: { mediaType: image.manifest.mediaType, bytes: image.manifest.bytes },
-    blobs: [image.config, ...image.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
-  });
-  return pushed.digest;
+  return (await pushBuiltImage(client, { registry: registry.host, repository, tag }, image)).digest;
 }
 
 const insecureFlags = (hosts: readonly string[]) => hosts.flatMap((h) => ['--insecure-registry', h]);
 
 beforeAll(async () => {
   world = await ensureBuildWorld();
-  registry = await startRegistry();
+  target = await startBuildRegistry('sbom-every-image-');
+  ({ registry, client, dir, authFile } = target);
   emulators = await startEmulators();
-  dir = await mkdtemp(join(tmpdir(), 'sbom-every-image-'));
-  authFile = join(dir, 'auth.json');
-  const push = registry.tokenService.pushCredentials();
-  await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
-  client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
-  const kms = kmsClient(emulators.endpoints.kms);
-  const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
-  keyArn = key.KeyMetadata?.Arn ?? '';
-  const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyMetadata?.KeyId ?? '' }));
-  kms.destroy();
   keyPath = join(dir, 'image-signing.pub');
-  await writeFile(keyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
-  skopeo = (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
+  keyArn = await createImageSigningKey(emulators.endpoints.kms, keyPath);
+  skopeo = await sigstoreSkopeo();
 }, 900_000);
 
 afterAll(async () => {
-  await client?.close();
   await emulators?.stop();
-  await registry?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await target?.stop();
 });
 
 describe('the CycloneDX validator (control)', () => {
@@ -130,19 +110,7 @@ describe('the CycloneDX validator (control)', () => {
 
 describe('build-driver.sh: every pushed driver image gets its SBOM', () => {
   const driverEnv = (repository: string, over: Record<string, string> = {}): Record<string, string> => ({
-    KERNEL: world.kernel,
-    ARCH: 'x86_64',
-    ALLOW_TEST_KERNELS: 'true',
-    DRIVER_NAME: 'dtk-example',
-    MOD_NAME: 'dtk_example',
-    DRIVER_SOURCE: 'inline',
-    DRIVER_CONTEXT_DIR: 'images/driver-example',
-    DTK_IMAGE: world.dtkImage,
-    TARGET_IMAGE: `${registry.host}/${repository}`,
-    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
-    REGISTRY_AUTH_FILE: authFile,
-    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
-    RESULT_FILE: join(dir, `${repository.replace(/\//g, '_')}.env`),
+    ...exampleDriverEnv(world, target, repository, join(dir, `${repository.replace(/\//g, '_')}.env`)),
     ...emulators.sdkEnv(),
     ...over,
   });
@@ -265,21 +233,16 @@ describe('join.sh: the multi-arch index gets its SBOM', () => {
     return { digest, sbom: /^SBOM=\S+@(sha256:[0-9a-f]{64})$/m.exec(attached.stdout)?.[1] ?? '' };
   }
 
-  const joinEnv = (tag: string, archTags: string, over: Record<string, string> = {}): Record<string, string> => ({
+  const indexEnv = (tag: string, archTags: string, over: Record<string, string> = {}): Record<string, string> => ({
     ...emulators.sdkEnv(),
-    TARGET_IMAGE: `${registry.host}/${repository}`,
-    TARGET_TAG: tag,
-    ARCH_TAGS: archTags,
-    REGISTRY_AUTH_FILE: authFile,
-    RESULT_FILE: join(dir, `${tag}.env`),
-    INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
+    ...joinEnv(target, repository, tag, archTags),
     ...over,
   });
 
   it('names every per-arch manifest and its SBOM; unsigned without a key, signed by a later join with one, never duplicated', async () => {
     const amd = await archWithSbom('j1-x86_64', 'amd64', 'amd module');
     const arm = await archWithSbom('j1-aarch64', 'arm64', 'arm module');
-    const run = await runScript('join.sh', joinEnv('j1', 'x86_64=j1-x86_64,aarch64=j1-aarch64', { CODEBUILD_BUILD_ID: 'join:1' }));
+    const run = await runScript('join.sh', indexEnv('j1', 'x86_64=j1-x86_64,aarch64=j1-aarch64', { CODEBUILD_BUILD_ID: 'join:1' }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
     const digest = run.result['IMAGE_DIGEST'] ?? '';
@@ -301,7 +264,7 @@ describe('join.sh: the multi-arch index gets its SBOM', () => {
     expect(entries).toHaveLength(2);
     expect(await signatureLayers(repository, sbom.digest)).toBe(0);
 
-    const again = await runScript('join.sh', joinEnv('j1', 'x86_64=j1-x86_64,aarch64=j1-aarch64', { IMAGE_SIGNING_KMS_KEY: keyArn }));
+    const again = await runScript('join.sh', indexEnv('j1', 'x86_64=j1-x86_64,aarch64=j1-aarch64', { IMAGE_SIGNING_KMS_KEY: keyArn }));
     expect(again.code, again.stderr).toBe(0);
     expect(again.result).toMatchObject({ BUILD_RESULT: 'skipped-exists', IMAGE_DIGEST: digest });
     expect(again.stderr).toMatch(/SBOM \S+ of \S+ \(attached via tag-schema\), signed/);

@@ -20,11 +20,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { RegistryClient } from '#core/registry/client.ts';
+import { parseDockerConfig } from '#core/registry/credentials.ts';
+import { startRegistry, type RunningRegistry } from '#world/registry-server.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -418,4 +421,76 @@ export async function runScript(script: string, env: Readonly<Record<string, str
 /** A docker config JSON granting `username` on `registryHost`. */
 export function dockerConfigJson(registryHost: string, username: string, password: string): string {
   return JSON.stringify({ auths: { [registryHost]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } });
+}
+
+/**
+ * What every build-script test stands up besides the world: Debian's docker-registry
+ * with token auth on loopback, a scratch directory holding the push credentials as the
+ * buildspecs write them (`auth.json`, mode 0600), and the project's client using them.
+ */
+export interface BuildRegistry {
+  readonly registry: RunningRegistry;
+  readonly dir: string;
+  /** The docker config file with the push credentials (`<dir>/auth.json`). */
+  readonly authFile: string;
+  readonly push: { readonly username: string; readonly password: string };
+  readonly client: RegistryClient;
+  /** Closes the client, stops the registry and removes the directory. */
+  stop(): Promise<void>;
+}
+
+export async function startBuildRegistry(prefix: string): Promise<BuildRegistry> {
+  const registry = await startRegistry();
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const authFile = join(dir, 'auth.json');
+  const push = registry.tokenService.pushCredentials();
+  await writeFile(authFile, dockerConfigJson(registry.host, push.username, push.password), { mode: 0o600 });
+  const client = new RegistryClient({ credentials: parseDockerConfig(await readFile(authFile, 'utf8')), insecureRegistries: registry.insecureRegistries, retryBaseMs: 10 });
+  return {
+    registry,
+    dir,
+    authFile,
+    push,
+    client,
+    stop: async () => {
+      await client.close();
+      await registry.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The environment of scripts/build/build-driver.sh building the bundled example module
+ * (images/driver-example) against the stand-in DTK onto a busybox base, pushed to
+ * `<registry>/<repository>` with the push credentials.
+ */
+export function exampleDriverEnv(world: BuildWorld, target: BuildRegistry, repository: string, resultFile: string): Record<string, string> {
+  return {
+    KERNEL: world.kernel,
+    ARCH: 'x86_64',
+    ALLOW_TEST_KERNELS: 'true',
+    DRIVER_NAME: 'dtk-example',
+    MOD_NAME: 'dtk_example',
+    DRIVER_SOURCE: 'inline',
+    DRIVER_CONTEXT_DIR: 'images/driver-example',
+    DTK_IMAGE: world.dtkImage,
+    TARGET_IMAGE: `${target.registry.host}/${repository}`,
+    BUILD_ARGS_JSON: JSON.stringify({ FINAL_BASE: world.minimalImage }),
+    REGISTRY_AUTH_FILE: target.authFile,
+    INSECURE_REGISTRIES: target.registry.insecureRegistries.join(','),
+    RESULT_FILE: resultFile,
+  };
+}
+
+/** The environment of scripts/build/join.sh joining ARCH_TAGS of `<registry>/<repository>` under TAG. */
+export function joinEnv(target: BuildRegistry, repository: string, tag: string, archTags: string): Record<string, string> {
+  return {
+    TARGET_IMAGE: `${target.registry.host}/${repository}`,
+    TARGET_TAG: tag,
+    ARCH_TAGS: archTags,
+    REGISTRY_AUTH_FILE: target.authFile,
+    RESULT_FILE: join(target.dir, `${tag}.env`),
+    INSECURE_REGISTRIES: target.registry.insecureRegistries.join(','),
+  };
 }

@@ -1,12 +1,15 @@
 /**
  * Reads an image back from a registry with the project's client: raw manifest and
- * config bytes, and every layer's files (later layers win, whiteouts ignored).
+ * config bytes, and every layer's files (later layers win, whiteouts ignored); pushes
+ * images made in memory; scans an image for values that must not be in it.
  */
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import type { RegistryClient } from '#core/registry/client.ts';
-import type { ImageRef, ResolvedManifest } from '#core/registry/types.ts';
+import { pushImage } from '#core/registry/push.ts';
+import type { Descriptor, ImageRef, ResolvedManifest } from '#core/registry/types.ts';
+import type { BuiltImage } from '#world/oci.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -76,4 +79,29 @@ function createGunzipStream(blob: Buffer): Readable {
   const gunzip = createGunzip();
   gunzip.end(blob);
   return gunzip;
+}
+
+/** Pushes an image made with buildImage() (#world/oci.ts) through the registry API; resolves with its descriptor. */
+export async function pushBuiltImage(client: RegistryClient, ref: ImageRef, image: BuiltImage): Promise<Descriptor> {
+  return pushImage(client, ref, {
+    manifest: { mediaType: image.manifest.mediaType, bytes: image.manifest.bytes },
+    blobs: [image.config, ...image.layers.map((l) => l.blob)].map((b) => ({ mediaType: b.mediaType, bytes: b.bytes })),
+  });
+}
+
+/**
+ * Every place in a pulled image where a needle is found: the manifest, the config
+ * (history, labels, env) and every byte of every uncompressed layer tar. A string needle
+ * is named by itself, a byte needle by its position (`needle <i>`).
+ */
+export function imageLeaks(image: PulledImage, needles: readonly (string | Buffer)[]): string[] {
+  const found: string[] = [];
+  needles.forEach((needle, i) => {
+    const bytes = typeof needle === 'string' ? Buffer.from(needle) : needle;
+    const name = typeof needle === 'string' ? needle : `needle ${i}`;
+    if (image.manifestBytes.includes(bytes)) found.push(`manifest contains ${name}`);
+    if (image.configBytes.includes(bytes)) found.push(`config (history, labels, env) contains ${name}`);
+    for (const layer of image.layers) if (layer.tar.includes(bytes)) found.push(`layer ${layer.digest} contains ${name}`);
+  });
+  return found;
 }

@@ -5,11 +5,13 @@
  * (openssl, modinfo) run on files.
  */
 import { execFile } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { REGION } from '#local/emulators.ts';
+import { REPO_ROOT } from './build-world.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -117,4 +119,25 @@ export async function sigstoreCopy(options: {
     'copy', '--all', '--src-tls-verify=false', '--src-creds', `${options.reader.username}:${options.reader.password}`,
     `docker://${options.digestRef}`, `dir:${join(work, 'out')}`,
   ]);
+}
+
+/**
+ * An ECDSA P-256 image-signing key in KMS (the emulator at KMS_ENDPOINT), its public key
+ * written as PEM to PUBLIC_KEY_PATH (what an image policy names); resolves with the key's ARN.
+ */
+export async function createImageSigningKey(kmsEndpoint: string, publicKeyPath: string): Promise<string> {
+  const kms = kmsClient(kmsEndpoint);
+  try {
+    const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'image signing' }));
+    const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyMetadata?.KeyId ?? '' }));
+    await writeFile(publicKeyPath, createPublicKey({ key: Buffer.from(publicKey.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
+    return key.KeyMetadata?.Arn ?? '';
+  } finally {
+    kms.destroy();
+  }
+}
+
+/** The path of a skopeo that verifies sigstore signatures (scripts/ensure-sigstore-skopeo.sh installs or finds it). */
+export async function sigstoreSkopeo(): Promise<string> {
+  return (await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'ensure-sigstore-skopeo.sh')])).stdout.trim().split('\n').pop() ?? '';
 }
