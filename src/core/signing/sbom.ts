@@ -113,32 +113,54 @@ export function buildSbom(input: SbomInput): Record<string, unknown> {
   for (const m of input.modules) {
     components.push({ type: 'file', 'bom-ref': `file:${m.path}`, name: m.path, hashes: [{ alg: 'SHA-256', content: m.sha256 }] });
   }
+  return cyclonedxDocument({
+    timestamp: input.timestamp,
+    toolVersion: input.toolVersion,
+    component: { name: imageName, digest: input.image.digest },
+    properties: [
+      { name: 'dtk-pipeline:image-kind', value: kind },
+      { name: 'dtk-pipeline:kernel', value: input.kernel },
+      ...(input.buildId ? [{ name: input.attachedLater ? 'dtk-pipeline:sbom-attached-by-build' : 'dtk-pipeline:build-id', value: input.buildId }] : []),
+      ...(input.attachedLater ? [{ name: 'dtk-pipeline:sbom-origin', value: 'attached after the image was pushed, from the image itself (labels, annotations, files)' }] : []),
+      ...(input.sourceCommit ? [{ name: 'dtk-pipeline:source-commit', value: input.sourceCommit }] : []),
+      ...(!input.sourceCommit && input.sourceRef ? [{ name: 'dtk-pipeline:source-ref', value: input.sourceRef }] : []),
+    ],
+    components,
+  });
+}
+
+/**
+ * The CycloneDX 1.6 document every SBOM here is: a fresh serial number, this tool, the
+ * image (by digest) it describes as `image`, its properties, and the components the
+ * image depends on.
+ */
+function cyclonedxDocument(doc: {
+  readonly timestamp: Date | undefined;
+  readonly toolVersion: string;
+  readonly component: { readonly name: string; readonly digest: string; readonly description?: string };
+  readonly properties: readonly { name: string; value: string }[];
+  readonly components: readonly Record<string, unknown>[];
+}): Record<string, unknown> {
   return {
     bomFormat: 'CycloneDX',
     specVersion: '1.6',
     serialNumber: `urn:uuid:${randomUUID()}`,
     version: 1,
     metadata: {
-      timestamp: (input.timestamp ?? new Date()).toISOString(),
-      tools: { components: [{ type: 'application', name: 'dtk-pipeline', version: input.toolVersion }] },
+      timestamp: (doc.timestamp ?? new Date()).toISOString(),
+      tools: { components: [{ type: 'application', name: 'dtk-pipeline', version: doc.toolVersion }] },
       component: {
         type: 'container',
         'bom-ref': 'image',
-        name: imageName,
-        version: input.image.digest,
-        hashes: [{ alg: 'SHA-256', content: digestHex(input.image.digest) }],
+        name: doc.component.name,
+        version: doc.component.digest,
+        hashes: [{ alg: 'SHA-256', content: digestHex(doc.component.digest) }],
+        ...(doc.component.description ? { description: doc.component.description } : {}),
       },
-      properties: [
-        { name: 'dtk-pipeline:image-kind', value: kind },
-        { name: 'dtk-pipeline:kernel', value: input.kernel },
-        ...(input.buildId ? [{ name: input.attachedLater ? 'dtk-pipeline:sbom-attached-by-build' : 'dtk-pipeline:build-id', value: input.buildId }] : []),
-        ...(input.attachedLater ? [{ name: 'dtk-pipeline:sbom-origin', value: 'attached after the image was pushed, from the image itself (labels, annotations, files)' }] : []),
-        ...(input.sourceCommit ? [{ name: 'dtk-pipeline:source-commit', value: input.sourceCommit }] : []),
-        ...(!input.sourceCommit && input.sourceRef ? [{ name: 'dtk-pipeline:source-ref', value: input.sourceRef }] : []),
-      ],
+      properties: doc.properties,
     },
-    components,
-    dependencies: [{ ref: 'image', dependsOn: components.map((c) => c['bom-ref'] as string) }],
+    components: doc.components,
+    dependencies: [{ ref: 'image', dependsOn: doc.components.map((c) => c['bom-ref'] as string) }],
   };
 }
 
@@ -302,28 +324,14 @@ export function buildIndexSbom(input: IndexSbomInput): Record<string, unknown> {
       ],
     };
   });
-  return {
-    bomFormat: 'CycloneDX',
-    specVersion: '1.6',
-    serialNumber: `urn:uuid:${randomUUID()}`,
-    version: 1,
-    metadata: {
-      timestamp: (input.timestamp ?? new Date()).toISOString(),
-      tools: { components: [{ type: 'application', name: 'dtk-pipeline', version: input.toolVersion }] },
-      component: {
-        type: 'container',
-        'bom-ref': 'image',
-        name: repoName,
-        version: input.image.digest,
-        hashes: [{ alg: 'SHA-256', content: digestHex(input.image.digest) }],
-        description: 'multi-arch image index',
-      },
-      properties: [
-        { name: 'dtk-pipeline:image-kind', value: 'index' },
-        ...(input.buildId ? [{ name: input.attachedLater ? 'dtk-pipeline:sbom-attached-by-build' : 'dtk-pipeline:build-id', value: input.buildId }] : []),
-      ],
-    },
+  return cyclonedxDocument({
+    timestamp: input.timestamp,
+    toolVersion: input.toolVersion,
+    component: { name: repoName, digest: input.image.digest, description: 'multi-arch image index' },
+    properties: [
+      { name: 'dtk-pipeline:image-kind', value: 'index' },
+      ...(input.buildId ? [{ name: input.attachedLater ? 'dtk-pipeline:sbom-attached-by-build' : 'dtk-pipeline:build-id', value: input.buildId }] : []),
+    ],
     components,
-    dependencies: [{ ref: 'image', dependsOn: components.map((c) => c['bom-ref']) }],
-  };
+  });
 }
