@@ -76,7 +76,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     numbers['  of which buildah build, ms'] = Number(/built in (\d+) ms/.exec(run.stderr)?.[1]);
     numbers['  of which vermagic gate + push, ms'] = Number(/pushed \S+ in (\d+) ms/.exec(run.stderr)?.[1]);
     numbers['driver image bytes pushed (manifest + config + compressed layers)'] = image.bytes;
-  });
+  }, 600_000);
 
   it('refuses to push a module built for another kernel, with the vermagic message', async () => {
     const target = `${registry.host}/partner/dtk-example-wrong`;
@@ -96,7 +96,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     expect(run.stderr).toContain(`refusing to push ${target}:${world.kernel}`);
     expect(run.result['BUILD_RESULT']).toBeUndefined();
     expect(await client.describeManifest(ref(world.kernel, 'partner/dtk-example-wrong'))).toBeUndefined();
-  });
+  }, 600_000);
 
   it('skips a tag that already exists, and records the skip', async () => {
     const run = await runScript('build-driver.sh', driverEnv());
@@ -115,7 +115,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
     expect(rebuiltDigest).toMatch(SHA);
     expect((await client.describeManifest(ref(world.kernel)))?.digest).toBe(rebuiltDigest);
     numbers['driver rebuild, ms'] = run.ms;
-  });
+  }, 600_000);
 
   it('joins the x86_64 image and an aarch64 image into one index under the arch-less tag', async () => {
     // Only x86_64 builds here: the aarch64 image is pushed through the registry API.
