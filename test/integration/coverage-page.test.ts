@@ -181,6 +181,8 @@ describe('the coverage page in headless Chromium', () => {
       // A first start on a fresh machine, beside builds using both cores, has taken over 20 s in CI.
       timeout: 150_000,
     });
+    // Every action and navigation too: Playwright's 30 s default is not much on a loaded machine.
+    context.setDefaultTimeout(120_000);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('dialog', (d) => {
       dialogs.push(d.message());
