@@ -28,6 +28,8 @@
 #   MODULE_SIGNING_KEY_SECRET  Secrets Manager secret holding a PEM private key (never the key itself)
 #   MODULE_SIGNING_CERT        base64 of the key's DER certificate (public; what users enroll)
 #   IMAGE_SIGNING_KMS_KEY      KMS key ARN (ECDSA P-256): the pushed image and its SBOM are signed
+# Every pushed image gets its SBOM (signed or not); an image whose tag already existed
+# gets its signature and SBOM when they are missing.
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
 #
 # Secrets: the partner's Containerfile steps run partner code. They get no environment
@@ -99,7 +101,29 @@ done <<<"$validated"
 buildah_cmd=(buildah --storage-driver "$storage_driver")
 set_auth_args
 
-skip_if_exists "$target_ref" "$rebuild"
+# An image pushed earlier (its tag exists) gets what it lacks: its signature (when a key
+# is configured; signing is idempotent) and its SBOM, written from the image itself,
+# pulled by digest and mounted only when it has no SBOM yet.
+complete_existing_image() {
+  local repository="$1" digest="$2" pulled ctr mnt status=0
+  sign_pushed_image "$repository" "$digest"
+  if sbom_present "$repository" "$digest"; then
+    attach_sbom driver "$repository" "$digest" --existing --kernel "$kernel"
+    return 0
+  fi
+  log "$repository@$digest has no SBOM: reading its modules"
+  pulled="$("${buildah_cmd[@]}" pull --quiet --tls-verify="$target_tls" "${auth_args[@]}" "docker://$repository@$digest")"
+  ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$pulled")"
+  mnt="$("${buildah_cmd[@]}" mount "$ctr")"
+  (attach_sbom driver "$repository" "$digest" --existing --kernel "$kernel" \
+    --modules-dir "$mnt/opt/lib/modules/$kernel" --modules-prefix "opt/lib/modules/$kernel") || status=$?
+  "${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
+  "${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
+  "${buildah_cmd[@]}" rmi "$pulled" >/dev/null 2>&1 || true
+  return "$status"
+}
+
+skip_if_exists "$target_ref" "$rebuild" complete_existing_image
 
 work="$(mktemp -d)"
 image="localhost/dtk-pipeline-build/$driver_name:$target_tag-$$"
@@ -197,25 +221,31 @@ t2="$(now_ms)"
 digest="$(cat "$work/digest")"
 log "pushed $target_ref@$digest in $((t2 - t1)) ms"
 
-# Image signing: the per-arch image, and its SBOM (CycloneDX, with what this build
-# knows: kernel, DTK digest, driver source URL and the commit it resolved to, build id,
-# every module's sha256) attached as an OCI artifact and signed like the image.
-if image_signing_requested; then
-  repository="${target_ref%:*}"
-  sign_pushed_image "$repository" "$digest"
-  sbom_args=(--kernel "$kernel" --kms-key-id "$IMAGE_SIGNING_KMS_KEY" --modules-prefix "opt/lib/modules/$kernel")
-  [[ "$dtk_image" == *@sha256:* ]] && sbom_args+=(--dtk-image "$dtk_image")
-  [[ -n "$base_name" && "$base_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--base-image "$base_name@$base_digest")
-  if [[ "$source_kind" == git && "$git_url" == https://* ]]; then
-    sbom_args+=(--source-url "$git_url" --source-commit "$(git -C "$work/src" rev-parse HEAD)")
-  fi
-  [[ -n "${CODEBUILD_BUILD_ID:-}" ]] && sbom_args+=(--build-id "$CODEBUILD_BUILD_ID")
-  ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$image")"
-  mnt="$("${buildah_cmd[@]}" mount "$ctr")"
-  sbom_status=0
-  dtk_pipeline sbom attach "$repository@$digest" --modules-dir "$mnt/opt/lib/modules/$kernel" "${sbom_args[@]}" >/dev/null || sbom_status=$?
-  "${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
-  "${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
-  [[ $sbom_status -eq 0 ]] || die "$repository@$digest was pushed and signed but its SBOM could not be attached (see above)"
+# The pushed image is signed (when IMAGE_SIGNING_KMS_KEY is set), and gets its SBOM in
+# every case (CycloneDX: kernel, DTK digest, base image digest, driver source URL and the
+# commit it resolved to, build id, every module's sha256), signed like the image or
+# logged as unsigned.
+repository="${target_ref%:*}"
+sign_pushed_image "$repository" "$digest"
+sbom_args=(--kernel "$kernel" --modules-prefix "opt/lib/modules/$kernel")
+if [[ "$dtk_image" == *@sha256:* ]]; then
+  sbom_args+=(--dtk-image "$dtk_image")
+else
+  # A DTK named by tag: the digest of the manifest this build pulled and built FROM.
+  dtk_digest="$("${buildah_cmd[@]}" inspect --type image --format '{{.FromImageDigest}}' "$dtk_image" 2>/dev/null || true)"
+  dtk_name="$dtk_image"
+  [[ "${dtk_name##*/}" == *:* ]] && dtk_name="${dtk_name%:*}"
+  [[ "$dtk_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--dtk-image "$dtk_name@$dtk_digest")
 fi
+[[ -n "$base_name" && "$base_digest" =~ ^sha256:[0-9a-f]{64}$ ]] && sbom_args+=(--base-image "$base_name@$base_digest")
+if [[ "$source_kind" == git && "$git_url" == https://* ]]; then
+  sbom_args+=(--source-url "$git_url" --source-commit "$(git -C "$work/src" rev-parse HEAD)")
+fi
+ctr="$("${buildah_cmd[@]}" from --pull=false --quiet "$image")"
+mnt="$("${buildah_cmd[@]}" mount "$ctr")"
+sbom_status=0
+(attach_sbom driver "$repository" "$digest" --modules-dir "$mnt/opt/lib/modules/$kernel" "${sbom_args[@]}") || sbom_status=$?
+"${buildah_cmd[@]}" umount "$ctr" >/dev/null || true
+"${buildah_cmd[@]}" rm "$ctr" >/dev/null || true
+[[ $sbom_status -eq 0 ]] || exit "$sbom_status"
 write_result pushed "$digest"

@@ -19,6 +19,9 @@
 #   REGISTRY_AUTH_FILE docker config JSON for pulls and the push (optional)
 #   RESULT_FILE       where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 #   STORAGE_DRIVER    vfs (default) | overlay
+#   IMAGE_SIGNING_KMS_KEY KMS key ARN (ECDSA P-256): the pushed DTK and its SBOM are signed (optional)
+# Every pushed DTK gets its SBOM; one whose tag already existed gets its signature and
+# SBOM when they are missing.
 # Output: BUILD_RESULT=pushed|skipped-exists and IMAGE_DIGEST=sha256:… (stdout and RESULT_FILE).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -80,7 +83,14 @@ done <<<"$validated"
 buildah_cmd=(buildah --storage-driver "$storage_driver")
 set_auth_args
 
-skip_if_exists "$target_ref" "$rebuild"
+# A DTK pushed earlier (its tag exists) gets its signature (when a key is configured) and
+# its SBOM when missing; both are idempotent, and the SBOM is read from the image's
+# labels and annotations.
+complete_existing_dtk() {
+  sign_pushed_image "$1" "$2"
+  attach_sbom dtk "$1" "$2" --existing --kernel "$kernel"
+}
+skip_if_exists "$target_ref" "$rebuild" complete_existing_dtk
 
 cp "$repo_root/images/dtk/Containerfile" "$repo_root/images/dtk/install.sh" "$context/"
 image="localhost/dtk-pipeline-build/driver-toolkit:$target_tag-$$"
@@ -113,4 +123,10 @@ t2="$(now_ms)"
 digest="$(cat "$work/digest")"
 log "pushed $target_ref@$digest in $((t2 - t1)) ms"
 sign_pushed_image "${target_ref%:*}" "$digest"
+# Its SBOM (kernel, UBI base by digest, this pipeline's source and revision, build id),
+# signed like the image, or logged as unsigned.
+sbom_args=(--kernel "$kernel" --base-image "$ubi_image")
+if [[ -n "${SOURCE_URL:-}" ]]; then sbom_args+=(--source-url "$SOURCE_URL"); fi
+if [[ -n "${SOURCE_REVISION:-}" ]]; then sbom_args+=(--source-commit "$SOURCE_REVISION"); fi
+attach_sbom dtk "${target_ref%:*}" "$digest" "${sbom_args[@]}"
 write_result pushed "$digest"

@@ -7,7 +7,7 @@
 #   TARGET_TAG          the arch-less tag, e.g. 5.14.0-427.68.1.el9_4
 #   ARCH_TAGS           x86_64=TAG,aarch64=TAG
 #   REGISTRY_AUTH_FILE  docker config JSON with push credentials (optional)
-#   IMAGE_SIGNING_KMS_KEY  KMS key ARN (ECDSA P-256) the index is signed with (optional)
+#   IMAGE_SIGNING_KMS_KEY  KMS key ARN (ECDSA P-256) the index and its SBOM are signed with (optional)
 #   RESULT_FILE         where BUILD_RESULT / IMAGE_DIGEST are written (default build-result.env)
 # Output: BUILD_RESULT=pushed|skipped-exists (index already up to date)|incomplete (exit 3)
 # and IMAGE_DIGEST=sha256:… of the index.
@@ -51,6 +51,14 @@ done <<<"$out"
 [[ -n "$result" ]] || die "join failed" "$status"
 # The index is signed when it was pushed, and when it already existed (signing is
 # idempotent: an index joined before the key was configured gets its signature now).
-if [[ "$result" == pushed || "$result" == skipped-exists ]]; then sign_pushed_image "$target_image" "$digest"; fi
+# The same holds for its SBOM (the index's per-arch manifests and the SBOM of each),
+# attached once, signed like the index or logged as unsigned.
+if [[ "$result" == pushed ]]; then
+  sign_pushed_image "$target_image" "$digest"
+  attach_sbom index "$target_image" "$digest"
+elif [[ "$result" == skipped-exists ]]; then
+  sign_pushed_image "$target_image" "$digest"
+  attach_sbom index "$target_image" "$digest" --existing
+fi
 write_result "$result" "$digest"
 exit "$status"

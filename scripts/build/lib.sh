@@ -74,12 +74,16 @@ existing_digest() {
 
 # auth_args: --authfile when REGISTRY_AUTH_FILE is set.
 auth_args=()
-# Ends the build as skipped when the target tag already exists, unless REBUILD=true.
+# skip_if_exists REF REBUILD [ON_EXISTING]: ends the build as skipped when the target tag
+# already exists, unless REBUILD=true. ON_EXISTING (a function) is first called with the
+# repository and the existing digest: an image pushed earlier still gets its signature
+# and SBOM when they are missing.
 skip_if_exists() {
-  local ref="$1" rebuild="$2" existing
+  local ref="$1" rebuild="$2" on_existing="${3:-}" existing
   existing="$(existing_digest "$ref")"
   if [[ "$existing" != absent && "$rebuild" != true ]]; then
     log "$ref exists ($existing): skipped (REBUILD=true rebuilds it)"
+    if [[ -n "$on_existing" ]]; then "$on_existing" "${ref%:*}" "$existing"; fi
     write_result skipped-exists "$existing"
     exit 0
   fi
@@ -126,4 +130,41 @@ sign_pushed_image() {
   [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "internal: signing needs a digest"
   dtk_pipeline sign-image "$repository@$digest" --kms-key-id "$IMAGE_SIGNING_KMS_KEY" >/dev/null \
     || die "$repository@$digest was pushed but could not be signed (see above); it is unsigned"
+}
+
+# SBOM (issue #11): every image the builds push gets a CycloneDX SBOM attached as an OCI
+# artifact (`dtk-pipeline sbom attach`: the referrers API when the registry has one,
+# else the tag-schema fallback; the log says which), once: an image that already has one
+# keeps it. With IMAGE_SIGNING_KMS_KEY the SBOM is signed like the image; without it the
+# log says the SBOM is unsigned.
+# attach_sbom KIND REPOSITORY DIGEST [flags of `sbom attach`…]
+attach_sbom() {
+  local kind="$1" repository="$2" digest="$3" out key value via="" signed="" sbom=""
+  shift 3
+  local args=(--kind "$kind" "$@")
+  [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "internal: an SBOM needs a digest"
+  if [[ -n "${CODEBUILD_BUILD_ID:-}" ]]; then args+=(--build-id "$CODEBUILD_BUILD_ID"); fi
+  if image_signing_requested; then args+=(--kms-key-id "$IMAGE_SIGNING_KMS_KEY"); fi
+  out="$(dtk_pipeline sbom attach "$repository@$digest" "${args[@]}")" \
+    || die "$repository@$digest is in the registry but its SBOM could not be attached (see above)"
+  while IFS='=' read -r key value; do
+    case "$key" in
+      SBOM) sbom="$value" ;;
+      SBOM_VIA) via="$value" ;;
+      SBOM_SIGNED) signed="$value" ;;
+    esac
+  done <<<"$out"
+  [[ "$via" =~ ^(referrers-api|tag-schema)$ && "$signed" =~ ^(true|false)$ ]] || die "internal: unexpected sbom attach output"
+  if [[ "$signed" == true ]]; then
+    log "SBOM $sbom of $repository@$digest (attached via $via), signed"
+  else
+    log "SBOM $sbom of $repository@$digest (attached via $via), UNSIGNED: no IMAGE_SIGNING_KMS_KEY"
+  fi
+}
+
+# sbom_present REPOSITORY DIGEST: true when the image already has its SBOM.
+sbom_present() {
+  local out
+  out="$(dtk_pipeline sbom find "$1@$2")" || die "cannot look for the SBOM of $1@$2"
+  [[ "$out" != "SBOM=absent" ]]
 }

@@ -24,11 +24,11 @@ import * as z from 'zod';
 import { DRIVER_NAME_PATTERN } from '#core/builds/params.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { formatImageReference, parseImageReference } from '#core/registry/reference.ts';
-import type { ImageRef } from '#core/registry/types.ts';
+import type { Descriptor, ImageRef } from '#core/registry/types.ts';
 import { createSelfSignedCertificate, readCertificate } from '#core/signing/certificate.ts';
 import { clusterImagePolicy } from '#core/signing/image-policy.ts';
-import { publicKeyPem, signImage } from '#core/signing/image-signature.ts';
-import { attachArtifact, buildSbom, CYCLONEDX_MEDIA_TYPE, moduleFiles } from '#core/signing/sbom.ts';
+import { attachmentTag, publicKeyPem, signImage } from '#core/signing/image-signature.ts';
+import { buildIndexSbom, buildSbom, CYCLONEDX_MEDIA_TYPE, ensureArtifact, findReferrers, type IndexEntrySbom, moduleFiles, readArtifactDocument } from '#core/signing/sbom.ts';
 import { signModulesInDir } from '#core/signing/module-signature.ts';
 import { KmsSigner, loadPemSigner, type Signer } from '#core/signing/signer.ts';
 import { driversOf } from '#pipeline/drivers.ts';
@@ -246,59 +246,179 @@ const pinned = (flag: string) =>
 export const sbomFlagsSchema = z
   .object({
     reference: z.string(),
-    kernel: z.string({ error: '--kernel KERNEL is required' }).regex(/^[A-Za-z0-9._+-]{1,128}$/, { error: '--kernel is not a kernel release' }),
-    modulesDir: z.string({ error: '--modules-dir DIR is required' }).min(1),
+    kind: z.enum(['driver', 'dtk', 'index'], { error: (i) => `--kind ${JSON.stringify(i.input)} is not driver, dtk or index` }).default('driver'),
+    existing: z.boolean().default(false),
+    kernel: z.string().regex(/^[A-Za-z0-9._+-]{1,128}$/, { error: '--kernel is not a kernel release' }).optional(),
+    modulesDir: z.string().min(1).optional(),
     modulesPrefix: z.string().regex(/^[A-Za-z0-9._/+-]{0,255}$/).default(''),
     dtkImage: pinned('--dtk-image'),
     baseImage: pinned('--base-image'),
-    sourceUrl: z.string().regex(/^https:\/\/[A-Za-z0-9./~_:-]+$/, { error: '--source-url must be an https URL' }).optional(),
-    sourceCommit: z.string().regex(/^[a-f0-9]{40}$/, { error: '--source-commit must be a full 40-hex commit id' }).optional(),
+    sourceUrl: z.string().regex(/^https:\/\/[A-Za-z0-9./~%_:-]+$/, { error: '--source-url must be an https URL' }).optional(),
+    sourceCommit: z.string().regex(/^[a-f0-9]{7,64}$/, { error: '--source-commit must be a git commit id (7 to 64 lowercase hex)' }).optional(),
     buildId: z.string().regex(/^[A-Za-z0-9:._/-]{1,256}$/, { error: '--build-id has characters outside [A-Za-z0-9:._/-]' }).optional(),
     kmsKeyId: z.string().min(1).optional(),
     keySecret: z.string().min(1).optional(),
     pullSecret: z.string().min(1).optional(),
     insecureRegistry: z.array(z.string()).default([]),
   })
-  .refine((f) => f.kmsKeyId === undefined || f.keySecret === undefined, { message: 'give at most one of --kms-key-id and --key-secret' });
+  .refine((f) => f.kmsKeyId === undefined || f.keySecret === undefined, { message: 'give at most one of --kms-key-id and --key-secret' })
+  .refine((f) => f.kind === 'index' || f.kernel !== undefined, { message: '--kernel KERNEL is required for a driver or DTK image' });
 
-/** Attaches the SBOM of a pushed image (and signs it when a key is named). */
-export async function runSbomAttach(flags: z.infer<typeof sbomFlagsSchema>, io: CommandIo): Promise<number> {
+type SbomFlags = z.infer<typeof sbomFlagsSchema>;
+type PinnedImage = ImageRef & { readonly digest: string };
+
+const LABEL = {
+  source: 'org.opencontainers.image.source',
+  revision: 'org.opencontainers.image.revision',
+  baseName: 'org.opencontainers.image.base.name',
+  baseDigest: 'org.opencontainers.image.base.digest',
+  dtk: 'io.openshift.driver-toolkit.base',
+} as const;
+
+/** What the image says about itself: its config labels, then its manifest annotations. */
+async function imageFacts(client: RegistryClient, image: PinnedImage): Promise<Record<string, string>> {
+  const resolved = await client.getManifest(image);
+  const labels = (await client.getConfig(resolved)).config?.Labels ?? {};
+  return { ...labels, ...(resolved.manifest.annotations ?? {}) };
+}
+
+const nameWithoutTag = (name: string): string => {
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return colon > slash ? name.slice(0, colon) : name;
+};
+
+/**
+ * The SBOM document of a driver or DTK image. A build that pushed the image names what
+ * it used in flags, and only those are written. For an image pushed earlier
+ * (`--existing`) the image's own labels and annotations are all there is: its base
+ * (buildah's `org.opencontainers.image.base.*` annotations), the DTK (our label), and
+ * the source only when both the source and revision labels are there (a revision label
+ * alone may be inherited from the base image, e.g. UBI's own build commit).
+ */
+async function imageSbom(client: RegistryClient, image: PinnedImage, flags: SbomFlags): Promise<{ document: Buffer; summary: string }> {
+  const facts = flags.existing ? await imageFacts(client, image) : {};
+  const kind = flags.kind === 'dtk' ? 'dtk' : 'driver';
+  // Read only when the image has no SBOM yet: a build may look first (`sbom find`) and
+  // mount the image only when it must.
+  if (kind === 'driver' && flags.modulesDir === undefined) throw new Error(`${formatImageReference(image)} has no SBOM yet: --modules-dir DIR (its /opt/lib/modules/<kernel>) is required to write one`);
+  const modules = kind === 'driver' ? await moduleFiles(flags.modulesDir ?? '', flags.modulesPrefix) : [];
+  if (kind === 'driver' && modules.length === 0) throw new Error(`no module under ${flags.modulesDir ?? ''}: an SBOM of a driver image lists its modules`);
+  const pinnedOr = (value: string | undefined): string | undefined => (value !== undefined && /@sha256:[a-f0-9]{64}$/.test(value) ? value : undefined);
+  const baseDigest = facts[LABEL.baseDigest];
+  const baseName = facts[LABEL.baseName];
+  const baseImage =
+    flags.baseImage ?? (baseName && baseDigest && /^sha256:[a-f0-9]{64}$/.test(baseDigest) ? `${nameWithoutTag(baseName.replace(/@sha256:[a-f0-9]{64}$/, ''))}@${baseDigest}` : undefined);
+  const dtkImage = kind === 'driver' ? (flags.dtkImage ?? pinnedOr(facts[LABEL.dtk])) : undefined;
+  const labelled = /^https:\/\/\S+$/.test(facts[LABEL.source] ?? '') && facts[LABEL.revision] !== undefined;
+  const sourceUrl = flags.sourceUrl ?? (labelled ? facts[LABEL.source] : undefined);
+  const revision = labelled ? facts[LABEL.revision] : undefined;
+  const sourceCommit = flags.sourceCommit ?? (revision !== undefined && /^[a-f0-9]{40}$/.test(revision) ? revision : undefined);
+  const sourceRef = sourceCommit === undefined && revision !== undefined && /^[A-Za-z0-9._/-]{1,128}$/.test(revision) ? revision : undefined;
+  const document = buildSbom({
+    image,
+    kind,
+    kernel: flags.kernel ?? '',
+    modules,
+    toolVersion: TOOL_VERSION,
+    attachedLater: flags.existing,
+    ...(dtkImage ? { dtkImage } : {}),
+    ...(baseImage ? { baseImage } : {}),
+    ...(sourceUrl ? { sourceUrl } : {}),
+    ...(sourceCommit ? { sourceCommit } : {}),
+    ...(sourceRef ? { sourceRef } : {}),
+    ...(flags.buildId ? { buildId: flags.buildId } : {}),
+  });
+  return { document: Buffer.from(`${JSON.stringify(document, null, 2)}\n`), summary: kind === 'dtk' ? 'DTK image' : `driver image, ${modules.length} module(s)` };
+}
+
+/** The SBOM of a multi-arch index: every per-arch manifest, and the SBOM attached to each (read back for its kernel). */
+async function indexSbom(client: RegistryClient, image: PinnedImage, flags: SbomFlags): Promise<{ document: Buffer; summary: string }> {
+  const raw = await client.getManifestBytes(image);
+  const index = JSON.parse(raw.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+  if (index.manifests === undefined) throw new Error(`${formatImageReference(image)} is not an image index: use --kind driver or dtk`);
+  const manifests: IndexEntrySbom[] = [];
+  for (const m of index.manifests) {
+    const child: PinnedImage = { registry: image.registry, repository: image.repository, digest: m.digest };
+    const found = (await findReferrers(client, child, CYCLONEDX_MEDIA_TYPE)).descriptors[0];
+    let kernel: string | undefined;
+    if (found !== undefined) {
+      const doc = JSON.parse((await readArtifactDocument(client, image, found.digest)).toString('utf8')) as { metadata?: { properties?: { name: string; value: string }[] } };
+      kernel = doc.metadata?.properties?.find((p) => p.name === 'dtk-pipeline:kernel')?.value;
+    }
+    manifests.push({
+      platform: { os: m.platform?.os ?? 'unknown', architecture: m.platform?.architecture ?? 'unknown', ...(m.platform?.variant ? { variant: m.platform.variant } : {}) },
+      digest: m.digest,
+      ...(found ? { sbom: { digest: found.digest, ...(kernel ? { kernel } : {}) } } : {}),
+    });
+  }
+  const document = buildIndexSbom({ image, manifests, toolVersion: TOOL_VERSION, attachedLater: flags.existing, ...(flags.buildId ? { buildId: flags.buildId } : {}) });
+  const withSbom = manifests.filter((m) => m.sbom !== undefined).length;
+  return { document: Buffer.from(`${JSON.stringify(document, null, 2)}\n`), summary: `index of ${manifests.length} image(s), ${withSbom} with an SBOM` };
+}
+
+/**
+ * Attaches the SBOM of a pushed image unless it has one, and signs it when a key is
+ * named (the signature is added only if this key has not signed it: idempotent).
+ * Prints SBOM=, SBOM_VIA=referrers-api|tag-schema, SBOM_ADDED=true|false and
+ * SBOM_SIGNED=true|false; an unsigned SBOM is said to be unsigned.
+ */
+export async function runSbomAttach(flags: SbomFlags, io: CommandIo): Promise<number> {
   const ref = parseImageReference(flags.reference);
   if (ref.digest === undefined) throw new Error(`${flags.reference} has no digest: attach the SBOM to REGISTRY/REPO@sha256:…`);
-  const image = { registry: ref.registry, repository: ref.repository, digest: ref.digest };
-  const modules = await moduleFiles(flags.modulesDir, flags.modulesPrefix);
-  if (modules.length === 0) throw new Error(`no module under ${flags.modulesDir}: an SBOM of a driver image lists its modules`);
-  const document = Buffer.from(
-    `${JSON.stringify(
-      buildSbom({
-        image,
-        kernel: flags.kernel,
-        modules,
-        toolVersion: TOOL_VERSION,
-        ...(flags.dtkImage ? { dtkImage: flags.dtkImage } : {}),
-        ...(flags.baseImage ? { baseImage: flags.baseImage } : {}),
-        ...(flags.sourceUrl ? { sourceUrl: flags.sourceUrl } : {}),
-        ...(flags.sourceCommit ? { sourceCommit: flags.sourceCommit } : {}),
-        ...(flags.buildId ? { buildId: flags.buildId } : {}),
-      }),
-      null,
-      2,
-    )}\n`,
-  );
+  const image: PinnedImage = { registry: ref.registry, repository: ref.repository, digest: ref.digest };
   const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, ref, io.env);
   try {
-    const attached = await attachArtifact(client, image, CYCLONEDX_MEDIA_TYPE, document);
-    io.stdout.write(`SBOM=${image.registry}/${image.repository}@${attached.manifest.digest}\n`);
+    if ((await client.describeManifest(image)) === undefined) throw new Error(`${formatImageReference(image)} does not exist: attach SBOMs to pushed images only`);
+    let summary = 'already attached';
+    const attached = await ensureArtifact(client, image, CYCLONEDX_MEDIA_TYPE, async () => {
+      const made = flags.kind === 'index' ? await indexSbom(client, image, flags) : await imageSbom(client, image, flags);
+      summary = made.summary;
+      return made.document;
+    });
+    const where = `${image.registry}/${image.repository}@${attached.manifest.digest}`;
+    io.stdout.write(`SBOM=${where}\nSBOM_VIA=${attached.path}\nSBOM_ADDED=${attached.added}\n`);
+    const via = attached.path === 'referrers-api' ? 'the referrers API' : `the tag-schema fallback (${attachmentTag(image.digest, '')}; the registry has no referrers API)`;
+    io.stderr.write(
+      attached.added
+        ? `sbom: CycloneDX 1.6 (${summary}) attached to ${formatImageReference(image)} as ${where} through ${via}\n`
+        : `sbom: ${formatImageReference(image)} already has its SBOM ${where} (found through ${via}); not attached again\n`,
+    );
     if (flags.kmsKeyId !== undefined || flags.keySecret !== undefined) {
       const { signer, close } = await openSigner(flags, io.env);
       try {
         const signed = await signImage(client, image, attached.manifest.digest, signer);
-        io.stdout.write(`SBOM_SIGNATURE=${signed.attachment}\n`);
+        io.stdout.write(`SBOM_SIGNED=true\nSBOM_SIGNATURE=${signed.attachment}\n`);
+        io.stderr.write(`sbom: the SBOM is ${signed.added ? 'signed' : 'already signed'} by ${signer.description} (${signed.attachment})\n`);
       } finally {
         close();
       }
+    } else {
+      io.stdout.write('SBOM_SIGNED=false\n');
+      io.stderr.write('sbom: the SBOM is UNSIGNED (no signing key configured)\n');
     }
-    io.stderr.write(`sbom: CycloneDX 1.6 with ${modules.length} module(s) attached to ${formatImageReference(ref)} (fallback tag ${attached.fallbackTag})\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+export const sbomFindFlagsSchema = z.object({
+  reference: z.string(),
+  pullSecret: z.string().min(1).optional(),
+  insecureRegistry: z.array(z.string()).default([]),
+});
+
+/** Prints the SBOM attached to an image (and how it was found), or SBOM=absent. */
+export async function runSbomFind(flags: z.infer<typeof sbomFindFlagsSchema>, io: CommandIo): Promise<number> {
+  const ref = parseImageReference(flags.reference);
+  if (ref.digest === undefined) throw new Error(`${flags.reference} has no digest: give REGISTRY/REPO@sha256:…`);
+  const image: PinnedImage = { registry: ref.registry, repository: ref.repository, digest: ref.digest };
+  const client = await registryClientFor(flags.pullSecret, flags.insecureRegistry, ref, io.env);
+  try {
+    const found = await findReferrers(client, image, CYCLONEDX_MEDIA_TYPE);
+    const first = found.descriptors[0];
+    io.stdout.write(first === undefined ? 'SBOM=absent\n' : `SBOM=${image.registry}/${image.repository}@${first.digest}\nSBOM_VIA=${found.path}\n`);
     return 0;
   } finally {
     await client.close();

@@ -116,16 +116,20 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
   const sbom = program.command('sbom').description('Software bills of materials of pushed images.');
   sbom
     .command('attach')
-    .description('Attach a CycloneDX 1.6 SBOM to a pushed image as an OCI artifact (referrers API + tag-schema fallback), signed when a key is named.')
+    .description(
+      'Attach a CycloneDX 1.6 SBOM to a pushed image as an OCI artifact (the referrers API when the registry has it, else the tag-schema fallback) unless it has one; signed when a key is named (an SBOM already attached gets its signature if missing).',
+    )
     .argument('<ref>', 'REGISTRY/REPO@sha256:… of the image')
-    .option('--kernel <kernel>', 'the kernel the modules are built for')
+    .addOption(new Option('--kind <kind>', 'what the image is: a driver image, a DTK image, or a multi-arch index').choices(['driver', 'dtk', 'index']).default('driver'))
+    .option('--existing', 'the image was pushed before this build (its push was skipped): the SBOM is written from the image itself, not credited to --build-id', false)
+    .option('--kernel <kernel>', 'the kernel the modules are built for (driver), or of the toolkit (dtk)')
     .option('--modules-dir <dir>', 'directory holding the image\'s modules (e.g. its /opt/lib/modules/<kernel>)')
     .option('--modules-prefix <path>', 'path of that directory inside the image, e.g. opt/lib/modules/<kernel>')
     .option('--dtk-image <ref>', 'the DTK image the driver was built FROM, by digest')
     .option('--base-image <ref>', 'the final stage\'s base image, by digest')
     .option('--source-url <url>', 'the driver source repository')
     .option('--source-commit <sha>', 'the commit the source ref resolved to')
-    .option('--build-id <id>', 'the build that made the image')
+    .option('--build-id <id>', 'the build that made the image (with --existing: the build that attached the SBOM)')
     .option('--kms-key-id <key>', 'sign the SBOM artifact with this KMS key (ECC_NIST_P256)')
     .option('--key-secret <id>', KEY_HELP.secret)
     .option('--pull-secret <file>', 'docker config JSON with push credentials')
@@ -134,5 +138,16 @@ export function addSigningCommands(program: Command, io: CommandIo, setExit: (co
       const { runSbomAttach, sbomFlagsSchema } = await commands();
       const flags = parse(sbomFlagsSchema, { reference, ...options, insecureRegistry: options['insecureRegistry'] ?? [] });
       setExit(await runSbomAttach(flags, io));
+    });
+  sbom
+    .command('find')
+    .description('Print the SBOM attached to a pushed image (SBOM=REF@DIGEST and SBOM_VIA=referrers-api|tag-schema), or SBOM=absent.')
+    .argument('<ref>', 'REGISTRY/REPO@sha256:… of the image')
+    .option('--pull-secret <file>', 'docker config JSON with pull credentials')
+    .addOption(new Option('--insecure-registry <host:port>', 'registry reachable over plain HTTP (repeatable)').argParser(collect))
+    .action(async (reference: string, options: Record<string, unknown>) => {
+      const { runSbomFind, sbomFindFlagsSchema } = await commands();
+      const flags = parse(sbomFindFlagsSchema, { reference, pullSecret: options['pullSecret'], insecureRegistry: options['insecureRegistry'] ?? [] });
+      setExit(await runSbomFind(flags, io));
     });
 }

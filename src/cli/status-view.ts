@@ -17,6 +17,7 @@ import { styleText } from 'node:util';
 import Table from 'cli-table3';
 import { kernelWithoutArch, parseKernel } from '#core/kernel.ts';
 import type { CoverageBuild, CoverageIndex, CoverageState, KernelCoverage, TargetCoverage, TargetSummary } from '#pipeline/coverage.ts';
+import { STATE_MARKS, stateLegend, type StateTone } from '#pipeline/coverage-marks.ts';
 
 /** How the output is printed: columns of the terminal, and whether it takes colours. */
 export interface ViewOptions {
@@ -42,21 +43,17 @@ function covered(t: TargetSummary | undefined): string {
   return `${t?.covered ?? 0}/${t?.matching ?? 0} covered${t?.simulated ? ` (${t.simulated} simulated, not built)` : ''}`;
 }
 
-/** The mark of each state a target can be in (coverage.ts COVERAGE_STATES). */
-const MARKS: Readonly<Record<string, Mark>> = {
-  succeeded: { glyph: '✓', label: 'built', style: 'green' },
-  skipped: { glyph: '=', label: 'already pushed', style: 'green' },
-  queued: { glyph: '…', label: 'queued or building', style: 'yellow' },
-  started: { glyph: '…', label: 'queued or building', style: 'yellow' },
-  'in-progress': { glyph: '…', label: 'queued or building', style: 'yellow' },
-  'not-built': { glyph: '○', label: 'not built yet', style: 'yellow' },
-  failed: { glyph: '✗', label: 'failed', style: 'red' },
-  simulated: { glyph: '~', label: 'simulated by the local run, not built', style: 'yellow' },
-  'not-matching': { glyph: '-', label: 'does not apply', style: 'gray' },
-};
+/** The terminal colour of each tone of src/pipeline/coverage-marks.ts. */
+const STYLES: Readonly<Record<StateTone, Style>> = { ok: 'green', busy: 'yellow', bad: 'red', missing: 'yellow', na: 'gray' };
 
-/** A state this view does not know yet (a newer pipeline's) still gets a mark, named in the legend. */
-const markOf = (state: CoverageState | string): Mark => MARKS[state] ?? { glyph: '?', label: state, style: 'magenta' };
+const isKnown = (state: string): state is CoverageState => Object.hasOwn(STATE_MARKS, state);
+
+/** The mark of a state (coverage-marks.ts); a state this view does not know yet (a newer pipeline's) still gets one, named in the legend. */
+function markOf(state: CoverageState | string): Mark {
+  if (!isKnown(state)) return { glyph: '?', label: state, style: 'magenta' };
+  const { mark, label, tone } = STATE_MARKS[state];
+  return { glyph: mark, label, style: STYLES[tone] };
+}
 
 /**
  * Values from the table and from builds are printed to a terminal: control
@@ -184,11 +181,11 @@ export function renderStatus(index: CoverageIndex, options: { missing: boolean }
   // The legend names the marks shown, in a fixed order.
   const shown = new Set<string>(rows.flatMap((k) => [k.dtk.state, ...drivers.map((d) => k.drivers[d]?.state ?? 'not-matching')]));
   const legend = new Map<string, string>();
-  for (const state of [...Object.keys(MARKS), ...shown]) {
-    if (!shown.has(state)) continue;
-    const mark = markOf(state);
-    legend.set(`${mark.glyph} ${mark.label}`, `${paint(mark.style, mark.glyph)} ${mark.label}`);
-  }
+  const entries = [
+    ...stateLegend([...shown].filter(isKnown)).map(({ mark, label, tone }) => ({ glyph: mark, label, style: STYLES[tone] })),
+    ...[...shown].filter((s) => !isKnown(s)).map(markOf),
+  ];
+  for (const mark of entries) legend.set(`${mark.glyph} ${mark.label}`, `${paint(mark.style, mark.glyph)} ${mark.label}`);
   if (rows.some((k) => k.prerelease)) legend.set('pre: shipped only by pre-releases so far', 'pre: shipped only by pre-releases so far');
   out.push(...joinWrapped([...legend.keys()], '   ', view.width, [...legend.values()]));
   // What the shown images are signed with: one line per certificate and per image key.

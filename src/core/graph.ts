@@ -9,24 +9,23 @@
  *
  * Whatever the server does, the answer is a graph or a GraphError:
  * - the body is capped (wire and decoded bytes) and so is the number of nodes;
- * - one deadline covers the whole request, body included (a server dripping a byte
- *   every few seconds is cut, not only one that goes silent);
+ * - one deadline covers the whole request, redirects and body included (a server
+ *   dripping a byte every few seconds is cut, not only one that goes silent), and so
+ *   does an idle timeout;
  * - a redirect is followed only to the same origin (scheme, host and port);
  * - no byte of a response body is ever quoted in an error (poll-releases logs them);
+ * - the request goes through the project's HTTP transport (./http/transport.ts, the
+ *   registry client's), with no retry: the poll's queue retries;
  * - each node is validated on its own: a node without a payload, with an unpinned
  *   payload or a version that does not parse is skipped and reported as a finding,
  *   and the rest of the channel stands. Unknown keys and metadata are tolerated;
  *   metadata holding control characters is dropped and reported.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { contentDecoder } from './http/transport.ts';
 import * as z from 'zod';
 import type { GraphArch } from './arch.ts';
 import { GRAPH_ARCHES } from './arch.ts';
+import { errorCode, header, HttpTransport, HttpTransportError, type HttpFailure, type HttpResponse, type RawResponse } from './http/transport.ts';
 import { parseImageReference } from './registry/reference.ts';
 import { hasControlCharacters, printable } from './text.ts';
 import { parseOpenShiftVersion } from './versions.ts';
@@ -57,8 +56,10 @@ export const GRAPH_LIMITS = {
   maxBodyBytes: 32 * 1024 * 1024,
   /** Nodes in one graph: 18× the largest real channel; each new node costs a payload resolution. */
   maxNodes: 5_000,
-  /** Whole request, body included. */
+  /** Whole request, redirects and body included. */
   timeoutMs: 30_000,
+  /** Longest wait for the response head, and for each next piece of the body. */
+  idleTimeoutMs: 30_000,
 } as const;
 
 /** Same-origin redirects followed before giving up. */
@@ -127,8 +128,10 @@ export class GraphError extends Error {
 export interface GraphClientOptions {
   /** Full graph endpoint. @default DEFAULT_GRAPH_URL */
   readonly url?: string;
-  /** Deadline of one request, body included. @default GRAPH_LIMITS.timeoutMs */
+  /** Deadline of one request, redirects and body included. @default GRAPH_LIMITS.timeoutMs */
   readonly timeoutMs?: number;
+  /** Longest silence: before the response head, and between pieces of the body. @default GRAPH_LIMITS.idleTimeoutMs */
+  readonly idleTimeoutMs?: number;
   /** Cap on the body's bytes, decoded and on the wire. @default GRAPH_LIMITS.maxBodyBytes */
   readonly maxBodyBytes?: number;
   /** Cap on the nodes of one graph. @default GRAPH_LIMITS.maxNodes */
@@ -147,18 +150,22 @@ interface Answer {
 export class GraphClient {
   private readonly url: string;
   private readonly timeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly transport: HttpTransport;
   private readonly maxBodyBytes: number;
   private readonly maxNodes: number;
   private readonly limitNames: { readonly maxBodyBytes: string; readonly maxNodes: string };
 
-  constructor(private readonly options: GraphClientOptions = {}) {
+  constructor(options: GraphClientOptions = {}) {
     this.url = options.url ?? DEFAULT_GRAPH_URL;
     this.timeoutMs = options.timeoutMs ?? GRAPH_LIMITS.timeoutMs;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? GRAPH_LIMITS.idleTimeoutMs;
     this.maxBodyBytes = options.maxBodyBytes ?? GRAPH_LIMITS.maxBodyBytes;
     this.maxNodes = options.maxNodes ?? GRAPH_LIMITS.maxNodes;
     this.limitNames = options.limitNames ?? { maxBodyBytes: 'maxBodyBytes', maxNodes: 'maxNodes' };
     for (const [name, value] of [
       ['timeoutMs', this.timeoutMs],
+      ['idleTimeoutMs', this.idleTimeoutMs],
       ['maxBodyBytes', this.maxBodyBytes],
       ['maxNodes', this.maxNodes],
     ] as const) {
@@ -173,6 +180,14 @@ export class GraphClient {
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
       throw new GraphError(`graph URL ${printable(this.url)} must be http(s)`);
     }
+    this.transport = new HttpTransport({
+      // The configured URL may be plain http (a mirror, a local graph); redirects stay on its origin.
+      insecureHosts: parsed.protocol === 'http:' ? [parsed.host] : [],
+      idleTimeoutMs: this.idleTimeoutMs,
+      deadlineMs: this.timeoutMs,
+      maxRetries: 0,
+      ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+    });
   }
 
   /** Fetches one channel's graph for one arch, unless it is unchanged since `previous`. */
@@ -182,7 +197,6 @@ export class GraphClient {
     url.searchParams.set('arch', arch);
     const where = `update graph ${url.host} (channel ${channel}, arch ${arch})`;
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' };
-    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
     if (previous?.etag) headers['if-none-match'] = previous.etag;
 
     const answer = await this.get(url, headers, where);
@@ -239,100 +253,60 @@ export class GraphClient {
   }
 
   /** One GET, following same-origin redirects only, under one deadline and the body cap. */
-  private async get(first: URL, headers: Record<string, string>, where: string): Promise<Answer> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    let url = first;
-    try {
-      for (let hop = 0; ; hop++) {
-        const res = await send(url, headers, signal);
-        if (res.statusCode !== undefined && [301, 302, 303, 307, 308].includes(res.statusCode)) {
-          res.destroy();
-          const location = res.headers.location;
-          let next: URL | undefined;
-          try {
-            next = location === undefined ? undefined : new URL(location, url);
-          } catch {
-            next = undefined;
-          }
-          if (!next) throw new GraphError(`${where} answered HTTP ${res.statusCode} without a usable Location`, res.statusCode);
-          if (next.origin !== url.origin) {
-            throw new GraphError(`${where} redirected to another origin (${next.protocol}//${next.host}); not followed`, res.statusCode);
-          }
-          if (hop >= MAX_REDIRECTS) throw new GraphError(`${where} redirected more than ${MAX_REDIRECTS} times`, res.statusCode);
-          url = next;
-          continue;
-        }
-        const status = res.statusCode ?? 0;
-        if (status !== 200) {
-          res.destroy(); // error bodies are never read, let alone quoted
-          return { status, body: Buffer.alloc(0) };
-        }
-        const body = await this.readBody(res, signal, where);
-        return { status, body, ...cleanEtag(res.headers.etag) };
+  private async get(url: URL, headers: Record<string, string>, where: string): Promise<Answer> {
+    const body = this.transport.buffered({ maxBytes: this.maxBodyBytes, decode: true });
+    const finish = async (raw: RawResponse): Promise<HttpResponse<Answer>> => {
+      if (raw.status !== 200) {
+        raw.body.destroy(); // error bodies are never read, let alone quoted
+        if ([301, 302, 303, 307, 308].includes(raw.status)) throw new GraphError(`${where} answered HTTP ${raw.status} without a usable Location`, raw.status);
+        return { ...raw, body: { status: raw.status, body: Buffer.alloc(0) } };
       }
-    } catch (error) {
-      if (error instanceof GraphError) throw error;
-      if (signal.aborted) throw new GraphError(`${where} did not answer in full within ${this.timeoutMs} ms`);
-      const e = error as NodeJS.ErrnoException;
-      throw new GraphError(`${where} is unreachable: ${e.code ?? e.message}`);
-    }
-  }
-
-  /** The body, decoded, never more than maxBodyBytes on the wire or decoded. */
-  private async readBody(res: IncomingMessage, signal: AbortSignal, where: string): Promise<Buffer> {
-    const limit = this.maxBodyBytes;
-    const tooBig = (what: string) =>
-      new GraphError(`${where} sent a body larger than the limit of ${limit} bytes ${what} (${this.limitNames.maxBodyBytes})`);
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      res.destroy();
-      throw tooBig('(Content-Length)');
-    }
-    const chunks: Buffer[] = [];
-    let wire = 0;
-    let decoded = 0;
-    const countWire = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        wire += chunk.length;
-        done(wire > limit ? tooBig('on the wire') : null, chunk);
-      },
-    });
-    const collect = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        decoded += chunk.length;
-        if (decoded > limit) return done(tooBig('decoded'));
-        chunks.push(chunk);
-        done();
-      },
-    });
-    const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    // zlib's decoders are bounded by `collect` above: they stop when it errors.
-    const decoder: Transform | undefined = encoding === 'identity' || encoding === '' ? undefined : contentDecoder(encoding);
-    if (!decoder && encoding !== 'identity' && encoding !== '') {
-      res.destroy();
-      throw new GraphError(`${where} sent a body in an encoding this client does not read (${printable(encoding, 32)})`);
-    }
-    const stages: (Readable | Transform | Writable)[] = decoder ? [res, countWire, decoder, collect] : [res, countWire, collect];
+      const read = await body(raw);
+      return { ...raw, body: { status: raw.status, body: read.body, ...cleanEtag(header(raw.headers, 'etag')) } };
+    };
     try {
-      await pipeline(stages, { signal });
+      const res = await this.transport.request({ method: 'GET', url, headers }, finish, {
+        redirects: 'same-origin',
+        maxRedirects: MAX_REDIRECTS,
+        totalDeadlineMs: this.timeoutMs,
+      });
+      return res.body;
     } catch (error) {
       if (error instanceof GraphError) throw error;
-      if (signal.aborted) throw error; // reported as the deadline by the caller
-      const e = error as NodeJS.ErrnoException;
-      // zlib's messages describe the stream ("incorrect header check"), never its bytes.
-      throw new GraphError(`${where} sent a body that could not be read: ${e.code ?? e.message}`);
+      if (error instanceof HttpTransportError && error.failure) throw this.graphError(error.failure, error.status, where);
+      throw new GraphError(`${where} is unreachable: ${errorCode(error) ?? (error as Error).message}`);
     }
-    return Buffer.concat(chunks);
   }
-}
 
-/** One request; resolves with the response head (the body is not read yet). */
-function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers, signal }, resolve);
-    req.on('error', reject);
-    req.end();
-  });
+  /** The transport's failure, worded for the graph (the limits named where they are set). */
+  private graphError(failure: HttpFailure, status: number | undefined, where: string): GraphError {
+    switch (failure.kind) {
+      case 'status':
+        return new GraphError(`${where} answered HTTP ${status}${hint(status ?? 0)}`, status);
+      case 'deadline':
+        return new GraphError(`${where} did not answer in full within ${this.timeoutMs} ms`);
+      case 'unreachable':
+        return failure.code === 'ERR_IDLE_TIMEOUT'
+          ? new GraphError(`${where} sent nothing for ${this.idleTimeoutMs} ms`)
+          : new GraphError(`${where} is unreachable: ${failure.code ?? 'connection failed'}`);
+      case 'too-large': {
+        const how = failure.measured === 'content-length' ? '(Content-Length)' : failure.measured === 'wire' ? 'on the wire' : 'decoded';
+        return new GraphError(`${where} sent a body larger than the limit of ${failure.maxBytes} bytes ${how} (${this.limitNames.maxBodyBytes})`);
+      }
+      case 'encoding':
+        return new GraphError(`${where} sent a body in an encoding this client does not read (${printable(failure.encoding, 32)})`);
+      case 'undecodable':
+        return new GraphError(`${where} sent a body that could not be read: ${failure.code ?? 'not decodable'}`);
+      case 'redirect-origin':
+        return new GraphError(`${where} redirected to another origin (${failure.origin}); not followed`, status);
+      case 'too-many-redirects':
+        return new GraphError(`${where} redirected more than ${failure.maxRedirects} times`, status);
+      case 'bad-location':
+        return new GraphError(`${where} answered HTTP ${status} without a usable Location`, status);
+      case 'scheme':
+        return new GraphError(`${where}: plain http is allowed only to the configured graph URL's own origin`);
+    }
+  }
 }
 
 function hint(status: number): string {

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CoverageBuild, CoverageIndex, CoverageState, KernelCoverage, TargetCoverage, TargetSummary } from './coverage.ts';
+import { STATE_MARKS, stateLegend, type StateMark } from './coverage-marks.ts';
 
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function escapeHtml(value: string): string {
@@ -21,18 +22,6 @@ export function escapeHtml(value: string): string {
 export function embedJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-const LABELS: Record<CoverageState, { text: string; tone: string; mark: string }> = {
-  succeeded: { text: 'Built', tone: 'ok', mark: '✓' },
-  skipped: { text: 'Available', tone: 'ok', mark: '✓' },
-  'in-progress': { text: 'Building', tone: 'busy', mark: '…' },
-  started: { text: 'Starting', tone: 'busy', mark: '…' },
-  queued: { text: 'Queued', tone: 'busy', mark: '…' },
-  failed: { text: 'Failed', tone: 'bad', mark: '✗' },
-  simulated: { text: 'Simulated (not built)', tone: 'missing', mark: '○' },
-  'not-built': { text: 'Not built', tone: 'missing', mark: '○' },
-  'not-matching': { text: 'Not applicable', tone: 'na', mark: '–' },
-};
 
 const STYLE = `
 :root { color-scheme: light; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --head: #f3f5f7; }
@@ -125,10 +114,12 @@ const CSP = `default-src 'none'; style-src ${cspHash(STYLE)}; script-src ${cspHa
 
 const e = escapeHtml;
 
-function badge(state: CoverageState, title?: string): string {
-  const l = LABELS[state];
-  return `<span class="badge ${l.tone}"${title ? ` title="${e(title)}"` : ''}>${l.mark} ${l.text}</span>`;
+/** A state's mark and label (coverage-marks.ts, as `status` prints them), coloured by its tone (the CSS classes above). */
+function badgeOf({ mark, label, tone }: StateMark, title?: string): string {
+  return `<span class="badge ${tone}"${title ? ` title="${e(title)}"` : ''}>${mark} ${e(label.charAt(0).toUpperCase() + label.slice(1))}</span>`;
 }
+
+const badge = (state: CoverageState, title?: string): string => badgeOf(STATE_MARKS[state], title);
 
 function imageOf(build: CoverageBuild): string {
   if (!build.image) return '';
@@ -204,7 +195,7 @@ export function renderCoveragePage(index: CoverageIndex): string {
     summaryItem('Driver Toolkit', index.summary.dtk),
     ...index.drivers.map((d) => summaryItem(`${e(d.name)} <span class="muted">driver</span>`, index.summary.drivers[d.name]!)),
   ];
-  const legend = (['succeeded', 'skipped', 'in-progress', 'queued', 'failed', 'simulated', 'not-built', 'not-matching'] as const).map((s) => `<li>${badge(s)}</li>`);
+  const legend = stateLegend(Object.keys(STATE_MARKS) as CoverageState[]).map((m) => `<li>${badgeOf(m)}</li>`);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -239,7 +230,7 @@ ${index.kernels.map((k) => kernelRow(k, drivers)).join('\n')}
 </div>
 </main>
 <footer>
-<p>Machine-readable: <a href="coverage.json">coverage.json</a> (schema <code>${e(index.schema)}</code>). Built means this pipeline pushed the image; Available means it already existed.</p>
+<p>Machine-readable: <a href="coverage.json">coverage.json</a> (schema <code>${e(index.schema)}</code>). Built means this pipeline pushed the image; Already pushed means it existed before.</p>
 </footer>
 <script type="application/json" id="coverage-data">${embedJson(index)}</script>
 <script>${SCRIPT}</script>

@@ -69,6 +69,17 @@ export const buildFinishedSchema = z.object({
   buildId: z.string().nullable(),
   /** SHA-256 fingerprint of the certificate every module of the image was signed with (driver builds that sign, when built). */
   modulesSignedBy: z.string().optional(),
+  /**
+   * The KMS key the image was signed with: a build that pushed its image, or found it
+   * already there (skipped), signs it when its project has a key (the build fails when
+   * it cannot).
+   */
+  imageSignedWith: z.string().optional(),
+  /**
+   * The image's SBOM (a build that pushed or found its image attaches it, or fails):
+   * signed with `signedWith`, or `signedWith: null`: attached UNSIGNED, no key.
+   */
+  sbom: z.object({ attached: z.literal(true), signedWith: z.string().nullable() }).optional(),
 });
 
 export const notificationSchema = z.discriminatedUnion('type', [kernelDiscoveredSchema, kernelPromotedSchema, releaseFindingSchema, buildFinishedSchema]);
@@ -120,7 +131,10 @@ export function buildFinished(
   state: 'succeeded' | 'skipped' | 'failed' | 'simulated',
   buildId: string | null,
   time: string,
+  /** IMAGE_SIGNING_KMS_KEY of the build's project. @default - none: images and SBOMs are not signed */
+  imageKey?: string,
 ): Notification {
+  const imageThere = state === 'succeeded' || state === 'skipped';
   return {
     schema: NOTIFICATION_SCHEMA,
     id: `build.${state}:${build.buildKey}:${buildId ?? 'not-started'}`,
@@ -135,6 +149,8 @@ export function buildFinished(
     image: state === 'simulated' ? null : build.image,
     buildId,
     ...signedBy(build.env, state),
+    ...(imageThere && imageKey ? { imageSignedWith: imageKey } : {}),
+    ...(imageThere ? { sbom: { attached: true as const, signedWith: imageKey || null } } : {}),
   };
 }
 

@@ -48,10 +48,11 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
             : 'succeeded'
         : 'failed';
   const simulatedWhy = envOf(exported, 'SIMULATED_REASON');
-  // The builds sign what they push after the push, and fail when they cannot: a build
-  // that pushed (a join also one that already existed) signed it with the project's key.
+  // The builds sign what they push after the push, and fail when they cannot; a build
+  // whose image already existed (skipped) signs it too when it is not signed yet: either
+  // way the image is signed with the project's key.
   const imageKey = envOf(info?.environment?.['environment-variables'], 'IMAGE_SIGNING_KMS_KEY');
-  const imageSigned = imageKey && (state === 'succeeded' || (state === 'skipped' && build.kind === 'join'));
+  const imageSigned = imageKey && (state === 'succeeded' || state === 'skipped');
   const modulesBy = signedBy(build.env, state === 'in-progress' ? 'failed' : state).modulesSignedBy;
   const signed = { ...(modulesBy ? { modulesBy } : {}), ...(imageSigned ? { imageKey } : {}) };
   // Events may arrive out of order: never move a finished build back.
@@ -80,7 +81,7 @@ export async function trackBuild(deps: TrackDeps, event: CodeBuildStateChange): 
     if (recorded?.state !== state || recorded.buildId !== buildId) return { outcome: 'ignored', joinQueued: false };
   }
 
-  await deps.notifier.publish(buildFinished(build, state, buildId, now));
+  await deps.notifier.publish(buildFinished(build, state, buildId, now, imageKey || undefined));
 
   let joinQueued = false;
   if (state !== 'failed' && build.kind !== 'join') {

@@ -9,7 +9,10 @@
  * (every byte of every uncompressed tar) or the build log. A control build that passes
  * the same value as a build arg shows the scan finds a leak when there is one. With
  * IMAGE_SIGNING_KMS_KEY (moto KMS) the pushed DTK is signed: the sigstore skopeo accepts it
- * and refuses an unsigned image of the same repository.
+ * and refuses an unsigned image of the same repository. Every pushed DTK gets its SBOM
+ * (CycloneDX 1.6, validated against the published schema after reading it back through
+ * the registry): unsigned without the key (and logged so), signed with it; a DTK whose
+ * push is skipped gets neither a second SBOM nor a second signature.
  */
 import { createHash, createPublicKey, randomBytes, randomInt } from 'node:crypto';
 import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
@@ -17,6 +20,8 @@ import { pushImage } from '#core/registry/push.ts';
 import { startEmulators } from '#local/emulators.ts';
 import { buildImage } from '#world/oci.ts';
 import { kmsClient, sigstoreCopy } from '../support/signing.ts';
+import { cyclonedxValidator } from '../support/cyclonedx.ts';
+import { CYCLONEDX_MEDIA_TYPE, listReferrersByTag, readArtifactDocument } from '#core/signing/sbom.ts';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,6 +138,12 @@ describe('build-dtk.sh with RHSM build secrets', () => {
     });
     // History names the secret mounts, never the values.
     expect(config.history.some((h) => h.created_by?.includes('install.sh'))).toBe(true);
+
+    // Its SBOM, unsigned (no key) and said so.
+    expect(run.stderr).toMatch(/SBOM \S+ of \S+ \(attached via tag-schema\), UNSIGNED: no IMAGE_SIGNING_KMS_KEY/);
+    const sboms = await listReferrersByTag(client, { registry: registry.host, repository: 'dtk/driver-toolkit', digest: image.manifest.digest }, CYCLONEDX_MEDIA_TYPE);
+    expect(sboms).toHaveLength(1);
+    expect(await client.describeManifest({ registry: registry.host, repository: 'dtk/driver-toolkit', tag: `sha256-${sboms[0]?.digest.slice(7) ?? ''}.sig` })).toBeUndefined();
   });
 
   it('signs the DTK it pushes when IMAGE_SIGNING_KMS_KEY is set: skopeo accepts it and refuses an unsigned image of the same repository', async () => {
@@ -148,7 +159,7 @@ describe('build-dtk.sh with RHSM build secrets', () => {
       const repository = 'dtk/driver-toolkit-signed';
       const copy = (digestRef: string) => sigstoreCopy({ skopeo, workDir: dir, registryHost: registry.host, repository, keyPath, digestRef, reader: registry.tokenService.credentials('reader') });
 
-      const run = await runScript('build-dtk.sh', {
+      const env = {
         ...emulators.sdkEnv(),
         KERNEL,
         ARCH: 'x86_64',
@@ -161,11 +172,53 @@ describe('build-dtk.sh with RHSM build secrets', () => {
         RESULT_FILE: join(dir, 'result-signed.env'),
         INSECURE_REGISTRIES: registry.insecureRegistries.join(','),
         IMAGE_SIGNING_KMS_KEY: created.KeyMetadata?.Arn ?? '',
-      });
+        SOURCE_URL: 'https://github.com/example/driver-toolkit-pipeline',
+        SOURCE_REVISION: REVISION,
+        CODEBUILD_BUILD_ID: 'dtk-x86_64:42',
+      };
+      const run = await runScript('build-dtk.sh', env);
       expect(run.code, run.stderr).toBe(0);
       expect(run.result['BUILD_RESULT']).toBe('pushed');
-      const accepted = await copy(`${registry.host}/${repository}@${run.result['IMAGE_DIGEST'] ?? ''}`);
+      const digest = run.result['IMAGE_DIGEST'] ?? '';
+      const accepted = await copy(`${registry.host}/${repository}@${digest}`);
       expect(accepted.code, accepted.stderr).toBe(0);
+
+      // The SBOM, read back through the registry: valid CycloneDX 1.6 naming the kernel, the
+      // UBI by digest, this pipeline's source and revision and the build; signed like the image.
+      const sboms = await listReferrersByTag(client, { registry: registry.host, repository, digest }, CYCLONEDX_MEDIA_TYPE);
+      expect(sboms).toHaveLength(1);
+      const sbomDigest = sboms[0]?.digest ?? '';
+      const bom = JSON.parse((await readArtifactDocument(client, { registry: registry.host, repository }, sbomDigest)).toString('utf8')) as {
+        metadata: { component: { version: string }; properties: { name: string; value: string }[] };
+        components: { 'bom-ref': string; name: string; version?: string }[];
+      };
+      expect(cyclonedxValidator()(bom)).toEqual([]);
+      expect(bom.metadata.component.version).toBe(digest);
+      expect(bom.metadata.properties).toEqual(
+        expect.arrayContaining([
+          { name: 'dtk-pipeline:image-kind', value: 'dtk' },
+          { name: 'dtk-pipeline:kernel', value: KERNEL },
+          { name: 'dtk-pipeline:build-id', value: 'dtk-x86_64:42' },
+          { name: 'dtk-pipeline:source-commit', value: REVISION },
+        ]),
+      );
+      expect(bom.components.find((c) => c['bom-ref'] === 'base-image')).toMatchObject({ name: ubiImage.split('@')[0], version: ubiImage.split('@')[1] });
+      expect(bom.components.find((c) => c['bom-ref'] === 'pipeline-source')).toMatchObject({ name: 'https://github.com/example/driver-toolkit-pipeline', version: REVISION });
+      expect(run.stderr).toMatch(/SBOM \S+ of \S+ \(attached via tag-schema\), signed/);
+      const sbomAccepted = await copy(`${registry.host}/${repository}@${sbomDigest}`);
+      expect(sbomAccepted.code, sbomAccepted.stderr).toBe(0);
+
+      // Built again: the tag exists, the push is skipped; no second SBOM, no second signature.
+      const again = await runScript('build-dtk.sh', { ...env, RESULT_FILE: join(dir, 'result-signed-again.env') });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.result['BUILD_RESULT']).toBe('skipped-exists');
+      expect(again.stderr).toContain('already signed with this key');
+      expect(again.stderr).toContain('already has its SBOM');
+      expect((await listReferrersByTag(client, { registry: registry.host, repository, digest }, CYCLONEDX_MEDIA_TYPE)).map((d) => d.digest)).toEqual([sbomDigest]);
+      for (const signed of [digest, sbomDigest]) {
+        const sig = await client.getManifestBytes({ registry: registry.host, repository, tag: `sha256-${signed.slice(7)}.sig` });
+        expect((JSON.parse(sig.bytes.toString()) as { layers: unknown[] }).layers).toHaveLength(1);
+      }
 
       const unsigned = buildImage({ layers: [{ files: { 'etc/unsigned': 'x' } }] }, 'amd64');
       const pushed = await pushImage(client, { registry: registry.host, repository, tag: 'unsigned' }, {

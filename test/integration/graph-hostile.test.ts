@@ -31,6 +31,7 @@ let elsewhere: Server;
 let base = '';
 let elsewhereBase = '';
 const elsewhereRequests: string[] = [];
+let slowHops = 0;
 
 /** Writes `total` bytes of JSON whitespace after `{"nodes":[`, respecting backpressure, until done or the client leaves. */
 function stream(res: ServerResponse, key: string, total: number): void {
@@ -71,6 +72,16 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     case '/redirect-away':
       res.writeHead(302, { location: `${elsewhereBase}${PATH}?channel=stable-4.18` });
       return void res.end();
+    case '/redirect-slow': {
+      // Same-origin redirects, each after 600 ms: the chain outlasts a 1500 ms deadline.
+      const hop = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('hop') ?? '0');
+      slowHops++;
+      const timer = setTimeout(() => res.writeHead(307, { location: `/redirect-slow?hop=${hop + 1}` }).end(), 600);
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    case '/silent':
+      return; // never answers
     case '/redirect-same':
       res.writeHead(307, { location: `/ok?channel=stable-4.18` });
       return void res.end();
@@ -192,6 +203,20 @@ describe('GraphClient against a hostile server', () => {
     // Control: the other host answers a graph, so following the redirect would have "worked".
     const direct = await new GraphClient({ url: `${elsewhereBase}${PATH}` }).fetch('stable-4.18', 'amd64');
     expect(direct.changed && direct.graph.nodes.length).toBe(1);
+  });
+
+  it('cuts a chain of slow same-origin redirects at the one request deadline', async () => {
+    const error = await new GraphClient({ url: `${base}/redirect-slow`, timeoutMs: 1500 }).fetch('stable-4.18', 'amd64').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphError);
+    // A deadline per hop would let all four hops answer (600 ms each), then refuse the fourth redirect.
+    expect((error as Error).message).toMatch(/did not answer in full within 1500 ms$/);
+    expect(slowHops).toBeLessThanOrEqual(3);
+  });
+
+  it('gives up on a server that sends nothing for the idle timeout', async () => {
+    const error = await new GraphClient({ url: `${base}/silent`, idleTimeoutMs: 300, timeoutMs: 20_000 }).fetch('stable-4.18', 'amd64').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphError);
+    expect((error as Error).message).toMatch(/^update graph 127\.0\.0\.1:\d+ \(channel stable-4\.18, arch amd64\) sent nothing for 300 ms$/);
   });
 
   it('follows a redirect on the same origin', async () => {

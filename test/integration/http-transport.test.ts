@@ -82,6 +82,45 @@ describe('HttpTransport', () => {
     expect(requests).toBe(1);
   });
 
+  it('says what failed as data: the cap and how it was measured, a body that does not decode', async () => {
+    const host = await serve((req, res) => {
+      if (req.url === '/declared') res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': '5000' }).end(Buffer.alloc(5000));
+      else res.writeHead(200, { 'content-encoding': 'gzip' }).end('not gzip: SECRET');
+    });
+    const t = transport([host]);
+    const get = async (path: string): Promise<HttpTransportError> => {
+      try {
+        await t.request({ method: 'GET', url: new URL(`http://${host}${path}`), headers: {} }, t.buffered({ maxBytes: 1000, decode: true }));
+      } catch (e) {
+        return e as HttpTransportError;
+      }
+      throw new Error(`${path} was not refused`);
+    };
+    const declared = await get('/declared');
+    expect(declared.failure).toEqual({ kind: 'too-large', maxBytes: 1000, measured: 'content-length' });
+    const garbled = await get('/garbled');
+    expect(garbled.failure).toEqual({ kind: 'undecodable', code: 'Z_DATA_ERROR' });
+    expect(garbled.message).toMatch(/does not decode as gzip \(Z_DATA_ERROR\)$/);
+    expect(garbled.message).not.toContain('SECRET');
+  });
+
+  it('with totalDeadlineMs, one deadline covers every redirect hop', async () => {
+    let hops = 0;
+    const host = await serve((req, res) => {
+      hops++;
+      // Each hop answers in 300 ms: four of them would take 1.2 s.
+      setTimeout(() => res.writeHead(302, { location: `/hop${hops}` }).end(), 300);
+    });
+    const t = transport([host], { deadlineMs: 1_000 });
+    const err = await t
+      .request({ method: 'GET', url: new URL(`http://${host}/hop0`), headers: {} }, t.buffered({ maxBytes: 100 }), { redirects: 'same-origin', maxRedirects: 3, totalDeadlineMs: 700 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpTransportError);
+    // Without the one deadline, the fourth hop would answer and the error would be too many redirects.
+    expect((err as HttpTransportError).failure?.kind).toBe('deadline');
+    expect(hops).toBeLessThan(4);
+  });
+
   it('refuses plain http to a host not listed insecure, before any connection', async () => {
     let hits = 0;
     const host = await serve((_req, res) => {

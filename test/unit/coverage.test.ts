@@ -137,7 +137,7 @@ describe('buildCoverageIndex', () => {
     expect(row(index, K3).dtk).toMatchObject({ state: 'simulated', covered: false, builds: [{ state: 'simulated', image: null, digest: null }] });
     expect(index.summary.dtk).toMatchObject({ covered: 1, simulated: 1, notBuilt: 0 });
     const html = renderCoveragePage(index);
-    expect(html).toContain('Simulated (not built)');
+    expect(html).toContain('~ Simulated by the local run, not built');
     expect(html).toContain('simulated, not built: a DTK image is built from UBI with RHSM');
     expect(html).not.toContain(`${K3}@`);
   });
@@ -205,7 +205,7 @@ describe('renderCoveragePage', () => {
     expect(html).toContain('<th scope="row" class="kernel">');
     expect(html).toContain('Pre-release');
     expect(html).toContain('✗ Failed');
-    expect(html).toContain('– Not applicable');
+    expect(html).toContain('- Does not apply');
     expect(html).toContain('2025-02-01 12:00 UTC');
   });
 

@@ -7,6 +7,8 @@ import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
 import { kmmModule, kmmPreflight, toYaml, type KmmModule } from '#pipeline/kmm.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
 import type { BuildEntry, BuildState, ReleaseEntry } from '#pipeline/entities.ts';
+import { crdChecker } from '../support/crd.ts';
+import { REALWORLD_DIR } from '../support/realworld.ts';
 
 // ---------------------------------------------------------------------------
 // The KMM CRD fields these manifests rely on, transcribed from KMM's API types
@@ -396,5 +398,38 @@ describe('kmmPreflight', () => {
     expect(() => kmmPreflight(snapshot, '4.19.1')).toThrow('OpenShift 4.19.1 is recorded but not resolved (queued)');
     expect(() => kmmPreflight(snapshot, '4.19.0', { arch: 'aarch64' })).toThrow('OpenShift 4.19.0 is recorded for x86_64, not for aarch64');
     expect(() => kmmPreflight(snapshot, 'latest')).toThrow(/is not an OpenShift version/);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// KMM's own CRDs (../shared/realworld/kmm, see PROVENANCE.md there): the structural
+// schema and the CEL rules, checked as the API server checks them (test/support/crd.ts).
+
+describe('the manifests against the real KMM CRDs', () => {
+  const moduleCrd = crdChecker(`${REALWORLD_DIR}/kmm/kmm.sigs.x-k8s.io_modules.yaml`, 'v1beta1');
+  const preflightCrd = crdChecker(`${REALWORLD_DIR}/kmm/kmm.sigs.x-k8s.io_preflightvalidationsocp.yaml`, 'v1beta2');
+
+  it.each(['gpu-driver', 'nic-driver', 'fpga'])('admits the Module printed for %s, through YAML', (name) => {
+    const module = kmmModule(snapshot, name, { namespace: 'gpu-operator', imageRepoSecret: 'quay-pull' });
+    expect(moduleCrd(parseYaml(toYaml(module))).errors).toEqual([]);
+  });
+
+  it('admits the PreflightValidationOCP printed for a release, plain and RT', () => {
+    expect(preflightCrd(parseYaml(toYaml(kmmPreflight(snapshot, '4.18.14')))).errors).toEqual([]);
+    expect(preflightCrd(parseYaml(toYaml(kmmPreflight(snapshot, '4.18.14', { flavour: 'rt', pushBuiltImage: true })))).errors).toEqual([]);
+  });
+
+  it('refuses what KMM refuses: a misspelled field, a missing modprobe, dra beside devicePlugin (CEL)', () => {
+    const module = kmmModule(snapshot, 'gpu-driver') as unknown as { spec: Record<string, unknown> & { moduleLoader: { container: Record<string, unknown> } } };
+    const spelled = structuredClone(module);
+    spelled.spec.moduleLoader.container['kernelMapping'] = [];
+    expect(moduleCrd(spelled).errors).toEqual(['spec.moduleLoader.container: must NOT have additional properties (kernelMapping)']);
+    const noModprobe = structuredClone(module);
+    delete noModprobe.spec.moduleLoader.container['modprobe'];
+    expect(moduleCrd(noModprobe).errors).toEqual(["spec.moduleLoader.container: must have required property 'modprobe'"]);
+    const both = structuredClone(module);
+    both.spec['dra'] = { driverName: 'gpu.example.com', container: { image: 'quay.io/partner/dra:1' } };
+    both.spec['devicePlugin'] = { container: { image: 'quay.io/partner/plugin:1' } };
+    expect(moduleCrd(both).errors).toEqual(['spec: spec.dra and spec.devicePlugin are mutually exclusive']);
   });
 });

@@ -86,4 +86,19 @@ describe('a driver with a signing key', () => {
     expect(buildFinished(build, 'failed', 'b:1', '2026-01-01T00:00:00Z')).not.toHaveProperty('modulesSignedBy');
     expect(buildFinished({ ...build, env: {} }, 'succeeded', 'b:1', '2026-01-01T00:00:00Z')).not.toHaveProperty('modulesSignedBy');
   });
+
+  it('build.succeeded says the SBOM is attached and unsigned without an image key, signed with one (skipped builds too); failed and simulated builds claim none', () => {
+    const build = { buildKey: 'k', kind: 'driver', kernel: kernel.kernel, arch: 'x86_64', target: 'driver:gpu', image: 'quay.io/acme/gpu:tag', env: {} };
+    const unsigned = notificationSchema.parse(buildFinished(build, 'succeeded', 'b:1', '2026-01-01T00:00:00Z'));
+    expect(unsigned).toMatchObject({ sbom: { attached: true, signedWith: null } });
+    expect(unsigned).not.toHaveProperty('imageSignedWith');
+    for (const state of ['succeeded', 'skipped'] as const) {
+      expect(notificationSchema.parse(buildFinished(build, state, 'b:1', '2026-01-01T00:00:00Z', KEY_ARN))).toMatchObject({ imageSignedWith: KEY_ARN, sbom: { attached: true, signedWith: KEY_ARN } });
+    }
+    for (const state of ['failed', 'simulated'] as const) {
+      const n = buildFinished(build, state, 'b:1', '2026-01-01T00:00:00Z', KEY_ARN);
+      expect(n).not.toHaveProperty('sbom');
+      expect(n).not.toHaveProperty('imageSignedWith');
+    }
+  });
 });

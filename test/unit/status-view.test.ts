@@ -4,6 +4,8 @@ import { buildCoverageIndex, type CoverageIndex } from '#pipeline/coverage.ts';
 import { driverSchema, type DriverInput } from '#pipeline/drivers.ts';
 import type { StatusSnapshot } from '#pipeline/status.ts';
 import { kernelsNamed, renderKernel, renderStatus, renderWide, terminalWidth, wantsColour, wrap } from '#cli/status-view.ts';
+import { COVERAGE_STATES } from '#pipeline/coverage.ts';
+import { renderCoveragePage } from '#pipeline/coverage-page.ts';
 import { buildEntry, kernelEntry } from '../support/entries.ts';
 
 const FAILED = '5.14.0-427.68.1.el9_4.aarch64';
@@ -154,6 +156,26 @@ describe('status, one line per kernel', () => {
     expect(coloured).toContain('\u001b[31m✗');
     expect(uncoloured).not.toContain('\u001b');
     expect(stripVTControlCharacters(coloured)).toBe(uncoloured);
+  });
+});
+
+describe('status and the coverage page show a state alike', () => {
+  it('with the same mark and label for every state (the legend of status, the badge of the page)', () => {
+    const idx = index(['gpu']);
+    const first = idx.kernels[0];
+    if (!first) throw new Error('no kernels');
+    for (const state of COVERAGE_STATES) {
+      const one = { ...idx, kernels: [{ ...first, dtk: { ...first.dtk, state, builds: [] }, drivers: {} }] } as CoverageIndex;
+      const out = lines(renderStatus(one, { missing: false }, { width: 200, ...plain }));
+      const mark = /^\S+ +(\S) /.exec(out[1] ?? '')?.[1];
+      const legend = out.flatMap((l) => l.split(/ {3}/)).find((entry) => entry.startsWith(`${mark} `));
+      const label = legend?.slice(2);
+      expect(label, state).toBeTruthy();
+      // The page's badge for the DTK cell of this kernel: the same mark, the same label capitalised.
+      const page = renderCoveragePage(one);
+      const badge = /<td class="target" data-target="dtk"[^>]*><span class="badge [a-z]+">([^<]*)<\/span>/.exec(page)?.[1];
+      expect(badge, state).toBe(`${mark} ${label!.charAt(0).toUpperCase()}${label!.slice(1)}`);
+    }
   });
 });
 

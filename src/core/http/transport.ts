@@ -28,13 +28,15 @@
  *                 within `deadlineMs` (a server sending one byte every 5 s is cut),
  *                 counted in `stats` and reported to `onRequest`.
  *   `transport.buffered({ maxBytes, decode })` a `finish` that reads the body into a
- *                 Buffer, refusing more than `maxBytes` (decoded bytes when `decode`
- *                 handles gzip/deflate/br Content-Encoding).
+ *                 Buffer, refusing more than `maxBytes` on the wire (Content-Length
+ *                 first) and, when `decode` handles a gzip/deflate/br Content-Encoding,
+ *                 more than `maxBytes` decoded.
  *   `transport.discard(body)` drops a body we do not use.
  *
- * Errors are built by `makeError` (so the registry client throws its RegistryError and
- * the graph client its own); messages name the URL without query or user info and
- * never quote a response body.
+ * Errors are built by `makeError` (so the registry client throws its RegistryError);
+ * messages name the URL without query or user info and never quote a response body.
+ * Each says what went wrong as data too (`failure`), so a client can word its own
+ * errors (the graph client's GraphError) without reading messages.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -52,10 +54,33 @@ export function redactUrl(url: string | URL): string {
   }
 }
 
+/** What went wrong, as data: every error the transport builds names one. */
+export type HttpFailure =
+  /** Plain http to a host not listed insecure. */
+  | { readonly kind: 'scheme' }
+  /** 429/502/503/504 on every attempt. */
+  | { readonly kind: 'status'; readonly attempts: number }
+  /** Connection errors or idle timeouts (`code` ERR_IDLE_TIMEOUT) on every attempt. */
+  | { readonly kind: 'unreachable'; readonly code: string | undefined; readonly attempts: number }
+  /** The request's deadline passed before the body was read in full. */
+  | { readonly kind: 'deadline'; readonly deadlineMs: number }
+  /** The body is over `maxBytes`, as its Content-Length declared, as sent, or decoded. */
+  | { readonly kind: 'too-large'; readonly maxBytes: number; readonly measured: 'content-length' | 'wire' | 'decoded' }
+  /** A Content-Encoding this transport does not decode. */
+  | { readonly kind: 'encoding'; readonly encoding: string }
+  /** A body that does not decode as its Content-Encoding says (`code`: zlib's). */
+  | { readonly kind: 'undecodable'; readonly code: string | undefined }
+  /** A redirect to another origin with `redirects: 'same-origin'`. */
+  | { readonly kind: 'redirect-origin'; readonly origin: string }
+  | { readonly kind: 'too-many-redirects'; readonly maxRedirects: number }
+  | { readonly kind: 'bad-location' };
+
 export interface HttpErrorOptions {
   readonly status?: number;
   readonly url: string | URL;
   readonly cause?: unknown;
+  /** What went wrong. @default - an error of the caller's own (not the transport's) */
+  readonly failure?: HttpFailure;
 }
 
 /** Builds the error the transport throws; the default is `HttpTransportError`. */
@@ -66,12 +91,14 @@ export class HttpTransportError extends Error {
   readonly status?: number;
   /** Redacted URL of the failed request. */
   readonly url: string;
+  readonly failure?: HttpFailure;
 
   constructor(message: string, options: HttpErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpTransportError';
     this.status = options.status;
     this.url = redactUrl(options.url);
+    this.failure = options.failure;
   }
 }
 
@@ -157,6 +184,12 @@ export interface RequestOptions {
   readonly maxRedirects?: number;
   /** Overrides the transport's `deadlineMs` for this request (e.g. a whole blob). @default - the transport's */
   readonly deadlineMs?: number;
+  /**
+   * One deadline for the whole request, every redirect hop and retry included: no attempt
+   * starts after it and the one in flight is cut at it.
+   * @default - none: each attempt has its own `deadlineMs`
+   */
+  readonly totalDeadlineMs?: number;
 }
 
 export interface BufferedOptions {
@@ -295,7 +328,7 @@ export class HttpTransport {
     if (url.protocol === 'http:' && this.isInsecureHost(url)) return;
     throw this.#makeError(
       `refusing ${url.protocol.replace(':', '')} to ${redactUrl(url)}: plain http is allowed only for hosts listed as insecure`,
-      { url },
+      { url, failure: { kind: 'scheme' } },
     );
   }
 
@@ -304,12 +337,13 @@ export class HttpTransport {
     const mode = options.redirects ?? 'none';
     const maxRedirects = mode === 'none' ? 0 : (options.maxRedirects ?? 5);
     const deadlineMs = options.deadlineMs === undefined ? this.#deadlineMs : positiveInteger('deadlineMs', options.deadlineMs);
+    const endsAt = options.totalDeadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + positiveInteger('totalDeadlineMs', options.totalDeadlineMs);
     const authorizedOrigin = request.url.origin;
     let current = request;
     for (let hop = 0; ; hop++) {
       this.assertSchemeAllowed(current.url);
       type Outcome = { readonly response: HttpResponse<B> } | { readonly location: string; readonly status: number };
-      const outcome = await this.#send(current, deadlineMs, async (raw): Promise<Outcome> => {
+      const outcome = await this.#send(current, deadlineMs, endsAt, async (raw): Promise<Outcome> => {
         const location = header(raw.headers, 'location');
         if (maxRedirects > 0 && REDIRECT_STATUSES.has(raw.status) && location !== undefined) {
           await this.discard(raw.body);
@@ -322,6 +356,7 @@ export class HttpTransport {
         throw this.#makeError(`too many redirects (more than ${maxRedirects}) from ${redactUrl(request.url)}`, {
           status: outcome.status,
           url: current.url,
+          failure: { kind: 'too-many-redirects', maxRedirects },
         });
       }
       let url: URL;
@@ -329,12 +364,17 @@ export class HttpTransport {
         url = new URL(outcome.location, current.url);
       } catch {
         // No cause: the TypeError carries the Location, which may hold a signature.
-        throw this.#makeError(`redirect from ${redactUrl(current.url)} has an invalid Location`, { status: outcome.status, url: current.url });
+        throw this.#makeError(`redirect from ${redactUrl(current.url)} has an invalid Location`, {
+          status: outcome.status,
+          url: current.url,
+          failure: { kind: 'bad-location' },
+        });
       }
       if (mode === 'same-origin' && url.origin !== request.url.origin) {
         throw this.#makeError(`${redactUrl(current.url)} redirected to another origin (${url.origin}), which is not followed`, {
           status: outcome.status,
           url: current.url,
+          failure: { kind: 'redirect-origin', origin: url.origin },
         });
       }
       const headers = { ...current.headers };
@@ -367,59 +407,89 @@ export class HttpTransport {
   }
 
   async #readAll(raw: RawResponse, options: BufferedOptions): Promise<Buffer> {
-    const encoding = options.decode ? (header(raw.headers, 'content-encoding') ?? 'identity').trim().toLowerCase() : 'identity';
-    const tooBig = () =>
-      this.#makeError(`response from ${redactUrl(raw.url)} is larger than the ${options.maxBytes}-byte limit`, { status: raw.status, url: raw.url });
+    const encoding = options.decode ? (header(raw.headers, 'content-encoding') ?? '').trim().toLowerCase() || 'identity' : 'identity';
+    const { maxBytes } = options;
+    const tooBig = (measured: 'content-length' | 'wire' | 'decoded') =>
+      this.#makeError(
+        `response from ${redactUrl(raw.url)} is larger than the ${maxBytes}-byte limit ${measured === 'content-length' ? '(Content-Length)' : measured === 'wire' ? 'on the wire' : 'decoded'}`,
+        { status: raw.status, url: raw.url, failure: { kind: 'too-large', maxBytes, measured } },
+      );
+    // Content-Length counts the bytes on the wire, whatever the encoding.
     const declared = Number(header(raw.headers, 'content-length'));
-    if (encoding === 'identity' && Number.isFinite(declared) && declared > options.maxBytes) {
+    if (Number.isFinite(declared) && declared > maxBytes) {
       raw.body.destroy();
-      throw tooBig();
+      throw tooBig('content-length');
     }
     let source: Readable = raw.body;
     if (encoding !== 'identity') {
       const decoder = contentDecoder(encoding);
       if (decoder === undefined) {
         raw.body.destroy();
-        throw this.#makeError(`response from ${redactUrl(raw.url)} has an unsupported Content-Encoding`, { status: raw.status, url: raw.url });
+        throw this.#makeError(`response from ${redactUrl(raw.url)} has an unsupported Content-Encoding`, {
+          status: raw.status,
+          url: raw.url,
+          failure: { kind: 'encoding', encoding },
+        });
       }
-      raw.body.on('error', (err) => decoder.destroy(err));
-      source = raw.body.pipe(decoder);
+      // The wire bytes are capped before the decoder, the decoded ones below; zlib stops
+      // inflating when the reader stops reading, so a bomb never inflates past the cap.
+      let wire = 0;
+      const countWire = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          wire += chunk.length;
+          callback(wire > maxBytes ? tooBig('wire') : null, chunk);
+        },
+      });
+      pipeline(raw.body, countWire, decoder, () => {}); // errors reach the loop below through `decoder`
+      source = decoder;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > options.maxBytes) throw tooBig();
+        if (size > maxBytes) throw tooBig(encoding === 'identity' ? 'wire' : 'decoded');
         chunks.push(chunk);
       }
     } catch (err) {
       raw.body.destroy();
       source.destroy();
+      // zlib's errors (codes Z_…) describe the stream ("incorrect header check"), never its bytes.
+      const code = errorCode(err);
+      if (code?.startsWith('Z_')) {
+        throw this.#makeError(`response from ${redactUrl(raw.url)} does not decode as ${encoding} (${code})`, {
+          status: raw.status,
+          url: raw.url,
+          failure: { kind: 'undecodable', code },
+        });
+      }
       throw err;
     }
     return Buffer.concat(chunks);
   }
 
-  async #send<T>(request: HttpRequest, deadlineMs: number, finish: (res: RawResponse) => Promise<T>): Promise<T> {
+  async #send<T>(request: HttpRequest, deadlineMs: number, endsAt: number, finish: (res: RawResponse) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.#maxRetries;
       let failure: unknown;
       try {
-        const raw = await this.#once(request, deadlineMs);
+        const remaining = Math.ceil(endsAt - Date.now());
+        if (remaining <= 0) throw new DeadlineError(deadlineMs, request.url);
+        const raw = await this.#once(request, Math.min(deadlineMs, remaining));
         if (!RETRY_STATUSES.has(raw.status)) return await finish(raw);
         await this.discard(raw.body);
         if (last) {
           throw this.#makeError(`${request.method} ${redactUrl(request.url)} failed: HTTP ${raw.status} after ${attempt + 1} attempts`, {
             status: raw.status,
             url: request.url,
+            failure: { kind: 'status', attempts: attempt + 1 },
           });
         }
         await sleep(parseRetryAfter(header(raw.headers, 'retry-after')) ?? this.#backoff(attempt));
         continue;
       } catch (err) {
         if (err instanceof DeadlineError) {
-          throw this.#makeError(`${request.method} ${err.message}`, { url: request.url });
+          throw this.#makeError(`${request.method} ${err.message}`, { url: request.url, failure: { kind: 'deadline', deadlineMs: err.deadlineMs } });
         }
         if (!isTransient(err)) throw err;
         failure = err;
@@ -428,6 +498,7 @@ export class HttpTransport {
         throw this.#makeError(`${request.method} ${redactUrl(request.url)} failed: ${errorCode(failure)} after ${attempt + 1} attempts`, {
           url: request.url,
           cause: failure,
+          failure: { kind: 'unreachable', code: errorCode(failure), attempts: attempt + 1 },
         });
       }
       await sleep(this.#backoff(attempt));

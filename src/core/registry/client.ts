@@ -294,6 +294,15 @@ export class RegistryClient implements ImageSource {
    * Resolves with the digest of `bytes` (checked against the registry's answer).
    */
   async putManifest(ref: ImageRef, mediaType: string, bytes: Buffer): Promise<string> {
+    return (await this.putManifestReporting(ref, mediaType, bytes)).digest;
+  }
+
+  /**
+   * `putManifest`, also reporting the `OCI-Subject` response header: a registry that
+   * processed the manifest's `subject` (and so indexes it for the referrers API) sends
+   * it (distribution spec 1.1, "Pushing Manifests with Subject").
+   */
+  async putManifestReporting(ref: ImageRef, mediaType: string, bytes: Buffer): Promise<{ readonly digest: string; readonly ociSubject?: string }> {
     assertValidRef(ref);
     const reference = ref.tag ?? ref.digest;
     if (reference === undefined) throw new Error(`putManifest needs a tag or digest: ${formatImageReference(ref)}`);
@@ -320,7 +329,44 @@ export class RegistryClient implements ImageSource {
     if (claimed !== undefined && claimed !== digest) {
       throw new RegistryError(`PUT manifest ${formatImageReference(ref)}: the registry stored digest ${claimed}, the bytes are ${digest}`, { url: res.url });
     }
-    return digest;
+    const ociSubject = header(res.headers, 'oci-subject');
+    return { digest, ...(ociSubject === undefined ? {} : { ociSubject }) };
+  }
+
+  /**
+   * The referrers of a manifest (`GET /v2/<repo>/referrers/<digest>`, distribution spec
+   * 1.1), following `Link: <…>; rel="next"` pages, or `undefined` when the registry
+   * answers 404 (or 405/501): it has no referrers API (a registry that has one answers 200 with an
+   * OCI index, empty when nothing refers to the digest), and clients fall back to the
+   * tag schema. `artifactType` is sent as the spec's filter, and applied here as well
+   * (a registry may ignore it).
+   */
+  async referrers(ref: ImageRef & { readonly digest: string }, artifactType?: string): Promise<Descriptor[] | undefined> {
+    assertValidRef(ref);
+    const out: Descriptor[] = [];
+    let url: URL | undefined = this.#auth.apiUrl(ref, `referrers/${ref.digest}`);
+    if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
+    for (let page = 0; url !== undefined; page++) {
+      if (page === 100) throw new RegistryError(`referrers of ${formatImageReference(ref)}: more than 100 pages`, { url });
+      const res: HttpResponse<Buffer> = await this.#auth.request(
+        ref,
+        { method: 'GET', path: '', url, accept: MEDIA_TYPES.ociIndex, followRedirects: false },
+        this.#transport.buffered({ maxBytes: MAX_MANIFEST_BYTES }),
+      );
+      // 404 is the spec's "no referrers API"; 405 and 501 are what some servers send for
+      // an endpoint they do not implement: the same answer.
+      if ((res.status === 404 || res.status === 405 || res.status === 501) && page === 0) return undefined;
+      if (res.status !== 200) {
+        throw new RegistryError(`GET referrers of ${formatImageReference(ref)} failed: HTTP ${res.status}${registryErrorCodes(res.body)}`, { status: res.status, url: res.url });
+      }
+      const parsed = imageIndexSchema.safeParse(parseJson(res.body, `referrers of ${formatImageReference(ref)}`, res.url));
+      if (!parsed.success) throw new RegistryError(`referrers of ${formatImageReference(ref)} is not an OCI index: ${z.prettifyError(parsed.error)}`, { url: res.url });
+      out.push(...parsed.data.manifests);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res.headers, 'link') ?? '')?.[1];
+      url = next === undefined ? undefined : new URL(next, res.url);
+      if (url !== undefined && url.origin !== res.url.origin) throw new RegistryError(`referrers of ${formatImageReference(ref)}: the next page is on another origin`, { url });
+    }
+    return artifactType === undefined ? out : out.filter((d) => d.artifactType === artifactType);
   }
 
   /**

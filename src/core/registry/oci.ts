@@ -29,6 +29,8 @@ export const descriptorSchema = z.object({
   size: z.number().int().nonnegative(),
   platform: z.object({ architecture: z.string(), os: z.string(), variant: z.string().optional() }).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
+  /** OCI 1.1: the artifact type of a referrer (in referrers indexes and the tag-schema fallback). */
+  artifactType: z.string().optional(),
 });
 
 export const imageManifestSchema = z.object({

@@ -22,6 +22,8 @@ export interface Descriptor {
   readonly size: number;
   readonly platform?: { readonly architecture: string; readonly os: string; readonly variant?: string };
   readonly annotations?: Readonly<Record<string, string>>;
+  /** OCI 1.1: the artifact type of a referrer. */
+  readonly artifactType?: string;
 }
 
 export interface ImageManifest {

@@ -17,13 +17,19 @@ export interface ClusterImagePolicy {
 }
 
 const SCOPE = /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+// The CRD's scope rules: the registry host is a fully qualified domain name (has a dot) or localhost.
+const QUALIFIED_HOST = /^(?:[^/:]*\.[^/:]*|localhost)(?::\d+)?\//;
+// metadata.name: a DNS-1123 subdomain (what the API server checks).
+const NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A policy for `repositories` (registry/path, no tag) trusting `publicKeyPem`. */
 export function clusterImagePolicy(name: string, repositories: readonly string[], publicKeyPem: string): ClusterImagePolicy {
-  if (!NAME.test(name)) throw new Error(`policy name ${JSON.stringify(name)} is not a Kubernetes name`);
+  if (!NAME.test(name)) throw new Error(`policy name ${JSON.stringify(name)} is not a Kubernetes name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253)`);
   if (repositories.length === 0) throw new Error('a ClusterImagePolicy needs at least one repository scope');
-  for (const r of repositories) if (!SCOPE.test(r)) throw new Error(`scope ${JSON.stringify(r)} is not registry/repository without tag or digest`);
+  for (const r of repositories) {
+    if (!SCOPE.test(r)) throw new Error(`scope ${JSON.stringify(r)} is not registry/repository without tag or digest`);
+    if (!QUALIFIED_HOST.test(r)) throw new Error(`scope ${JSON.stringify(r)}: the registry host must be fully qualified (e.g. registry.example.com) or localhost, as OpenShift's ClusterImagePolicy requires`);
+  }
   if (!/^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n?$/.test(publicKeyPem)) throw new Error('the public key is not a PEM SubjectPublicKeyInfo');
   return {
     apiVersion: 'config.openshift.io/v1',
