@@ -152,7 +152,7 @@ describe('the local run and the commands that read its state', () => {
   it('rebuild queues a recorded kernel again for the driver the run declares, and refuses an unknown kernel', async () => {
     const state = await copyOfState();
     const r = await run('rebuild', '--data-dir', state, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'dtk-example');
-    expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 1 queued again/);
+    expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 2 queued again/); // the kernel and its RT kernel (filters.rt)
     const unknown = await run('rebuild', '--data-dir', state, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/kernel "5.14.0-1.1.1.el9_4.x86_64" is not recorded/);
