@@ -9,14 +9,16 @@
  * lib/iam-justifications.ts; anything else unused is listed and the command
  * exits 1.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IAM_JUSTIFICATIONS } from '../lib/iam-justifications.ts';
 import { localNames } from '#local/cloud.ts';
 import type { IamCall } from '#local/iam.ts';
 import { synthesizeTemplate } from '#local/template.ts';
 
-const RECORD_DIR = process.env['DTK_IAM_RECORD_DIR'] ?? '.cache/iam-calls';
+/** Relative to the repository, as the local cloud writes it (src/local/cloud.ts), whatever the working directory. */
+const RECORD_DIR = resolvePath(fileURLToPath(new URL('..', import.meta.url)), process.env['DTK_IAM_RECORD_DIR'] ?? '.cache/iam-calls');
 
 /** IAM's wildcard match (`*` any run, `?` one character), for actions and resources. */
 const glob = (pattern: string, value: string) =>
@@ -24,9 +26,11 @@ const glob = (pattern: string, value: string) =>
 /** Secrets by name only: their ARNs carry an account, a region and a random suffix that differ between configs. */
 const normalize = (arn: string) => arn.replace(/^arn:aws:secretsmanager:[^:]*:[^:]*:secret:(.+?)(?:-[A-Za-z0-9]{6})?(\*?)$/, 'secret:$1$2');
 
-const files = await readdir(RECORD_DIR).catch(() => [] as string[]);
+const files = (await readdir(RECORD_DIR).catch(() => [] as string[])).filter((x) => x.endsWith('.jsonl'));
 const calls: IamCall[] = [];
-for (const f of files.filter((x) => x.endsWith('.jsonl'))) {
+const recorded: number[] = [];
+for (const f of files) {
+  recorded.push((await stat(join(RECORD_DIR, f))).mtimeMs);
   for (const line of (await readFile(join(RECORD_DIR, f), 'utf8')).split('\n')) if (line) calls.push(JSON.parse(line) as IamCall);
 }
 if (calls.length === 0) {
@@ -68,7 +72,10 @@ for (const g of grants) {
   const line = `  ${why ? 'justified' : 'UNUSED   '} ${g.action} on ${g.resource}${why ? `: ${why.reason}` : ''}`;
   byRole.set(g.role, [...(byRole.get(g.role) ?? []), line]);
 }
-console.log(`${calls.length} recorded calls; ${grants.length} grants in the template of cdk.json's config`);
+// The test run wipes the directory first (test/support/iam-record-setup.ts): these are the calls of the last run, whole or filtered.
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+console.log(`${calls.length} recorded calls from ${files.length} local clouds that made calls (last written ${when(Math.max(...recorded))} UTC) in ${RECORD_DIR}; ${grants.length} grants in the template of cdk.json's config`);
+console.log('(a test run of some files only records only their calls: run the whole suite, `npm test`, before reading this report)');
 for (const [role, lines] of [...byRole].sort()) console.log(`${role}\n${lines.join('\n')}`);
 console.log(unjustified === 0 ? 'every unused grant is justified' : `${unjustified} grants no test used and nothing justifies: remove them from lib/ or justify them in lib/iam-justifications.ts`);
 process.exit(unjustified === 0 ? 0 : 1);

@@ -10,6 +10,14 @@
  * does not run ends with `BUILD_RESULT=simulated` and no digest (`simulate`), and
  * the pipeline records it as `simulated`. `localExecutor` (local-builds.ts) runs
  * what can run here for real with the project's build scripts.
+ *
+ * Given the projects (`useProjects`, the local cloud's, from the template), a
+ * build gets its project's environment as CodeBuild gives it: the project's
+ * variables, overridden by StartBuild's; SECRETS_MANAGER variables are read when
+ * the build is provisioned, and only their references appear in events and
+ * BatchGetBuilds. A project the template does not define is refused like
+ * CodeBuild refuses it; a secret that cannot be read fails the build in its
+ * PROVISIONING phase, naming the project and the variable.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -17,15 +25,38 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 
 export const ACCOUNT = '123456789012';
 
+/** An environment variable as CodeBuild lists it: a SECRETS_MANAGER variable's value is its reference. */
+export interface EnvironmentVariable {
+  readonly name: string;
+  readonly value: string;
+  readonly type: 'PLAINTEXT' | 'SECRETS_MANAGER' | 'PARAMETER_STORE';
+}
+
+/** A project's environment: its variables as declared, and what a build's shell gets from them. */
+export interface ProjectEnvironment {
+  /** As the project declares them (secrets as references, never values). */
+  readonly variables: readonly EnvironmentVariable[];
+  /** Plain values and the secrets' values, read as CodeBuild reads them (with the project's service role). */
+  resolve(): Promise<Record<string, string>>;
+}
+
+/** The projects builds may be started for; undefined for a project that does not exist. */
+export type ProjectEnvironments = (project: string) => ProjectEnvironment | undefined;
+
 export interface BuildRecord {
   readonly id: string;
   readonly arn: string;
   readonly project: string;
+  /** The build's plain variables (the project's, then StartBuild's overrides); secrets are not here. */
   readonly env: Readonly<Record<string, string>>;
+  /** Every variable as CodeBuild lists it (events, BatchGetBuilds). */
+  readonly variables: readonly EnvironmentVariable[];
   status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'STOPPED';
   exported: Record<string, string>;
   readonly startedAt: Date;
   endedAt?: Date;
+  /** Why the build failed before it ran (its PROVISIONING phase), e.g. a secret that could not be read. */
+  provisioningError?: string;
 }
 
 /** What running a build produced: its exported variables, or a failure. */
@@ -33,7 +64,8 @@ export interface BuildOutcome {
   readonly ok: boolean;
   readonly exported: Record<string, string>;
 }
-export type BuildExecutor = (build: BuildRecord) => Promise<BuildOutcome>;
+/** Runs a build; `shellEnv` is the environment its commands get (plain variables and secrets' values). */
+export type BuildExecutor = (build: BuildRecord, shellEnv: Readonly<Record<string, string>>) => Promise<BuildOutcome>;
 
 /** The outcome of a build that was not run: no image, no digest, and why. */
 export function simulate(reason: string): BuildOutcome {
@@ -64,6 +96,8 @@ export interface BuildRunnerOptions {
   readonly onEvent: (event: CodeBuildStateChangeEvent) => void;
   /** @default 'us-east-1' */
   readonly region?: string;
+  /** The projects and their environments (or later, `useProjects`). @default - any project name, with no variables of its own */
+  readonly projects?: ProjectEnvironments;
 }
 
 export interface RunningBuildRunner {
@@ -73,6 +107,8 @@ export interface RunningBuildRunner {
   readonly stats: { startBuildCalls: number; throttled: number };
   /** Refuse the next `n` StartBuild calls with AccountLimitExceededException. */
   throttleNext(n: number): void;
+  /** From now on, builds get these projects' environments (the runner starts before the cloud that defines them). */
+  useProjects(projects: ProjectEnvironments): void;
   /** Resolves once no build is running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -86,6 +122,7 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
   const byToken = new Map<string, BuildRecord>();
   const stats = { startBuildCalls: 0, throttled: 0 };
   let throttle = 0;
+  let projects = options.projects;
   const running = new Set<Promise<void>>();
 
   const emit = (build: BuildRecord) => {
@@ -107,8 +144,11 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
         'additional-information': {
           'build-start-time': build.startedAt.toISOString(),
           environment: {
-            'environment-variables': Object.entries(build.env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+            'environment-variables': build.variables.map((v) => ({ ...v })),
           },
+          ...(build.provisioningError
+            ? { phases: [{ 'phase-type': 'PROVISIONING', 'phase-status': 'CLIENT_ERROR', 'phase-context': [build.provisioningError] }] }
+            : {}),
           ...(build.status === 'IN_PROGRESS'
             ? {}
             : { 'exported-environment-variables': Object.entries(build.exported).map(([name, value]) => ({ name, value })) }),
@@ -117,12 +157,20 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
     });
   };
 
-  const run = (build: BuildRecord) => {
+  const run = (build: BuildRecord, project: ProjectEnvironment | undefined) => {
     const task = (async () => {
       await new Promise((r) => setImmediate(r));
       emit(build);
       try {
-        const result = await executor(build);
+        // PROVISIONING: the project's secrets are read for this build; StartBuild's overrides win.
+        let shellEnv: Record<string, string>;
+        try {
+          shellEnv = { ...(await project?.resolve()), ...build.env };
+        } catch (error) {
+          build.provisioningError = error instanceof Error ? error.message : String(error);
+          throw error;
+        }
+        const result = await executor(build, shellEnv);
         build.status = result.ok ? 'SUCCEEDED' : 'FAILED';
         build.exported = result.exported;
       } catch {
@@ -148,7 +196,8 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
     startTime: b.startedAt.getTime() / 1000,
     ...(b.endedAt ? { endTime: b.endedAt.getTime() / 1000 } : {}),
     buildComplete: b.status !== 'IN_PROGRESS',
-    environment: { environmentVariables: Object.entries(b.env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) },
+    environment: { environmentVariables: b.variables.map((v) => ({ ...v })) },
+    ...(b.provisioningError ? { phases: [{ phaseType: 'PROVISIONING', phaseStatus: 'CLIENT_ERROR', contexts: [{ statusCode: 'CLIENT_ERROR', message: b.provisioningError }] }] } : {}),
     exportedEnvironmentVariables: Object.entries(b.exported).map(([name, value]) => ({ name, value })),
   });
 
@@ -175,20 +224,28 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
         stats.throttled++;
         return reply(res, 400, { __type: 'AccountLimitExceededException', message: `Cannot have more than ${maxConcurrent} active builds for the account` });
       }
-      const overrides = (input['environmentVariablesOverride'] as { name: string; value: string }[] | undefined) ?? [];
+      const environment = projects ? projects(project) : undefined;
+      if (projects && !environment) {
+        return reply(res, 400, { __type: 'ResourceNotFoundException', message: `Project cannot be found: arn:aws:codebuild:${region}:${ACCOUNT}:project/${project}` });
+      }
+      const overrides = ((input['environmentVariablesOverride'] as { name: string; value: string; type?: EnvironmentVariable['type'] }[] | undefined) ?? []).map(
+        (v): EnvironmentVariable => ({ name: v.name, value: v.value, type: v.type ?? 'PLAINTEXT' }),
+      );
+      const variables = [...(environment?.variables ?? []).filter((v) => !overrides.some((o) => o.name === v.name)), ...overrides];
       const id = `${project}:${randomUUID()}`;
       const build: BuildRecord = {
         id,
         arn: `arn:aws:codebuild:${region}:${ACCOUNT}:build/${id}`,
         project,
-        env: Object.fromEntries(overrides.map((v) => [v.name, v.value])),
+        env: Object.fromEntries(variables.filter((v) => v.type === 'PLAINTEXT').map((v) => [v.name, v.value])),
+        variables,
         status: 'IN_PROGRESS',
         exported: {},
         startedAt: new Date(),
       };
       builds.push(build);
       if (token) byToken.set(token, build);
-      run(build);
+      run(build, environment);
       return reply(res, 200, { build: describe(build) });
     }
     if (target === 'CodeBuild_20161006.BatchGetBuilds') {
@@ -212,6 +269,9 @@ export async function startBuildRunner(options: BuildRunnerOptions): Promise<Run
     stats,
     throttleNext(n) {
       throttle = n;
+    },
+    useProjects(given) {
+      projects = given;
     },
     async idle() {
       while (running.size > 0) await Promise.all([...running]);

@@ -15,6 +15,7 @@
  * consumes.
  */
 import { randomUUID } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -27,8 +28,9 @@ import type { Emulators } from './emulators.ts';
 import { ACCOUNT, CREDENTIALS, REGION } from './emulators.ts';
 import { createLocalFunction, functionOfEntry, type Invoke } from './handlers.ts';
 import { AccessDeniedError, enforceIam, evaluate, IamRecorder, type PolicyDocument, type Principal, type Resources } from './iam.ts';
+import type { EnvironmentVariable, ProjectEnvironment } from './build-runner.ts';
 import type { CfnResource, CfnTemplate } from './template.ts';
-import { STACK_NAME } from './template.ts';
+import { repositoryRoot, STACK_NAME } from './template.ts';
 
 export class TemplateError extends Error {
   constructor(message: string) {
@@ -157,8 +159,8 @@ export interface LocalCloud {
   readonly failures: Failure[];
   /** CodeBuild project name → its construct path in the stack (`Builds/DtkX8664`). */
   readonly projectPaths: ReadonlyMap<string, string>;
-  /** Plain and SECRETS_MANAGER variables of a CodeBuild project, resolved here. */
-  projectEnvironment(project: string): Promise<Record<string, string>>;
+  /** A CodeBuild project's environment as the template declares it (undefined: no such project), for the build stand-in. */
+  projectEnvironment(project: string): ProjectEnvironment | undefined;
   readonly projects: readonly string[];
   /** Delivers the table changes since the last call to the stream's mappings (filters applied); the number of records delivered. */
   deliverStream(): Promise<number>;
@@ -409,7 +411,9 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     topic: new Set([topic.arn]),
     bucket: new Set(ofType('AWS::S3::Bucket').map(([id]) => attrs.get(id)!.Ref!)),
   };
-  const iam = new IamRecorder(options.iamRecordDir ?? process.env['DTK_IAM_RECORD_DIR']);
+  // A relative directory is the repository's (where `npm run iam:report` reads), whatever the run's working directory.
+  const recordDir = options.iamRecordDir ?? process.env['DTK_IAM_RECORD_DIR'];
+  const iam = new IamRecorder(recordDir && !isAbsolute(recordDir) ? join(repositoryRoot(), recordDir) : recordDir);
   /** Keys written since the table stream was last delivered (the stream is KEYS_ONLY). */
   const streamChanges: StreamChange[] = [];
   const metrics: { fn: string; name: MetricName; value: number }[] = [];
@@ -604,36 +608,56 @@ export async function buildLocalCloud(options: LocalCloudOptions): Promise<Local
     projects,
     projectPaths: new Map(projects.map((id) => [attrs.get(id)!.Ref!, pathOf(resources[id]!)])),
     sqs,
-    async projectEnvironment(project) {
+    projectEnvironment(project) {
       const id = [...projects].find((p) => attrs.get(p)!.Ref === project || p === project);
-      if (!id) throw new TemplateError(`no CodeBuild project ${project} in the stack`);
+      if (!id) return undefined;
       const p = props(id);
-      const roleArn = String(p.ServiceRole);
-      const role = roles.get(roleArn);
-      if (!role) throw new TemplateError(`project ${id}: its service role ${roleArn} is no role of the stack`);
-      // CodeBuild reads SECRETS_MANAGER variables with the project's service role.
-      const principal: Principal = { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${roleArn.split('/').pop()}/AWSCodeBuild-${id}`, rolePath: role.path, policies: role.policies };
-      const variables = (p.Environment as { EnvironmentVariables?: { Name: string; Value: string; Type?: string }[] } | undefined)?.EnvironmentVariables ?? [];
-      const out: Record<string, string> = {};
-      for (const v of variables) {
-        if (v.Type !== 'SECRETS_MANAGER') {
-          out[v.Name] = v.Value;
-          continue;
+      const where = `project ${id} (${pathOf(resources[id]!)})`;
+      const declared = (p.Environment as { EnvironmentVariables?: { Name: string; Value: string; Type?: EnvironmentVariable['type'] }[] } | undefined)?.EnvironmentVariables ?? [];
+      const variables = declared.map((v): EnvironmentVariable => ({ name: v.Name, value: String(v.Value), type: v.Type ?? 'PLAINTEXT' }));
+      const resolveVariables = async () => {
+        const roleArn = String(p.ServiceRole);
+        const role = roles.get(roleArn);
+        if (!role) throw new TemplateError(`${where}: its service role ${roleArn} is no role of the stack`);
+        // CodeBuild reads SECRETS_MANAGER variables with the project's service role.
+        const principal: Principal = { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${roleArn.split('/').pop()}/AWSCodeBuild-${id}`, rolePath: role.path, policies: role.policies };
+        const out: Record<string, string> = {};
+        for (const v of variables) {
+          if (v.type === 'PLAINTEXT') {
+            out[v.name] = v.value;
+            continue;
+          }
+          if (v.type !== 'SECRETS_MANAGER') throw new TemplateError(`${where}: ${v.name} is a ${v.type} variable, which the local cloud does not resolve`);
+          // `arn[:json-key]`, as CodeBuild reads it.
+          const match = /^(arn:aws:secretsmanager:[^:]+:[^:]+:secret:[^:]+)(?::([^:]*))?/.exec(v.value);
+          const secretArn = match?.[1] ?? v.value;
+          const { allowed, why } = await evaluate(principal, 'secretsmanager:GetSecretValue', secretArn, iamResources);
+          iam.record({ principal: principal.arn, rolePath: role.path, action: 'secretsmanager:GetSecretValue', resource: secretArn, allowed });
+          if (!allowed) {
+            const error = new AccessDeniedError(principal.arn, 'secretsmanager:GetSecretValue', secretArn, why);
+            iam.denials.push(error);
+            throw new TemplateError(`${where}: ${v.name} cannot be read: ${error.message}`);
+          }
+          const secret = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn })).catch((error: unknown) => {
+            const missing = (error as { name?: string }).name === 'ResourceNotFoundException';
+            throw new TemplateError(`${where}: ${v.name} refers to ${secretArn}, ${missing ? 'a secret that does not exist (the stack creates no secrets: the deploy config names them)' : `which cannot be read: ${(error as Error).message}`}`);
+          });
+          if (!match?.[2]) {
+            out[v.name] = secret.SecretString ?? '';
+            continue;
+          }
+          let json: Json;
+          try {
+            json = JSON.parse(secret.SecretString ?? '') as Json;
+          } catch {
+            throw new TemplateError(`${where}: ${v.name} reads JSON key ${match[2]} of ${secretArn}, which is not JSON`);
+          }
+          if (!(match[2] in json)) throw new TemplateError(`${where}: ${v.name} reads JSON key ${match[2]} of ${secretArn}, which the secret does not have`);
+          out[v.name] = String(json[match[2]]);
         }
-        // `arn[:json-key]`, as CodeBuild reads it.
-        const match = /^(arn:aws:secretsmanager:[^:]+:[^:]+:secret:[^:]+)(?::([^:]*))?/.exec(v.Value);
-        const secretArn = match?.[1] ?? v.Value;
-        const { allowed, why } = await evaluate(principal, 'secretsmanager:GetSecretValue', secretArn, iamResources);
-        iam.record({ principal: principal.arn, rolePath: role.path, action: 'secretsmanager:GetSecretValue', resource: secretArn, allowed });
-        if (!allowed) {
-          const error = new AccessDeniedError(principal.arn, 'secretsmanager:GetSecretValue', secretArn, why);
-          iam.denials.push(error);
-          throw error;
-        }
-        const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-        out[v.Name] = match?.[2] ? String((JSON.parse(SecretString ?? '{}') as Json)[match[2]] ?? '') : (SecretString ?? '');
-      }
-      return out;
+        return out;
+      };
+      return { variables, resolve: resolveVariables };
     },
     async deliverStream() {
       const changes = streamChanges.splice(0);

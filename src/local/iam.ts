@@ -182,7 +182,20 @@ export function enforceIam(service: ServiceName, client: { middlewareStack: unkn
             }
           }
         }
-        return next(args);
+        try {
+          return await next(args);
+        } catch (error) {
+          // S3 tells a reader that an object does not exist (404) only when it may list the bucket
+          // (s3:ListBucket); otherwise the read is refused (403), as AWS documents for GetObject/HeadObject.
+          if (first.action !== 's3:GetObject' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw error;
+          const bucket = `arn:aws:s3:::${String(args.input['Bucket'])}`;
+          const { allowed, why } = await evaluate(principal, 's3:ListBucket', bucket, r);
+          recorder.record({ principal: principal.arn, rolePath: principal.rolePath, action: 's3:ListBucket', resource: bucket, allowed });
+          if (allowed) throw error;
+          const denied = new AccessDeniedError(principal.arn, 's3:ListBucket', bucket, `${why} (without it S3 answers a read of a missing object with 403, not 404)`);
+          recorder.denials.push(denied);
+          throw denied;
+        }
       },
     { step: 'initialize', name: 'localIamEnforcement', priority: 'high' },
   );

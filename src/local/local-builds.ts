@@ -15,10 +15,16 @@
  *
  * A simulated build ends `BUILD_RESULT=simulated` with its reason and no digest;
  * real builds run one at a time by default, so `npm run local` stays quick.
+ *
+ * A real build's script gets its build's environment (the project's variables from
+ * the template, StartBuild's overrides) the way the buildspecs pass it: the
+ * SECRETS_MANAGER variables PULL_SECRET and PUSH_SECRET are written to auth files by
+ * `write-secrets.sh` (REGISTRY_AUTH_FILE, PULL_AUTH_FILE) and removed from the
+ * script's environment; ARCH defaults to the project's BUILD_ARCH.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -28,7 +34,7 @@ import { parseImageReference } from '#core/registry/reference.ts';
 import type { Descriptor, ImageRef, ImageSource } from '#core/registry/types.ts';
 import type { BuildKind } from '#pipeline/messages.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
-import { simulate, type BuildExecutor, type BuildOutcome, type BuildRecord } from './build-runner.ts';
+import { simulate, type BuildExecutor, type BuildOutcome } from './build-runner.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -40,8 +46,6 @@ export interface LocalExecutorOptions {
   readonly projects: BuildProjects;
   /** The local registry, with credentials that may pull every image the builds use. */
   readonly registry: LocalRegistry;
-  /** docker config JSON the scripts pull and push with (`REGISTRY_AUTH_FILE`). */
-  readonly registryAuthFile: string;
   /** Where result files are written. */
   readonly workDir: string;
   /** More environment for the scripts, e.g. `CONTAINERS_STORAGE_CONF`. @default - none */
@@ -122,10 +126,13 @@ async function scanLayer(source: Readable, layer: Descriptor, seen: (name: strin
   });
 }
 
+/** The build variables holding secrets' values: written to files, never passed to a build script. */
+const SECRET_VARIABLES = ['PULL_SECRET', 'PUSH_SECRET', 'RHSM_ORG', 'RHSM_ACTIVATION_KEY'];
+
 /** Runs one of scripts/build/*.sh with exactly `env`; resolves with its exit code and output tail. */
-function runScript(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number; tail: string }> {
+function runScript(script: string, env: Record<string, string>, timeoutMs: number, args: readonly string[] = []): Promise<{ code: number; tail: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build', script)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build', script), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let tail = '';
     child.stderr.on('data', (c: Buffer) => (tail = (tail + c.toString('utf8')).slice(-2000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -169,29 +176,36 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
   const limit = limiter(options.maxRealBuilds ?? 1);
   const timeoutMs = options.timeoutMs ?? 20 * 60_000;
 
-  const run = (script: string, build: BuildRecord): Promise<BuildOutcome> =>
+  const run = (script: string, kind: BuildKind, shellEnv: Readonly<Record<string, string>>): Promise<BuildOutcome> =>
     limit(async () => {
       await mkdir(options.workDir, { recursive: true });
       const resultFile = join(options.workDir, `result-${randomUUID()}.env`);
-      const env: Record<string, string> = {
-        PATH: `${process.env['PATH'] ?? '/usr/bin:/bin'}:/usr/sbin:/sbin`,
-        HOME: process.env['HOME'] ?? '/root',
-        ...options.scriptEnv,
-        ...build.env,
-        REGISTRY_AUTH_FILE: options.registryAuthFile,
-        RESULT_FILE: resultFile,
-      };
+      const secretsDir = await mkdtemp(join(options.workDir, 'secrets-'));
+      const base = { PATH: `${process.env['PATH'] ?? '/usr/bin:/bin'}:/usr/sbin:/sbin`, HOME: process.env['HOME'] ?? '/root' };
+      const plain = Object.fromEntries(Object.entries(shellEnv).filter(([name]) => !SECRET_VARIABLES.includes(name)));
+      const arch = shellEnv['ARCH'] ?? shellEnv['BUILD_ARCH'];
+      const env: Record<string, string> = { ...base, ...options.scriptEnv, ...plain, ...(arch ? { ARCH: arch } : {}), RESULT_FILE: resultFile };
       try {
+        if (shellEnv['PULL_SECRET'] !== undefined || shellEnv['PUSH_SECRET'] !== undefined) {
+          // As the buildspecs do: the join is given the push credentials only; no RHSM values reach a file here.
+          const given = kind === 'join' ? ['PUSH_SECRET'] : ['PULL_SECRET', 'PUSH_SECRET'];
+          const secretEnv = Object.fromEntries(given.flatMap((name) => (shellEnv[name] === undefined ? [] : [[name, shellEnv[name]!]])));
+          const written = await runScript('write-secrets.sh', { ...base, ...secretEnv }, 60_000, [secretsDir]);
+          if (written.code !== 0) return { ok: false, exported: { FAILURE: written.tail.trim().split('\n').slice(-1)[0] ?? `write-secrets.sh exit ${written.code}` } };
+          env['REGISTRY_AUTH_FILE'] = join(secretsDir, 'auth.json');
+          if (kind === 'driver') env['PULL_AUTH_FILE'] = join(secretsDir, 'pull-auth.json');
+        }
         const { code, tail } = await runScript(script, env, timeoutMs);
         const exported = await readResult(resultFile);
         if (code !== 0) return { ok: false, exported: { ...exported, FAILURE: tail.trim().split('\n').slice(-1)[0] ?? `exit ${code}` } };
         return { ok: true, exported };
       } finally {
         await rm(resultFile, { force: true });
+        await rm(secretsDir, { recursive: true, force: true });
       }
     });
 
-  return async (build) => {
+  return async (build, shellEnv) => {
     const kind = kindOf(options.projects, build.project);
     if (kind === 'dtk') return simulate(DTK_NOT_OFFLINE);
     if (kind === 'join') {
@@ -205,7 +219,7 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
         if (!exists) missing.push(image);
       }
       if (missing.length > 0) return simulate(`nothing to join: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the registry (not built here)`);
-      return run('join.sh', build);
+      return run('join.sh', 'join', shellEnv);
     }
     if (kind === 'driver') {
       const buildArch = build.env['ARCH'] ?? '';
@@ -220,7 +234,7 @@ export function localExecutor(options: LocalExecutorOptions): BuildExecutor {
         return simulate(`the DTK image ${dtk} could not be read: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!headers) return simulate(`the DTK image ${dtk} has no kernel headers in /usr/src/kernels/${kernel}`);
-      return run('build-driver.sh', build);
+      return run('build-driver.sh', 'driver', shellEnv);
     }
     return simulate(`project ${build.project} is not a build project of this run`);
   };

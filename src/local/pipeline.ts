@@ -28,11 +28,18 @@ export interface LocalPipelineOptions {
   readonly runner: RunningBuildRunner;
   /** Events the runner reported (the runner's onEvent should push here). */
   readonly events: CodeBuildStateChangeEvent[];
+  /** Called once an event of `events` has been delivered to every rule it matches (a durable run lets it go then). @default - nothing */
+  readonly onEventDelivered?: (event: CodeBuildStateChangeEvent) => void;
   readonly graphUrl: string;
   /** Channels another graph serves (OKD's): channel → graph URL. @default {} */
   readonly channelGraphs?: Readonly<Record<string, string>>;
   /** docker config JSON text; stored in the Secrets Manager emulator. */
   readonly pullSecret: string;
+  /**
+   * docker config JSON of the target registry's push credentials, stored as the push secret the builds read.
+   * @default - the pull secret
+   */
+  readonly pushSecret?: string;
   readonly channels: readonly string[];
   readonly arches: readonly GraphArch[];
   readonly buildArches: readonly KernelArch[];
@@ -50,7 +57,18 @@ export interface LocalPipelineOptions {
   readonly template?: CfnTemplate;
   /** Changes the synthesized template before it runs (tests break it on purpose). */
   readonly editTemplate?: (template: CfnTemplate) => CfnTemplate;
+  /**
+   * Function variables replaced to compress time (see `LocalCloudOptions.timeOverrides`); `{}` keeps the template's.
+   * @default COMPRESSED_TIME: no reconcile margin and a zero timeout for every project
+   */
+  readonly timeOverrides?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Time is compressed in a local run: the stand-in's builds take seconds, and a new local run's runner knows none
+ * of an earlier (killed) run's builds, so every build in flight at a tick is asked about.
+ */
+export const COMPRESSED_TIME: Readonly<Record<string, string>> = { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' };
 
 /** Builds are not real DTK builds locally; these name UBI images the way the deploy config pins them. */
 export const LOCAL_UBI_IMAGES: Readonly<Record<'8' | '9' | '10', string>> = {
@@ -128,7 +146,7 @@ export async function localDeployConfig(options: LocalPipelineOptions): Promise<
   // Named as the deploy config's examples name them (cdk.json), so grants compare across the two (npm run iam:report).
   const pullSecretArn = await emulators.createSecret('dtk-pipeline/pull-secret', options.pullSecret);
   // The push credentials are the world's (the local registry); RHSM cannot be reached offline.
-  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pullSecret);
+  const pushSecretArn = await emulators.createSecret('dtk-pipeline/push-secret', options.pushSecret ?? options.pullSecret);
   const rhsmSecretArn = await emulators.createSecret('dtk-pipeline/rhsm', JSON.stringify({ org: '0', key: 'offline-no-subscription' }));
   const registry = options.dtkRepository.split('/')[0]!;
   // Channels another graph serves (OKD's) are a channel group of the deploy config, at the public graph's address; the run's graph stands in for it.
@@ -171,14 +189,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     template,
     emulators,
     codebuildEndpoint: options.runner.endpoint,
-    // Time is compressed: the stand-in's builds take seconds, and a new local run's runner knows none of an
-    // earlier (killed) run's builds, so every build in flight at a tick is asked about.
-    timeOverrides: { RECONCILE_MARGIN_MINUTES: '0', BUILD_TIMEOUTS: 'every project: 0' },
+    timeOverrides: options.timeOverrides ?? COMPRESSED_TIME,
     outside: { GRAPH_URL: options.graphUrl, CHANNEL_GRAPHS: JSON.stringify(options.channelGraphs ?? {}), INSECURE_REGISTRIES: (options.insecureRegistries ?? []).join(',') },
     logLevel: options.logLevel ?? 'ERROR',
   });
-  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them.
-  for (const project of cloud.projects) await cloud.projectEnvironment(project);
+  // Every project's environment resolves, its secrets read under its service role as CodeBuild reads them;
+  // from now on each build the stand-in runs gets its project's environment.
+  for (const project of cloud.projects) await cloud.projectEnvironment(project)!.resolve();
+  options.runner.useProjects((project) => cloud.projectEnvironment(project));
   const queue = (path: string) => {
     const q = cloud.queue(`${path}/Queue`);
     return { url: q.url, name: q.name, dlqUrl: cloud.queue(`${path}/DeadLetterQueue`).url };
@@ -262,7 +280,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         while (options.events.length > 0) {
           progressed = true;
           stats.buildEvents++;
-          await cloud.putEvent(options.events.shift() as unknown as Record<string, unknown>);
+          const event = options.events[0]!;
+          await cloud.putEvent(event as unknown as Record<string, unknown>);
+          options.events.shift();
+          options.onEventDelivered?.(event);
         }
         if (progressed) continue;
         await options.runner.idle();

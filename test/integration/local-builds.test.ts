@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
+import { startBuildRunner, type CodeBuildStateChangeEvent, type ProjectEnvironment, type RunningBuildRunner } from '#local/build-runner.ts';
 import { DTK_NOT_OFFLINE, dtkHasKernelHeaders, localExecutor } from '#local/local-builds.ts';
 import { RegistryClient } from '#core/registry/client.ts';
 import { parseDockerConfig } from '#core/registry/credentials.ts';
@@ -25,6 +25,7 @@ import { dockerConfigJson, ensureBuildWorld, storageEnv, type BuildWorld } from 
 /** Project names of the stand-in (what a template's BUILD_PROJECTS would name). */
 const PROJECTS = { dtk: { x86_64: 'dtk-x86_64', aarch64: 'dtk-aarch64' }, driver: { x86_64: 'driver-x86_64', aarch64: 'driver-aarch64' }, join: 'join' };
 
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:dtk-pipeline/';
 const execFileAsync = promisify(execFile);
 const SHA = /^sha256:[0-9a-f]{64}$/;
 
@@ -52,12 +53,19 @@ describe('the local build runner with the local executor', () => {
       env: { ...process.env, ...storageEnv() },
       maxBuffer: 16 * 1024 * 1024,
     });
+    // Each project's registry credentials arrive as CodeBuild gives them: SECRETS_MANAGER variables (the scripts
+    // get them written to auth files, as the buildspecs write them).
+    const credentials = await readFile(authFile, 'utf8');
+    const projectEnvironment: ProjectEnvironment = {
+      variables: ['PULL_SECRET', 'PUSH_SECRET'].map((name) => ({ name, value: `${SECRET_ARN}${name.toLowerCase()}-AbCdEf`, type: 'SECRETS_MANAGER' as const })),
+      resolve: async () => ({ PULL_SECRET: credentials, PUSH_SECRET: credentials }),
+    };
     runner = await startBuildRunner({
       onEvent: (e) => events.push(e),
+      projects: (name) => ([...Object.values(PROJECTS.dtk), ...Object.values(PROJECTS.driver), PROJECTS.join].includes(name) ? projectEnvironment : undefined),
       executor: localExecutor({
         projects: PROJECTS,
         registry: client,
-        registryAuthFile: authFile,
         workDir: dir,
         // The stand-in DTK carries a Debian kernel: the scripts accept it only in tests.
         scriptEnv: { ...storageEnv(), ALLOW_TEST_KERNELS: 'true', INSECURE_REGISTRIES: registry.insecureRegistries.join(',') },
@@ -161,6 +169,11 @@ describe('the local build runner with the local executor', () => {
       { architecture: 'amd64', os: 'linux' },
       { architecture: 'arm64', os: 'linux' },
     ]);
+    // The credentials reached the scripts only as files: events list the variables by reference.
+    expect(JSON.stringify(events)).not.toContain(registry.tokenService.pushCredentials().password);
+    expect(events.at(-1)?.detail['additional-information']).toMatchObject({
+      environment: { 'environment-variables': expect.arrayContaining([{ name: 'PUSH_SECRET', value: `${SECRET_ARN}push_secret-AbCdEf`, type: 'SECRETS_MANAGER' }]) },
+    });
     // Every event the stand-in sent for a simulated build carries no digest.
     const simulatedEvents = events.filter((e) => JSON.stringify(e.detail).includes('"simulated"'));
     expect(simulatedEvents.length).toBeGreaterThan(0);

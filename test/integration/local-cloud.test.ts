@@ -6,8 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBuildRunner, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
-import { startEmulators, TABLE_DEFINITION, type Emulators } from '#local/emulators.ts';
+import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { simulate, startBuildRunner, type BuildExecutor, type BuildRecord, type CodeBuildStateChangeEvent, type RunningBuildRunner } from '#local/build-runner.ts';
+import { CREDENTIALS, REGION, startEmulators, TABLE_DEFINITION, type Emulators } from '#local/emulators.ts';
 import { startLocalPipeline, type LocalPipelineOptions } from '#local/pipeline.ts';
 import { synthesizeTemplate, type CfnTemplate } from '#local/template.ts';
 import { fixtureWorld } from '#world/fixtures.ts';
@@ -34,10 +36,10 @@ const byPath = (t: CfnTemplate, path: string) => {
   return found;
 };
 
-async function options(editTemplate: (t: CfnTemplate) => CfnTemplate): Promise<LocalPipelineOptions> {
+async function options(editTemplate: (t: CfnTemplate) => CfnTemplate, executor?: BuildExecutor): Promise<LocalPipelineOptions & { events: CodeBuildStateChangeEvent[] }> {
   emulators = await startEmulators({ visibilityTimeoutSeconds: 1 });
   const events: CodeBuildStateChangeEvent[] = [];
-  runner = await startBuildRunner({ onEvent: (e) => events.push(e) });
+  runner = await startBuildRunner({ onEvent: (e) => events.push(e), ...(executor ? { executor } : {}) });
   return {
     emulators,
     runner,
@@ -133,6 +135,8 @@ describe('IAM', () => {
           // The table stream (filtered as its mapping says) reaches publish-coverage, which writes the bucket.
           'PublishCoverage/Role dynamodb:Scan',
           'PublishCoverage/Role s3:PutObject',
+          // The first publish finds no index yet: S3 answers 404 because the role may list the bucket.
+          'PublishCoverage/Role s3:ListBucket',
           'RecordKernel/Role kms:GenerateDataKey',
           // cdk.json's example driver builds on both arches; its project secrets are read under the project's role.
           'Builds/DriverAarch64/Role secretsmanager:GetSecretValue',
@@ -140,6 +144,103 @@ describe('IAM', () => {
       );
       expect(pipeline.failures).toEqual([]);
       expect(runner!.builds.length).toBeGreaterThan(0);
+    } finally {
+      pipeline.stop();
+    }
+  });
+});
+
+describe('build projects', () => {
+  type Variable = { Name: string; Value: unknown; Type?: string };
+  const variablesOf = (t: CfnTemplate, path: string) => ((byPath(t, path)[1].Properties!.Environment as Json).EnvironmentVariables as Variable[]);
+  const startBuild = async (project: string, buildKey: string) => {
+    const client = new CodeBuildClient({ endpoint: runner!.endpoint, region: REGION, credentials: CREDENTIALS });
+    try {
+      return (await client.send(new StartBuildCommand({ projectName: project, environmentVariablesOverride: [{ name: 'BUILD_KEY', value: buildKey, type: 'PLAINTEXT' }] }))).build!;
+    } finally {
+      client.destroy();
+    }
+  };
+
+  it('gives a build its project\'s environment as the template declares it, secrets read for the build and listed only by reference', async () => {
+    const ran: { build: BuildRecord; env: Readonly<Record<string, string>> }[] = [];
+    const edit = (t: CfnTemplate) => {
+      variablesOf(t, 'Builds/DtkX86_64/Resource').push({ Name: 'TEMPLATE_MARK', Type: 'PLAINTEXT', Value: 'declared-in-the-template' });
+      return t;
+    };
+    const given = await options(edit, async (build, env) => {
+      ran.push({ build, env });
+      return simulate('this test only looks at the environment');
+    });
+    const pipeline = await startLocalPipeline(given);
+    try {
+      const project = pipeline.plan.projects.dtk.x86_64!;
+      await startBuild(project, '5.14.0-1.el9_4|dtk|x86_64');
+      await runner!.idle();
+
+      expect(ran).toHaveLength(1);
+      const { env } = ran[0]!;
+      expect(env).toMatchObject({
+        TEMPLATE_MARK: 'declared-in-the-template',
+        BUILD_KIND: 'dtk',
+        BUILD_ARCH: 'x86_64',
+        DTK_REPOSITORY: `${world.registryHost}/dtk/driver-toolkit`,
+        BUILD_KEY: '5.14.0-1.el9_4|dtk|x86_64',
+        // SECRETS_MANAGER variables, read from the local Secrets Manager (the whole secret, or one JSON key).
+        PULL_SECRET: given.pullSecret,
+        RHSM_ORG: '0',
+      });
+      // Events carry the references, never the secrets.
+      const listed = given.events.flatMap((e) => ((e.detail['additional-information'] as Json).environment as { 'environment-variables': Json[] })['environment-variables']);
+      expect(listed).toContainEqual({ name: 'PULL_SECRET', type: 'SECRETS_MANAGER', value: expect.stringMatching(/^arn:aws:secretsmanager:[^:]+:\d+:secret:dtk-pipeline\/pull-secret-\w{6}$/) });
+      expect(listed).toContainEqual({ name: 'TEMPLATE_MARK', type: 'PLAINTEXT', value: 'declared-in-the-template' });
+      expect(JSON.stringify(given.events)).not.toContain(given.pullSecret.slice(1, -1));
+      expect(JSON.stringify(given.events)).not.toContain('offline-no-subscription');
+
+      // A project the template does not define is refused, as CodeBuild refuses it.
+      await expect(startBuild('NoSuchProject', 'x|dtk|x86_64')).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: expect.stringMatching(/project\/NoSuchProject$/) });
+    } finally {
+      pipeline.stop();
+    }
+  });
+
+  it('is refused when a project variable names a secret that does not exist, naming the project and the variable', async () => {
+    const missing = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:dtk-pipeline/no-such-secret-AbCdEf';
+    const edit = (t: CfnTemplate) => {
+      const [, project] = byPath(t, 'Builds/Join/Resource');
+      variablesOf(t, 'Builds/Join/Resource').find((v) => v.Name === 'PUSH_SECRET')!.Value = missing;
+      // The role may read it: what is wrong is only that the secret does not exist.
+      const roleId = (project.Properties!.ServiceRole as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+      const policy = Object.values(t.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties?.Roles).includes(`"${roleId}"`))!;
+      (policy.Properties!.PolicyDocument as { Statement: Json[] }).Statement.push({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: missing });
+      return t;
+    };
+    await expect(startLocalPipeline(await options(edit))).rejects.toThrow(
+      /^the template cannot run: project BuildsJoin\w+ \(Builds\/Join\): PUSH_SECRET refers to arn:aws:secretsmanager:us-east-1:000000000000:secret:dtk-pipeline\/no-such-secret-AbCdEf, a secret that does not exist/,
+    );
+  });
+
+  it('fails a build whose project secret cannot be read when it is provisioned, naming the project and the variable, without running it', async () => {
+    const ran: string[] = [];
+    const given = await options((t) => t, async (build) => {
+      ran.push(build.id);
+      return simulate('not expected to run');
+    });
+    const pipeline = await startLocalPipeline(given);
+    try {
+      // The RHSM secret is deleted after the run started.
+      const secrets = new SecretsManagerClient({ endpoint: emulators!.endpoints.secretsmanager, region: REGION, credentials: CREDENTIALS });
+      await secrets.send(new DeleteSecretCommand({ SecretId: 'dtk-pipeline/rhsm', ForceDeleteWithoutRecovery: true }));
+      secrets.destroy();
+      await startBuild(pipeline.plan.projects.dtk.aarch64!, '5.14.0-1.el9_4|dtk|aarch64');
+      await runner!.idle();
+
+      expect(ran).toEqual([]);
+      const last = given.events.at(-1)!.detail;
+      expect(last['build-status']).toBe('FAILED');
+      const phases = (last['additional-information'] as { phases: { 'phase-type': string; 'phase-context': string[] }[] }).phases;
+      expect(phases[0]!['phase-type']).toBe('PROVISIONING');
+      expect(phases[0]!['phase-context'][0]).toMatch(/project BuildsDtkAarch64\w+ \(Builds\/DtkAarch64\): RHSM_ORG refers to arn:aws:secretsmanager:\S+:secret:dtk-pipeline\/rhsm-\w{6}, (a secret that does not exist|which cannot be read)/);
     } finally {
       pipeline.stop();
     }

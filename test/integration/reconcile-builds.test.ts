@@ -46,7 +46,7 @@ beforeAll(async () => {
   const { topicArn } = emulators.fauxqs.createTopic('notifications');
   const held = new Promise<void>((r) => (release = r));
   // Builds of project dtk-aarch64 keep running until the test lets them finish.
-  runner = await startBuildRunner({ onEvent: () => {}, executor: async (b) => (b.project === 'dtk-aarch64' ? held.then(() => reportsPushed(b)) : reportsPushed(b)) });
+  runner = await startBuildRunner({ onEvent: () => {}, executor: async (b, env) => (b.project === 'dtk-aarch64' ? held.then(() => reportsPushed(b, env)) : reportsPushed(b, env)) });
   store = new DynamoPipelineStore(
     DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: REGION, credentials }), { marshallOptions: { removeUndefinedValues: true } }),
     'dtk-pipeline',
