@@ -222,6 +222,8 @@ export class PipelineStack extends Stack {
         GRAPH_MAX_NODES: String(config.maxGraphNodes),
         DRIVERS: JSON.stringify(config.drivers),
         CHANNEL_GRAPHS: JSON.stringify(polledChannels(config).channelGraphs),
+        // A claim older than one visibility timeout of the releases queue is queued again (its message may be lost).
+        RELEASE_RECLAIM_MINUTES: String(releases.visibilityTimeout.toMinutes()),
       },
       {
         description: 'Polls the update graph for new release payloads',

@@ -56,7 +56,7 @@ export const compose = {
       store: store(env, rt),
       releases: new SqsQueue<ReleaseMessage>(rt.clients.sqs(), env.RELEASES_QUEUE_URL),
     },
-    config: { channels: env.CHANNELS, arches: env.ARCHES },
+    config: { channels: env.CHANNELS, arches: env.ARCHES, reclaimAfterMs: env.RELEASE_RECLAIM_MINUTES * 60_000 },
     /** The deploy config's drivers, written to the table on every poll. */
     configDrivers: env.DRIVERS,
     logger: rt.logger,

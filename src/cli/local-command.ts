@@ -8,14 +8,15 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { GraphArch } from '#core/arch.ts';
 import { DEFAULT_GRAPH_URL, OKD_CHANNEL_PATTERN, OKD_GRAPH_URL } from '#core/graph.ts';
 import { simulate, startBuildRunner, type BuildExecutor, type CodeBuildStateChangeEvent } from '#local/build-runner.ts';
 import { localExecutor } from '#local/local-builds.ts';
 import { REGION, startEmulators, type Emulators } from '#local/emulators.ts';
-import { LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
+import { EVENTS, QueueJournal } from '#local/queue-journal.ts';
+import { COMPRESSED_TIME, LOCAL_PLAN_FILE, startLocalPipeline, type DrainStats, type LocalPipeline } from '#local/pipeline.ts';
 import { readTemplate } from '#local/template.ts';
 import type { BuildProjects } from '#pipeline/config.ts';
 import { RegistryClient } from '#core/registry/client.ts';
@@ -60,7 +61,12 @@ export interface LocalFlags {
   readonly graphUrl?: string;
   /** A synthesized stack to run. @default - cdk.json's, synthesized here */
   readonly template?: string;
+  /** Level of the functions' structured logs (JSON lines on stdout). @default 'ERROR' */
+  readonly logLevel?: string;
 }
+
+/** Where, in the data directory, the local queues keep their messages between runs (src/local/queue-journal.ts). */
+export const QUEUE_JOURNAL_FILE = 'queues.jsonl';
 
 /** Graph arches polled when no --arch is given, with or without --live. */
 export const DEFAULT_LOCAL_ARCHES: readonly GraphArch[] = ['amd64', 'arm64', 'multi'];
@@ -155,8 +161,13 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
   const dtkRepository = `${registry}/dtk/driver-toolkit`;
   const buildArches = ['x86_64', 'aarch64'] as const;
   say('starting DynamoDB, SQS, SNS and Secrets Manager emulators and the local build runner');
-  const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb') });
-  const events: CodeBuildStateChangeEvent[] = [];
+  await mkdir(flags.dataDir, { recursive: true });
+  // SQS keeps what it was sent until it is deleted: so do the local queues, in the data dir, so a run
+  // killed half way leaves its messages (and the build events not yet delivered) to the next one.
+  const journal = QueueJournal.open(join(flags.dataDir, QUEUE_JOURNAL_FILE));
+  const emulators = await startEmulators({ dynamoPath: join(flags.dataDir, 'dynamodb'), journal });
+  const events: CodeBuildStateChangeEvent[] = journal.pending(EVENTS).map((m) => JSON.parse(m.body) as CodeBuildStateChangeEvent);
+  const eventsLeft = events.length;
   // The template's project names, known once the pipeline is made from it (the runner starts first).
   const projects: BuildProjects = { dtk: {}, driver: {}, join: '' };
   let executor: BuildExecutor = async () => simulate('a live run has no registry of its own to push to');
@@ -179,7 +190,13 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       scriptEnv: { CONTAINERS_STORAGE_CONF: await localStorageConf(buildsDir), INSECURE_REGISTRIES: world.insecureRegistries.join(',') },
     });
   }
-  const runner = await startBuildRunner({ onEvent: (e) => events.push(e), executor });
+  const runner = await startBuildRunner({
+    onEvent: (e) => {
+      journal.put({ queue: EVENTS, id: e.id, body: JSON.stringify(e) });
+      events.push(e);
+    },
+    executor,
+  });
   let pipeline: LocalPipeline | undefined;
   try {
     pipeline = await startLocalPipeline({
@@ -187,6 +204,9 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       emulators,
       runner,
       events,
+      onEventDelivered: (e) => journal.del(EVENTS, e.id),
+      // A release an earlier run claimed and did not resolve is older than any timeout by now.
+      timeOverrides: { ...COMPRESSED_TIME, RELEASE_RECLAIM_MINUTES: '0' },
       graphUrl,
       // OKD channels are read from OKD's own graph, beside OpenShift's.
       channelGraphs: Object.fromEntries(channels.filter((c) => OKD_CHANNEL_PATTERN.test(c)).map((c) => [c, okdGraphUrl])),
@@ -200,16 +220,22 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       ...(world === undefined ? {} : { insecureRegistries: world.insecureRegistries }),
       // The bundled example driver, declared as a deploy would declare it (the config's drivers).
       drivers: [driverSchema.parse({ ...EXAMPLE_DRIVER, repository: `${registry}/partner/dtk-example` })],
-      logLevel: 'ERROR',
+      logLevel: flags.logLevel ?? 'ERROR',
     });
     Object.assign(projects, pipeline.plan.projects);
     say(`the stack's template drives this run: ${pipeline.cloud.functions.length} functions, ${pipeline.cloud.queues.size} queues, ${pipeline.cloud.rules.length} rules, ${pipeline.cloud.projects.length} build projects; every AWS call is checked against its role`);
     emulators.fauxqs.createQueue('local-notifications');
     emulators.fauxqs.subscribe({ topic: pipeline.topic.name, queue: 'local-notifications', attributes: { RawMessageDelivery: 'true' } });
+    // What an earlier run left in the queues (it was killed, or stopped on an error) is delivered again, as SQS would.
+    const { restored, kept } = await emulators.restoreQueues();
+    // Dead-lettered messages stay in their DLQs, as in AWS; only those a function consumes are work left.
+    const consumed = new Set(pipeline.cloud.mappings.map((m) => m.queue.name));
+    const left = restored.filter((m) => consumed.has(m.queue)).length;
+    if (left > 0 || eventsLeft > 0) say(`an earlier run left ${left} messages in the queues and ${eventsLeft} build events undelivered: they are delivered first`);
+    if (kept.length > 0) say(`${kept.length} messages of queues this stack does not have (${[...new Set(kept.map((m) => m.queue))].join(', ')}) stay in ${join(flags.dataDir, QUEUE_JOURNAL_FILE)}`);
 
     const store = localStore(emulators, pipeline.tableName);
     // The CLI's rebuild, backfill and driver add plan builds exactly as this run does.
-    await mkdir(flags.dataDir, { recursive: true });
     await writeFile(join(flags.dataDir, LOCAL_PLAN_FILE), `${JSON.stringify(pipeline.plan, null, 2)}\n`);
     // Builds asked for since the last run (rebuild, backfill, driver add) wait as queued.
     const waiting = await store.buildsInState('queued', 1000);
@@ -218,14 +244,17 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       await new SqsQueue<BuildMessage>(pipeline.sqs, pipeline.queues.builds.url).send(waiting.map((b) => ({ buildKey: b.buildKey })));
     }
 
-    say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
     const started = Date.now();
     const since = new Date(started).toISOString();
+    // In AWS what was queued before the next scheduled tick is handled before it: the reconciler then
+    // sees only builds CodeBuild really lost (here: those the killed run's build runner took with it).
+    const resumed = left > 0 || eventsLeft > 0 ? await pipeline.drain({ timeoutMs: 15 * 60_000 }) : undefined;
+    say(`tick: polling ${channels.length} channels × ${arches.length} arches`);
     const { poll, reconciled } = await pipeline.tick();
     if (reconciled.checked > 0) {
       say(`reconciled ${reconciled.checked} builds left in flight: ${reconciled.requeued} queued again, ${reconciled.recorded} recorded as CodeBuild reports them, ${reconciled.running} still running`);
     }
-    const stats = await pipeline.drain({ timeoutMs: 15 * 60_000 });
+    const stats = addDrains(resumed, await pipeline.drain({ timeoutMs: 15 * 60_000 }));
     const notes: Notification[] = [];
     for (;;) {
       const { Messages = [] } = await pipeline.sqs.send(
@@ -233,6 +262,8 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
       );
       if (Messages.length === 0) break;
       notes.push(...Messages.map((m) => notificationSchema.parse(JSON.parse(m.Body ?? ''))));
+      // Reported once: a later run reports only what is new to it.
+      await pipeline.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulators.queueUrl('local-notifications'), Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
     }
     const summary: LocalSummary = {
       releasesSeen: stats.releaseMessages,
@@ -259,8 +290,22 @@ export async function runLocal(flags: LocalFlags, io: CommandIo): Promise<number
     await runner.stop();
     await registryClient?.close();
     await emulators.stop();
+    journal.close();
     await world?.stop();
   }
+}
+
+/** Two drains of one run, as one. */
+function addDrains(a: DrainStats | undefined, b: DrainStats): DrainStats {
+  if (!a) return b;
+  return {
+    releaseMessages: a.releaseMessages + b.releaseMessages,
+    kernelMessages: a.kernelMessages + b.kernelMessages,
+    buildMessages: a.buildMessages + b.buildMessages,
+    buildEvents: a.buildEvents + b.buildEvents,
+    failedRecords: a.failedRecords + b.failedRecords,
+    failed: [...a.failed, ...b.failed],
+  };
 }
 
 /** buildah storage of the local run's real builds (vfs, under its data dir). */

@@ -81,7 +81,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--pull-secret <file>', 'with --live: docker config JSON (default: $REGISTRY_AUTH_FILE, then ~/.docker/config.json)')
     .option('--graph-url <url>', 'with --live: the update graph endpoint (default: api.openshift.com)')
     .option('--template <file>', 'run this synthesized stack (cdk.out/DriverToolkitPipeline.template.json) instead of synthesizing cdk.json\'s')
-    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string; template?: string }) => {
+    .addOption(new Option('--log-level <level>', 'the functions\' structured logs, JSON lines on stdout').choices(['debug', 'info', 'warn', 'error']).default('error'))
+    .action(async (options: { dataDir: string; live: boolean; channel?: string[]; arch?: string[]; pullSecret?: string; graphUrl?: string; template?: string; logLevel: string }) => {
       const [{ scanFlagsSchema }, { runLocal }] = await Promise.all([import('./scan-command.ts'), import('./local-command.ts')]);
       const flags = scanFlagsSchema.pick({ channel: true, arch: true }).partial().safeParse({ channel: options.channel, arch: options.arch });
       if (!flags.success) throw usage(flags.error);
@@ -96,6 +97,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
             ...(options.pullSecret ? { pullSecret: options.pullSecret } : {}),
             ...(options.graphUrl ? { graphUrl: options.graphUrl } : {}),
             ...(options.template ? { template: options.template } : {}),
+            logLevel: options.logLevel.toUpperCase(),
           },
           io,
         ),

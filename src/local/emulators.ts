@@ -8,8 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageCommand, SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import type { PendingMessage, QueueJournal } from './queue-journal.ts';
 
 export const REGION = 'us-east-1';
 /** The local cloud's account: fauxqs puts this one in every queue and topic ARN, moto is started with it. */
@@ -23,6 +25,12 @@ export interface Emulators {
   readonly fauxqs: FauxqsServer;
   /** Upper bound of every local queue's visibility timeout (seconds). */
   readonly visibilityTimeoutSeconds: number;
+  /**
+   * With `journal`: sends again the messages an earlier run's queues held and
+   * never deleted (each to the queue of its name; call once the queues exist).
+   * `kept`: messages of queues that do not exist now, still in the journal.
+   */
+  restoreQueues(): Promise<{ restored: readonly PendingMessage[]; kept: readonly PendingMessage[] }>;
   /** Creates a secret and returns its ARN. */
   createSecret(name: string, value: string): Promise<string>;
   /** Environment for AWS SDK v3 clients (endpoints, region, dummy credentials). */
@@ -33,6 +41,11 @@ export interface Emulators {
 export interface EmulatorOptions {
   /** Keep DynamoDB data here (LevelDB) so a later run remembers. @default - in memory */
   readonly dynamoPath?: string;
+  /**
+   * Record the SQS queues' messages in this journal (src/local/queue-journal.ts) so a later run
+   * gets back what a killed one had not deleted. The caller closes it after `stop()`. @default - in memory only
+   */
+  readonly journal?: QueueJournal;
   /** SQS visibility timeouts of the local queues, in seconds, at most (the template's are minutes: retries happen sooner here). @default 2 */
   readonly visibilityTimeoutSeconds?: number;
 }
@@ -91,21 +104,46 @@ export const TABLE_DEFINITION = {
   BillingMode: 'PAY_PER_REQUEST' as const,
 };
 
+/** fauxqs keeps binary attribute values base64-encoded; the SDK sends bytes. */
+function sdkAttributes(attributes: NonNullable<PendingMessage['attributes']>): Record<string, MessageAttributeValue> {
+  return Object.fromEntries(
+    Object.entries(attributes).map(([name, v]) => [name, { DataType: v.DataType, ...(v.StringValue === undefined ? {} : { StringValue: v.StringValue }), ...(v.BinaryValue === undefined ? {} : { BinaryValue: Buffer.from(v.BinaryValue, 'base64') }) }]),
+  );
+}
+
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dynamoPath ? { path: options.dynamoPath } : {}) });
   await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));
   const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as { port: number }).port}`;
+  const { journal } = options;
   const fauxqs = await startFauxqs({ port: 0, host: 'localhost', logger: false, defaultRegion: REGION, messageSpies: true });
+  journal?.follow(fauxqs);
   const moto = await startMoto();
 
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
   const endpoints = { dynamodb: dynamoEndpoint, sqs: fauxqs.address, sns: fauxqs.address, s3: fauxqs.address, secretsmanager: moto.endpoint, events: moto.endpoint, kms: moto.endpoint };
 
+  const queueUrl = (name: string) => `http://sqs.${REGION}.localhost:${fauxqs.port}/${ACCOUNT}/${name}`;
+
   return {
     endpoints,
+    async restoreQueues() {
+      if (!journal) return { restored: [], kept: [] };
+      const sqs = new SQSClient({ endpoint: fauxqs.address, region: REGION, credentials: CREDENTIALS, useQueueUrlAsEndpoint: false });
+      try {
+        return await journal.restore(
+          async (m) => {
+            await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl(m.queue), MessageBody: m.body, ...(m.attributes ? { MessageAttributes: sdkAttributes(m.attributes) } : {}) }));
+          },
+          (name) => fauxqs.inspectQueue(name) !== undefined,
+        );
+      } finally {
+        sqs.destroy();
+      }
+    },
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
     fauxqs,
-    queueUrl: (name) => `http://sqs.${REGION}.localhost:${fauxqs.port}/${ACCOUNT}/${name}`,
+    queueUrl,
     async createSecret(name, value) {
       const { ARN } = await secrets.send(new CreateSecretCommand({ Name: name, SecretString: value }));
       if (!ARN) throw new Error(`Secrets Manager emulator returned no ARN for ${name}`);

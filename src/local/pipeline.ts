@@ -28,6 +28,8 @@ export interface LocalPipelineOptions {
   readonly runner: RunningBuildRunner;
   /** Events the runner reported (the runner's onEvent should push here). */
   readonly events: CodeBuildStateChangeEvent[];
+  /** Called once an event of `events` has been delivered to every rule it matches (a durable run lets it go then). @default - nothing */
+  readonly onEventDelivered?: (event: CodeBuildStateChangeEvent) => void;
   readonly graphUrl: string;
   /** Channels another graph serves (OKD's): channel → graph URL. @default {} */
   readonly channelGraphs?: Readonly<Record<string, string>>;
@@ -278,7 +280,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         while (options.events.length > 0) {
           progressed = true;
           stats.buildEvents++;
-          await cloud.putEvent(options.events.shift() as unknown as Record<string, unknown>);
+          const event = options.events[0]!;
+          await cloud.putEvent(event as unknown as Record<string, unknown>);
+          options.events.shift();
+          options.onEventDelivered?.(event);
         }
         if (progressed) continue;
         await options.runner.idle();

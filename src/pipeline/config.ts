@@ -110,6 +110,8 @@ export const envSchema = z.object({
   BUILD_PROJECTS: jsonOf(buildProjectsSchema, 'BUILD_PROJECTS'),
   /** JSON object: each CodeBuild project's build timeout in minutes (reconcile-builds). */
   BUILD_TIMEOUTS: jsonOf(z.record(z.string(), z.number().int().nonnegative()), 'BUILD_TIMEOUTS'),
+  /** Minutes a release may stay queued (claimed, not resolved) before poll-releases queues it again (its message was lost or dead-lettered). */
+  RELEASE_RECLAIM_MINUTES: z.coerce.number().int().nonnegative().default(30),
   /** Minutes past a project's timeout before reconcile-builds asks CodeBuild about a build still in flight. */
   RECONCILE_MARGIN_MINUTES: z.coerce.number().int().nonnegative().default(15),
   /** S3 bucket the coverage index and page are published to. */
@@ -125,7 +127,7 @@ const PLAN_ENV = ['DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGE
 
 /** Each function (by its service name, `lambdas/<name>/handler.ts`) and exactly the variables it reads. */
 export const FUNCTION_ENV = {
-  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES', 'DRIVERS'],
+  'poll-releases': ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'CHANNELS', 'ARCHES', 'DRIVERS', 'RELEASE_RECLAIM_MINUTES'],
   'resolve-release': ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES', 'PULL_SECRET_ARN'],
   'record-kernel': ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', ...PLAN_ENV],
   'start-build': ['TABLE_NAME', 'TOPIC_ARN'],

@@ -13,8 +13,15 @@ import type { ReleaseMessage } from './messages.ts';
 import type { MessageQueue } from './ports.ts';
 import type { PipelineStore } from './ports.ts';
 
-/** A queued release not resolved after this long is queued again. */
+/** A queued release not resolved after this long is queued again (the default of `reclaimAfterMs`). */
 export const RECLAIM_AFTER_MS = 30 * 60 * 1000;
+
+export interface PollConfig {
+  readonly channels: readonly string[];
+  readonly arches: readonly GraphArch[];
+  /** A release claimed this long ago and still queued is queued again. @default RECLAIM_AFTER_MS */
+  readonly reclaimAfterMs?: number;
+}
 
 export interface PollDeps {
   readonly graph: GraphClient;
@@ -37,7 +44,7 @@ export interface PollResult {
   readonly graphFindings: readonly GraphFinding[];
 }
 
-export async function pollReleases(deps: PollDeps, config: { channels: readonly string[]; arches: readonly GraphArch[] }): Promise<PollResult> {
+export async function pollReleases(deps: PollDeps, config: PollConfig): Promise<PollResult> {
   const now = (deps.now ?? (() => new Date()))();
   const graphErrors: { channel: string; arch: GraphArch; message: string }[] = [];
   const graphFindings: GraphFinding[] = [];
@@ -74,7 +81,7 @@ export async function pollReleases(deps: PollDeps, config: { channels: readonly 
   let requeued = 0;
   let promoted = 0;
   const nowIso = now.toISOString();
-  const stale = new Date(now.getTime() - RECLAIM_AFTER_MS).toISOString();
+  const stale = new Date(now.getTime() - (config.reclaimAfterMs ?? RECLAIM_AFTER_MS)).toISOString();
   for (const message of seen.values()) {
     if (!/@sha256:[0-9a-f]{64}$/.test(message.payload)) continue; // the graph always pins; anything else is not ours to trust
     const claim = await deps.store.claimRelease({ ...message, state: 'queued', queuedAt: nowIso });

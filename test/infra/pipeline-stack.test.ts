@@ -159,7 +159,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['PollReleases', ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'DRIVERS']],
+    ['PollReleases', ['TABLE_NAME', 'RELEASES_QUEUE_URL', 'CHANNELS', 'ARCHES', 'GRAPH_URL', 'GRAPH_MAX_BYTES', 'GRAPH_MAX_NODES', 'CHANNEL_GRAPHS', 'DRIVERS', 'RELEASE_RECLAIM_MINUTES']],
     ['ResolveRelease', ['TABLE_NAME', 'TOPIC_ARN', 'KERNELS_QUEUE_URL', 'PULL_SECRET_ARN', 'INSECURE_REGISTRIES', 'ALLOWED_REGISTRIES']],
     ['RecordKernel', ['TABLE_NAME', 'TOPIC_ARN', 'BUILDS_QUEUE_URL', 'DTK_REPOSITORY', 'BUILD_ARCHES', 'BUILD_PROJECTS', 'UBI_IMAGES']],
     ['StartBuild', ['TABLE_NAME', 'TOPIC_ARN']],
@@ -186,6 +186,14 @@ describe('functions', () => {
     expect(source).toContain(`coldStart('${service}', createHandler)`);
     const own = Object.keys(variables).filter((k) => !['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k));
     expect(own.sort()).toEqual([...FUNCTION_ENV[service as keyof typeof FUNCTION_ENV]].sort());
+  });
+
+  it('queues a claimed release again once it has been queued for one visibility timeout of the releases queue', () => {
+    const [releases] = Object.entries(resourcesOf(template, 'AWS::SQS::Queue')).filter(([id, q]) => id.startsWith('ReleasesQueue') && q.Properties.RedrivePolicy);
+    expect(releases).toBeDefined();
+    const minutes = Number(releases![1].Properties.VisibilityTimeout) / 60;
+    expect(minutes).toBeGreaterThan(0);
+    expect((fn('PollReleases').Properties.Environment as { Variables: Json }).Variables.RELEASE_RECLAIM_MINUTES).toBe(String(minutes));
   });
 
   it('polls one at a time, dropping rather than retrying a missed tick', () => {

@@ -237,6 +237,17 @@ describe('faults', () => {
     const again = await pollReleases({ graph, store, releases, now: later }, { channels: ['eus-4.21'], arches: ['amd64'] });
     expect(again).toMatchObject({ releasesQueued: 0, releasesRequeued: 0 });
   });
+
+  it('queues a claimed release again at once with a reclaim age of 0 (RELEASE_RECLAIM_MINUTES, the local run\'s: a new run comes after every timeout)', async () => {
+    const { kernel } = await newRelease();
+    const graph = new GraphClient({ url: world.graphUrl });
+    const dying = { send: async () => { throw new Error('the Lambda timed out'); } };
+    await expect(pollReleases({ graph, store, releases: dying }, { channels: ['eus-4.21'], arches: ['amd64'] })).rejects.toThrow('timed out');
+    const releases = new SqsQueue<ReleaseMessage>(sqs, pipeline.queues.releases.url);
+    expect(await pollReleases({ graph, store, releases }, { channels: ['eus-4.21'], arches: ['amd64'], reclaimAfterMs: 0 })).toMatchObject({ releasesQueued: 0, releasesRequeued: 1 });
+    await pipeline.drain();
+    expect((await store.getKernel(kernel))?.state).toBe('processed');
+  });
 });
 
 describe('build tracking', () => {
