@@ -126,7 +126,8 @@ export function formatReport(input: {
   );
   if (byState.get('simulated')) lines.push('simulated builds were not run here (see each build\'s reason): no image exists for them');
   if (poll.graphErrors.length > 0) lines.push(`not every graph could be read: the run is incomplete`);
-  else if (summary.releasesSeen === 0 && drain.failed.length === 0) lines.push('nothing new since the last run');
+  // A run that finished an earlier (killed) run's work, or builds asked for since, did something.
+  else if (summary.releasesSeen === 0 && summary.kernelsRecorded.length === 0 && builds.length === 0 && drain.failed.length === 0) lines.push('nothing new since the last run');
   return `${lines.join('\n')}\n`;
 }
 

@@ -10,7 +10,7 @@
  * (so a new call cannot slip past unchecked).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import type { ServiceName } from '#aws/lambda.ts';
 
@@ -148,7 +148,16 @@ export class IamRecorder {
 
   record(call: IamCall): void {
     this.calls.push(call);
-    if (this.file) appendFileSync(this.file, `${JSON.stringify(call)}\n`);
+    if (!this.file) return;
+    const line = `${JSON.stringify(call)}\n`;
+    try {
+      appendFileSync(this.file, line);
+    } catch (error) {
+      // A second test run in the same checkout starts by emptying the directory (its globalSetup): record on.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dirname(this.file), { recursive: true });
+      appendFileSync(this.file, line);
+    }
   }
 }
 

@@ -141,6 +141,7 @@ describe('a local run killed with SIGKILL and run again', () => {
       expect(k.stdout).not.toContain('coverage page:');
     }
     expect(last.code, last.stderr).toBe(0);
+    expect(last.stdout).not.toContain('nothing new since the last run');
 
     const expected = await recorded(reference);
     expect(expected.kernels).toHaveLength(3);

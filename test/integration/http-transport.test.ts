@@ -117,7 +117,8 @@ describe('HttpTransport', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpTransportError);
     // Without the one deadline, the fourth hop would answer and the error would be too many redirects.
-    expect((err as HttpTransportError).failure?.kind).toBe('deadline');
+    expect((err as HttpTransportError).failure).toEqual({ kind: 'deadline', deadlineMs: 700 });
+    expect((err as Error).message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/hop\d did not complete within the total 700 ms deadline$/);
     expect(hops).toBeLessThan(4);
   });
 

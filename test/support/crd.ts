@@ -114,8 +114,10 @@ function ajvFor(): Ajv {
 
 /**
  * Kubernetes' `isURL(string) bool` (k8s.io/apiserver/pkg/cel/library/urls.go) is true when
- * Go's url.ParseRequestURI accepts the string: an absolute URI or an absolute path. WHATWG
- * URL parsing stands in for Go's here (it accepts a little more, e.g. spaces it escapes).
+ * Go's url.ParseRequestURI accepts the string: an absolute URI or an absolute path. Hand
+ * written because no npm CEL library ships Kubernetes' extension library: whitespace and
+ * a fragment are refused first (as Go refuses them), then WHATWG URL parsing stands in
+ * for Go's (it may accept a little more, e.g. some malformed hosts).
  */
 const isURL = celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s: string) => {
   if (/\s/.test(s) || s.includes('#')) return false;

@@ -337,13 +337,13 @@ export class HttpTransport {
     const mode = options.redirects ?? 'none';
     const maxRedirects = mode === 'none' ? 0 : (options.maxRedirects ?? 5);
     const deadlineMs = options.deadlineMs === undefined ? this.#deadlineMs : positiveInteger('deadlineMs', options.deadlineMs);
-    const endsAt = options.totalDeadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + positiveInteger('totalDeadlineMs', options.totalDeadlineMs);
+    const total = options.totalDeadlineMs === undefined ? undefined : { ms: positiveInteger('totalDeadlineMs', options.totalDeadlineMs), endsAt: Date.now() + options.totalDeadlineMs };
     const authorizedOrigin = request.url.origin;
     let current = request;
     for (let hop = 0; ; hop++) {
       this.assertSchemeAllowed(current.url);
       type Outcome = { readonly response: HttpResponse<B> } | { readonly location: string; readonly status: number };
-      const outcome = await this.#send(current, deadlineMs, endsAt, async (raw): Promise<Outcome> => {
+      const outcome = await this.#send(current, deadlineMs, total, async (raw): Promise<Outcome> => {
         const location = header(raw.headers, 'location');
         if (maxRedirects > 0 && REDIRECT_STATUSES.has(raw.status) && location !== undefined) {
           await this.discard(raw.body);
@@ -468,13 +468,20 @@ export class HttpTransport {
     return Buffer.concat(chunks);
   }
 
-  async #send<T>(request: HttpRequest, deadlineMs: number, endsAt: number, finish: (res: RawResponse) => Promise<T>): Promise<T> {
+  async #send<T>(
+    request: HttpRequest,
+    deadlineMs: number,
+    total: { readonly ms: number; readonly endsAt: number } | undefined,
+    finish: (res: RawResponse) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.#maxRetries;
       let failure: unknown;
+      // The attempt ends at its own deadline, or at the request's total one if that comes first.
+      const remaining = total === undefined ? Number.POSITIVE_INFINITY : Math.ceil(total.endsAt - Date.now());
+      const deadline = remaining < deadlineMs && total ? { ms: total.ms, what: 'total ' } : { ms: deadlineMs, what: '' };
       try {
-        const remaining = Math.ceil(endsAt - Date.now());
-        if (remaining <= 0) throw new DeadlineError(deadlineMs, request.url);
+        if (remaining <= 0) throw new DeadlineError(deadline.ms, request.url);
         const raw = await this.#once(request, Math.min(deadlineMs, remaining));
         if (!RETRY_STATUSES.has(raw.status)) return await finish(raw);
         await this.discard(raw.body);
@@ -489,7 +496,10 @@ export class HttpTransport {
         continue;
       } catch (err) {
         if (err instanceof DeadlineError) {
-          throw this.#makeError(`${request.method} ${err.message}`, { url: request.url, failure: { kind: 'deadline', deadlineMs: err.deadlineMs } });
+          throw this.#makeError(`${request.method} ${redactUrl(request.url)} did not complete within the ${deadline.what}${deadline.ms} ms deadline`, {
+            url: request.url,
+            failure: { kind: 'deadline', deadlineMs: deadline.ms },
+          });
         }
         if (!isTransient(err)) throw err;
         failure = err;
