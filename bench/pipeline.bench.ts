@@ -84,6 +84,8 @@ async function latency(): Promise<number[]> {
       arches: ['amd64'],
       buildArches: ['x86_64', 'aarch64'],
       dtkRepository: `${world.registryHost}/dtk/driver-toolkit`,
+      // The world's registry speaks plain http on loopback: without this, resolving a release is refused and no build ever starts.
+      insecureRegistries: world.insecureRegistries,
     });
     await pipeline.tick();
     await pipeline.drain();
@@ -96,8 +98,11 @@ async function latency(): Promise<number[]> {
       const before = runner.builds.length;
       const t = performance.now();
       await pipeline.tick();
-      // Drain until the new kernel's build has been started.
-      while (runner.builds.length === before) await pipeline.drain();
+      // Drain until the new kernel's build has been started; a run that starts none says why instead of waiting forever.
+      for (let drains = 0; runner.builds.length === before; drains++) {
+        if (drains === 5) throw new Error(`release 4.21.${200 + i}: no build started after ${drains} drains; failures: ${JSON.stringify(pipeline.failures.slice(-3))}`);
+        await pipeline.drain();
+      }
       samples.push(performance.now() - t);
       await pipeline.drain();
     }

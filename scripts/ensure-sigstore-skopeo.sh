@@ -24,6 +24,16 @@ if [ -x "$wrapper" ] && "$wrapper" --version >/dev/null 2>&1; then
   exit 0
 fi
 
+# Test files run in parallel and each asks for skopeo: one fetches, the others wait for it
+# (and then find its wrapper), so none replaces the directory another is running skopeo from.
+mkdir -p "$(dirname "$dest")"
+exec 9>"$dest.lock"
+flock 9
+if [ -x "$wrapper" ] && "$wrapper" --version >/dev/null 2>&1; then
+  echo "$wrapper"
+  exit 0
+fi
+
 mirror="$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*debian\)\/*$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
 mirror="${mirror:-http://deb.debian.org/debian}"
 work="$dest.tmp.$$"

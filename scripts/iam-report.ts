@@ -61,7 +61,7 @@ for (const [id, r] of Object.entries(template.Resources)) {
 }
 
 const used = (g: Grant) => calls.some((c) => c.allowed && c.rolePath === g.role && glob(g.action, c.action) && glob(g.resource, normalize(c.resource)));
-const justification = (g: Grant) => IAM_JUSTIFICATIONS.find((j) => glob(j.role, g.role) && glob(j.action, g.action));
+const justification = (g: Grant) => IAM_JUSTIFICATIONS.find((j) => glob(j.role, g.role) && glob(j.action, g.action) && glob(j.resource ?? '*', g.resource));
 
 const byRole = new Map<string, string[]>();
 let unjustified = 0;

@@ -14,7 +14,7 @@ import * as z from 'zod';
 import { SqsQueue } from '#aws/sqs-queue.ts';
 import { backfill, type BackfillRequest, type BackfillResult } from '#pipeline/backfill.ts';
 import type { BuildPlanConfig } from '#pipeline/build-plan.ts';
-import { driverSchema } from '#pipeline/drivers.ts';
+import { driverSchema, driversInEffect } from '#pipeline/drivers.ts';
 import type { BuildMessage } from '#pipeline/messages.ts';
 import type { MessageQueue } from '#pipeline/ports.ts';
 import { planFileSchema } from '#pipeline/config.ts';
@@ -116,12 +116,16 @@ export async function runDriverAdd(source: StoreSource, flags: PlanFlags, file: 
   }
 }
 
+/** `driver list`: every driver in effect, the deploy config's and those added with `driver add`, saying which is which. */
 export async function runDriverList(source: StoreSource, io: CommandIo): Promise<number> {
   const opened = await openStatusStore(source, io);
   try {
-    const drivers = await opened.store.listDrivers();
-    if (drivers.length === 0) io.stdout.write('no drivers stored (drivers of the deploy config are not listed here)\n');
-    for (const d of drivers) io.stdout.write(`${d.name}\t${d.version}\t${d.repository}:${d.tagTemplate}\t${d.arches.join(',')}\t${d.channels.join(',')}\n`);
+    const drivers = await driversInEffect(opened.store);
+    if (drivers.length === 0) io.stdout.write('no drivers: none declared in the deploy config, none added with `dtk-pipeline driver add`\n');
+    for (const { driver: d, origin, replacesDeclared } of drivers) {
+      const from = origin === 'deploy-config' ? 'deploy config' : replacesDeclared ? 'driver add (replaces the deploy config\'s)' : 'driver add';
+      io.stdout.write(`${d.name}\t${d.version}\t${d.repository}:${d.tagTemplate}\t${d.arches.join(',')}\t${d.channels.join(',')}\t${from}\n`);
+    }
     return 0;
   } finally {
     await opened.close();

@@ -244,14 +244,14 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     setExit(await runStatus(source, { missing: options.missing, json: options.json, wide: options.wide, ...(options.kernel ? { kernel: options.kernel } : {}) }, io));
   });
 
-  const driver = program.command('driver').description('Partner drivers stored in the table (no redeploy needed).');
+  const driver = program.command('driver').description('Partner drivers: the deploy config declares them; `driver add` adds or replaces one in the table (no redeploy needed).');
   addPlanOptions(addStoreOptions(driver.command('add').description('Add or change a driver from a JSON definition, then build it for every recorded kernel it matches.').requiredOption('--file <file>', 'driver definition (JSON)'))).action(
     async (options: StoreOptions & { file: string; buildsQueueUrl?: string; plan?: string }) => {
       const [source, plan, { runDriverAdd }] = await Promise.all([storeOf(options), planOfFlags(options), backfillCommand()]);
       setExit(await runDriverAdd(source, plan, options.file, io));
     },
   );
-  addStoreOptions(driver.command('list').description('List the stored drivers.')).action(async (options: StoreOptions) => {
+  addStoreOptions(driver.command('list').description('List every driver in effect, the deploy config\'s and those added with `driver add`, with where each came from.')).action(async (options: StoreOptions) => {
     const [source, { runDriverList }] = await Promise.all([storeOf(options), backfillCommand()]);
     setExit(await runDriverList(source, io));
   });

@@ -31,6 +31,7 @@ import { attachmentTag, publicKeyPem, signImage } from '#core/signing/image-sign
 import { buildIndexSbom, buildSbom, CYCLONEDX_MEDIA_TYPE, ensureArtifact, findReferrers, type IndexEntrySbom, moduleFiles, readArtifactDocument } from '#core/signing/sbom.ts';
 import { signModulesInDir } from '#core/signing/module-signature.ts';
 import { KmsSigner, loadPemSigner, type Signer } from '#core/signing/signer.ts';
+import { driversOf } from '#pipeline/drivers.ts';
 import { toYaml } from '#pipeline/kmm.ts';
 import { choosePullSecret } from './pull-secret.ts';
 import type { CommandIo } from './scan-command.ts';
@@ -199,7 +200,7 @@ export async function runImagePolicy(flags: z.infer<typeof imagePolicyFlagsSchem
   if (flags.driver !== undefined) {
     const { store, close } = await open(flags.store, io);
     try {
-      const driver = (await store.listDrivers()).find((d) => d.name === flags.driver);
+      const driver = (await driversOf(store)).find((d) => d.name === flags.driver);
       if (!driver) throw new Error(`no driver ${flags.driver} is registered (see \`dtk-pipeline driver list\`)`);
       repositories.push(driver.repository);
     } finally {

@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
@@ -50,35 +49,43 @@ export interface EmulatorOptions {
   readonly visibilityTimeoutSeconds?: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+/** How long moto_server may take to answer: a Python start, slow on a loaded machine (CI runs test files in parallel). */
+const MOTO_START_TIMEOUT_MS = 120_000;
 
+/**
+ * Starts moto_server on a port it picks itself (`-p 0`) and reads back from its
+ * "Running on" line: a port chosen here and passed in could be taken by another
+ * process (another test file's emulators) before moto binds it.
+ */
 async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MOTO_ACCOUNT_ID: ACCOUNT } });
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MOTO_ACCOUNT_ID: ACCOUNT } });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
+  let port: string | undefined;
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-2000);
+    port ??= /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
+  });
   const failed = once(child, 'exit').then(() => {
     throw new Error(`moto_server (Secrets Manager emulator) exited: ${stderr.trim() || 'is it installed? (pip package moto[server])'}`);
   });
   failed.catch(() => {});
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + MOTO_START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null) await failed;
-    try {
-      await fetch(`${endpoint}/moto-api/`);
-      return { endpoint, process: child };
-    } catch {
-      if (Date.now() > deadline) throw new Error('moto_server did not start within 30 s');
-      await new Promise((r) => setTimeout(r, 150));
+    if (child.exitCode !== null || child.signalCode !== null) await failed;
+    if (port !== undefined) {
+      const endpoint = `http://127.0.0.1:${port}`;
+      try {
+        await fetch(`${endpoint}/moto-api/`);
+        return { endpoint, process: child };
+      } catch {
+        // listening, not answering yet
+      }
     }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`moto_server did not answer within ${MOTO_START_TIMEOUT_MS / 1000} s: ${stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
   }
 }
 

@@ -86,17 +86,34 @@ export const driverSchema = z.object({
 export type Driver = z.infer<typeof driverSchema>;
 export type DriverInput = z.input<typeof driverSchema>;
 
+/** Where a driver in effect came from: the deploy config (as poll-releases wrote it) or `dtk-pipeline driver add`. */
+export type DriverOrigin = 'deploy-config' | 'driver-add';
+
+export interface DriverInEffect {
+  readonly driver: Driver;
+  readonly origin: DriverOrigin;
+  /** An added driver named like one the deploy config declares: the added one is used. */
+  readonly replacesDeclared: boolean;
+}
+
+type DriverSources = { listConfigDrivers(): Promise<Driver[]>; listDrivers(): Promise<Driver[]> };
+
 /**
  * Every partner driver, from the one place they live at run time: the table. The
  * deploy config's drivers are written there by poll-releases (item `DRIVERS`/`CONFIG`),
  * drivers added with `dtk-pipeline driver add` beside them; on a name clash the
- * added one wins. Everything that plans builds or reports coverage reads this.
+ * added one wins. Sorted by name, each with where it came from (`driver list`).
  */
-export async function driversOf(store: { listConfigDrivers(): Promise<Driver[]>; listDrivers(): Promise<Driver[]> }): Promise<Driver[]> {
+export async function driversInEffect(store: DriverSources): Promise<DriverInEffect[]> {
   const [config, stored] = await Promise.all([store.listConfigDrivers(), store.listDrivers()]);
-  const byName = new Map(config.map((d) => [d.name, d]));
-  for (const d of stored) byName.set(d.name, d);
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const byName = new Map<string, DriverInEffect>(config.map((driver) => [driver.name, { driver, origin: 'deploy-config', replacesDeclared: false }]));
+  for (const driver of stored) byName.set(driver.name, { driver, origin: 'driver-add', replacesDeclared: byName.has(driver.name) });
+  return [...byName.values()].sort((a, b) => a.driver.name.localeCompare(b.driver.name));
+}
+
+/** Every partner driver (see `driversInEffect`): what everything that plans builds or reports coverage reads. */
+export async function driversOf(store: DriverSources): Promise<Driver[]> {
+  return (await driversInEffect(store)).map((d) => d.driver);
 }
 
 export const moduleNameOf = (d: Driver): string => d.moduleName ?? d.name.replace(/-/g, '_');

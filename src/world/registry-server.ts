@@ -30,7 +30,7 @@ export interface RegistryOptions {
   readonly realm?: string;
   /** Port on 127.0.0.1. @default - a free port */
   readonly port?: number;
-  /** How long to wait for `/v2/` to answer. @default 20000 */
+  /** How long to wait for `/v2/` to answer (generous: a loaded CI machine starts processes slowly). @default 120000 */
   readonly startTimeoutMs?: number;
 }
 
@@ -124,7 +124,12 @@ function registryConfig(opts: {
   ].join('\n');
 }
 
-async function waitForRegistry(url: string, child: ChildProcess, logTail: () => string, timeoutMs: number): Promise<void> {
+/**
+ * Waits until this registry answers `/v2/`: a 401 whose challenge names `realm`, its own
+ * token service. (The port was free a moment ago; should another process have taken it
+ * first, the answer there names another realm, or none, and this child exits failing to bind.)
+ */
+async function waitForRegistry(url: string, realm: string, child: ChildProcess, logTail: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
   const onExit = (code: number | null, signal: string | null): void => {
@@ -135,9 +140,9 @@ async function waitForRegistry(url: string, child: ChildProcess, logTail: () => 
     while (Date.now() < deadline) {
       if (exited) throw new Error(`docker-registry ${exited} before answering: ${logTail()}`);
       try {
-        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) });
         await res.body?.cancel();
-        if (res.status === 401 || res.status === 200) return;
+        if (res.status === 401 && res.headers.get('www-authenticate')?.includes(`realm=${JSON.stringify(realm)}`)) return;
       } catch {
         // not listening yet
       }
@@ -206,7 +211,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       await new Promise<void>((resolve) => log.end(() => resolve()));
     };
     try {
-      await waitForRegistry(url, child, () => tail.trim(), opts.startTimeoutMs ?? 20_000);
+      await waitForRegistry(url, opts.realm ?? tokenService.url, child, () => tail.trim(), opts.startTimeoutMs ?? 120_000);
     } catch (err) {
       lastError = err;
       await stopChild();

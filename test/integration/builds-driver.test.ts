@@ -13,7 +13,7 @@ import type { RegistryClient } from '#core/registry/client.ts';
 import type { ImageRef } from '#core/registry/types.ts';
 import { buildImage } from '#world/oci.ts';
 import type { RunningRegistry } from '#world/registry-server.ts';
-import { ensureBuildWorld, exampleDriverEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld } from '../support/build-world.ts';
+import { ensureBuildWorld, exampleDriverEnv, runScript, startBuildRegistry, type BuildRegistry, type BuildWorld, type ScriptRun } from '../support/build-world.ts';
 import { pullImage, pushBuiltImage } from '../support/image-files.ts';
 
 const REPO = 'partner/dtk-example';
@@ -26,8 +26,19 @@ describe('build-driver.sh and join.sh against a real registry', () => {
   let dir = '';
   let authFile = '';
   let client: RegistryClient;
-  let firstDigest = '';
-  let rebuiltDigest = '';
+  /**
+   * The first build of the per-arch tag, which the skip, rebuild and join tests start from:
+   * run once, by whichever test asks first, so each test also runs alone (`-t NAME`) and in any order.
+   */
+  let first: Promise<{ run: ScriptRun; resultFile: string }> | undefined;
+  const firstBuild = (): Promise<{ run: ScriptRun; resultFile: string }> =>
+    (first ??= (async () => {
+      const resultFile = join(dir, 'first.env');
+      const run = await runScript('build-driver.sh', driverEnv({ RESULT_FILE: resultFile }));
+      return { run, resultFile: await readFile(resultFile, 'utf8').catch(() => '') };
+    })());
+  /** The digest the per-arch tag holds now (a rebuild may have replaced the first). */
+  const tagDigest = async (): Promise<string | undefined> => (await client.describeManifest(ref(world.kernel)))?.digest;
   const numbers: Record<string, number | string> = {};
 
   const ref = (tag: string, repository = REPO): ImageRef => ({ registry: registry.host, repository, tag });
@@ -50,14 +61,15 @@ describe('build-driver.sh and join.sh against a real registry', () => {
   });
 
   it('compiles the example module against the stand-in DTK, passes the vermagic gate and pushes the per-arch tag', async () => {
-    const run = await runScript('build-driver.sh', driverEnv());
+    const { run, resultFile } = await firstBuild();
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
     expect(run.result['IMAGE_DIGEST']).toMatch(SHA);
-    firstDigest = run.result['IMAGE_DIGEST'] ?? '';
-    expect(await readFile(join(dir, 'result.env'), 'utf8')).toBe(`BUILD_RESULT=pushed\nIMAGE_DIGEST=${firstDigest}\n`);
+    const firstDigest = run.result['IMAGE_DIGEST'] ?? '';
+    expect(resultFile).toBe(`BUILD_RESULT=pushed\nIMAGE_DIGEST=${firstDigest}\n`);
 
-    const image = await pullImage(client, ref(world.kernel));
+    // By digest: a rebuild (another test) may have moved the tag since.
+    const image = await pullImage(client, { registry: registry.host, repository: REPO, digest: firstDigest });
     expect(image.manifest.digest).toBe(firstDigest);
     const ko = image.files.get(`opt/lib/modules/${world.kernel}/extra/dtk_example.ko`);
     expect(ko, [...image.files.keys()].filter((f) => f.startsWith('opt/')).join(', ')).toBeDefined();
@@ -99,25 +111,32 @@ describe('build-driver.sh and join.sh against a real registry', () => {
   }, 600_000);
 
   it('skips a tag that already exists, and records the skip', async () => {
-    const run = await runScript('build-driver.sh', driverEnv());
+    await firstBuild();
+    const existing = await tagDigest();
+    expect(existing).toMatch(SHA);
+    const resultFile = join(dir, 'skip.env');
+    const run = await runScript('build-driver.sh', driverEnv({ RESULT_FILE: resultFile }));
     expect(run.code, run.stderr).toBe(0);
-    expect(run.result).toEqual({ BUILD_RESULT: 'skipped-exists', IMAGE_DIGEST: firstDigest });
+    expect(run.result).toEqual({ BUILD_RESULT: 'skipped-exists', IMAGE_DIGEST: existing });
     expect(run.stderr).toMatch(/exists \(sha256:[0-9a-f]{64}\): skipped \(REBUILD=true rebuilds it\)/);
-    expect(await readFile(join(dir, 'result.env'), 'utf8')).toBe(`BUILD_RESULT=skipped-exists\nIMAGE_DIGEST=${firstDigest}\n`);
+    expect(await readFile(resultFile, 'utf8')).toBe(`BUILD_RESULT=skipped-exists\nIMAGE_DIGEST=${existing}\n`);
     numbers['skip-if-exists run, ms'] = run.ms;
   });
 
   it('rebuilds and pushes again with REBUILD=true', async () => {
-    const run = await runScript('build-driver.sh', driverEnv({ REBUILD: 'true' }));
+    await firstBuild();
+    const run = await runScript('build-driver.sh', driverEnv({ REBUILD: 'true', RESULT_FILE: join(dir, 'rebuild.env') }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.result['BUILD_RESULT']).toBe('pushed');
-    rebuiltDigest = run.result['IMAGE_DIGEST'] ?? '';
+    const rebuiltDigest = run.result['IMAGE_DIGEST'] ?? '';
     expect(rebuiltDigest).toMatch(SHA);
     expect((await client.describeManifest(ref(world.kernel)))?.digest).toBe(rebuiltDigest);
     numbers['driver rebuild, ms'] = run.ms;
   }, 600_000);
 
   it('joins the x86_64 image and an aarch64 image into one index under the arch-less tag', async () => {
+    await firstBuild();
+    const x86Digest = await tagDigest();
     // Only x86_64 builds here: the aarch64 image is pushed through the registry API.
     const armTag = world.kernel.replace(/-amd64$/, '-arm64');
     const multiTag = world.kernel.replace(/-amd64$/, '');
@@ -142,7 +161,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
       { architecture: 'amd64', os: 'linux' },
       { architecture: 'arm64', os: 'linux' },
     ]);
-    expect((await client.getManifest(ref(multiTag), { architecture: 'amd64' })).digest).toBe(rebuiltDigest);
+    expect((await client.getManifest(ref(multiTag), { architecture: 'amd64' })).digest).toBe(x86Digest);
     expect((await client.getManifest(ref(multiTag), { architecture: 'arm64' })).digest).toBe(armDescriptor.digest);
     numbers['join (script, incl. node start), ms'] = run.ms;
     numbers['join (joinImages itself), ms'] = Number(/in (\d+) ms/.exec(run.stderr)?.[1]);
@@ -155,6 +174,7 @@ describe('build-driver.sh and join.sh against a real registry', () => {
   });
 
   it('does not join while an arch is missing: BUILD_RESULT=incomplete, exit 3', async () => {
+    await firstBuild(); // the x86_64 image exists; the aarch64 one does not
     const run = await runScript('join.sh', {
       TARGET_IMAGE: `${registry.host}/${REPO}`,
       TARGET_TAG: 'incomplete-join',

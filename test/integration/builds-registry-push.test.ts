@@ -27,11 +27,12 @@ describe('pushing with the registry client', () => {
   let pusher: RegistryClient;
   let reader: RegistryClient;
   let anonymous: RegistryClient;
+  let client: (user: string) => RegistryClient;
   const ref = (tag: string): ImageRef => ({ registry: registry.host, repository: REPO, tag });
 
   beforeAll(async () => {
     registry = await startRegistry();
-    const client = (user: string) => {
+    client = (user: string) => {
       const c = registry.tokenService.credentials(user);
       return new RegistryClient({ credentials: parseDockerConfig(dockerConfigJson(registry.host, c.username, c.password)), retryBaseMs: 10, insecureRegistries: registry.insecureRegistries });
     };
@@ -47,8 +48,10 @@ describe('pushing with the registry client', () => {
 
   it('uploads blobs and a manifest with a pull,push token, and reads them back', async () => {
     registry.tokenService.resetStats();
+    // A client of its own: the shared one may hold a token from another test already.
+    const fresh = client('pusher');
     const image = buildImage({ layers: [{ files: { 'etc/hello': 'hello' } }] }, 'amd64');
-    const pushed = await pushImage(pusher, ref('v1'), asInMemory(image));
+    const pushed = await pushImage(fresh, ref('v1'), asInMemory(image)).finally(() => fresh.close());
     expect(pushed.digest).toBe(image.manifest.digest);
     expect(await reader.describeManifest(ref('v1'))).toEqual({ mediaType: MEDIA_TYPES.ociManifest, digest: image.manifest.digest, size: image.manifest.size });
     expect((await reader.getManifestBytes(ref('v1'))).bytes.equals(image.manifest.bytes)).toBe(true);
@@ -57,6 +60,7 @@ describe('pushing with the registry client', () => {
 
   it('skips blobs the repository already has', async () => {
     const image = buildImage({ layers: [{ files: { 'etc/hello': 'hello' } }] }, 'amd64');
+    await pushImage(pusher, ref('v1-seed'), asInMemory(image)); // the repository has its blobs (whatever ran before)
     const before = pusher.stats.requests;
     await pushImage(pusher, ref('v1-again'), asInMemory(image));
     // HEAD per blob (2) + manifest PUT (1): no uploads.

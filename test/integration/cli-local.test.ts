@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,21 @@ beforeAll(async () => {
   page = await readFile(join(dir, 'coverage', 'index.html'), 'utf8').catch(() => '');
   second = await runLocal('--data-dir', dir);
 }, 900_000);
-afterAll(async () => rm(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  for (const d of [dir, ...copies]) if (d) await rm(d, { recursive: true, force: true });
+});
+
+const copies: string[] = [];
+/**
+ * A copy of the state the two runs left, for a test that changes it (adds a driver,
+ * queues builds): the other tests read the original, so they pass in any order.
+ */
+async function copyOfState(): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'cli-local-copy-'));
+  copies.push(copy);
+  await cp(dir, copy, { recursive: true });
+  return copy;
+}
 
 /**
  * `local` runs in its own process, as a person runs it: the handlers read their
@@ -107,18 +121,22 @@ describe('the local run and the commands that read its state', () => {
   });
 
   it('driver add stores a driver and queues its backfill for the next local run', async () => {
-    const file = join(dir, 'nic.json');
+    const state = await copyOfState();
+    const file = join(state, 'nic.json');
     await writeFile(file, JSON.stringify({ name: 'nic', source: { type: 'inline', context: 'images/driver-example' }, repository: 'registry.example/partner/nic', channels: ['stable-4.18'], arches: ['x86_64'] }));
-    const added = await run('driver', 'add', '--data-dir', dir, '--file', file);
+    const added = await run('driver', 'add', '--data-dir', state, '--file', file);
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/added driver nic/);
     expect(added.stdout).toMatch(/backfill: 1 kernels matched; 1 builds queued/);
-    const missing = await run('status', '--data-dir', dir, '--missing');
+    // The run's declared example driver and the added one, each with where it came from.
+    const listed = await run('driver', 'list', '--data-dir', state);
+    expect(listed.stdout.trimEnd().split('\n').map((l) => `${l.split('\t')[0]} ${l.split('\t').at(-1)}`)).toEqual(['dtk-example deploy config', 'nic driver add']);
+    const missing = await run('status', '--data-dir', state, '--missing');
     expect(missing.stdout).toContain('5.14.0-427.68.1.el9_4.x86_64');
-    const next = await runLocal('--data-dir', dir);
+    const next = await runLocal('--data-dir', state);
     expect(next.stderr).toContain('starting 1 builds queued since the last run');
     expect(next.stdout).toMatch(/builds started: [1-9]/);
-    const after = await run('status', '--data-dir', dir, '--json');
+    const after = await run('status', '--data-dir', state, '--json');
     expect(coverageIndexSchema.parse(JSON.parse(after.stdout)).summary.drivers['nic']).toMatchObject({ matching: 1, covered: 0, simulated: 1 });
   }, 120_000);
 
@@ -131,10 +149,11 @@ describe('the local run and the commands that read its state', () => {
     expect(r.stderr).toMatch(/source\.url .*https/);
   });
 
-  it('rebuild queues a recorded kernel again, and refuses an unknown one', async () => {
-    const r = await run('rebuild', '--data-dir', dir, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'nic');
-    expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 1 queued again/);
-    const unknown = await run('rebuild', '--data-dir', dir, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
+  it('rebuild queues a recorded kernel again for the driver the run declares, and refuses an unknown kernel', async () => {
+    const state = await copyOfState();
+    const r = await run('rebuild', '--data-dir', state, '--kernel', '5.14.0-427.68.1.el9_4.x86_64', '--driver', 'dtk-example');
+    expect(r.stdout).toMatch(/1 kernels matched; 0 builds queued, 2 queued again/); // the kernel and its RT kernel (filters.rt)
+    const unknown = await run('rebuild', '--data-dir', state, '--kernel', '5.14.0-1.1.1.el9_4.x86_64');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/kernel "5.14.0-1.1.1.el9_4.x86_64" is not recorded/);
   });

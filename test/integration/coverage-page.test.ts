@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { coverageIndexSchema } from '#pipeline/coverage.ts';
 import { driverSchema } from '#pipeline/drivers.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
@@ -181,6 +181,8 @@ describe('the coverage page in headless Chromium', () => {
       // A first start on a fresh machine, beside builds using both cores, has taken over 20 s in CI.
       timeout: 150_000,
     });
+    // Every action and navigation too: Playwright's 30 s default is not much on a loaded machine.
+    context.setDefaultTimeout(120_000);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('dialog', (d) => {
       dialogs.push(d.message());
@@ -197,6 +199,11 @@ describe('the coverage page in headless Chromium', () => {
     await context?.close();
     // Chromium's helper processes may still be writing the cache as the context closes.
     if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  });
+
+  // Every test starts from the page as it loaded: an empty search (another test may have typed one).
+  beforeEach(async () => {
+    await page.getByLabel('Find a kernel or OpenShift release').fill('');
   });
 
   it('loads and lists every kernel', async () => {

@@ -75,7 +75,7 @@ describe('HttpTransport', () => {
       const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write('x')), 50);
       res.on('close', () => clearInterval(timer));
     });
-    const t = transport([host], { deadlineMs: 500, idleTimeoutMs: 2_000 });
+    const t = transport([host], { deadlineMs: 500, idleTimeoutMs: 20_000 }); // no gap reaches the idle timeout, even on a loaded machine
     const err = await t.request({ method: 'GET', url: new URL(`http://${host}/slow`), headers: {} }, t.buffered({ maxBytes: 1000 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpTransportError);
     expect((err as Error).message).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/slow did not complete within the 500 ms deadline/);

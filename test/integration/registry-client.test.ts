@@ -6,7 +6,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,14 +21,6 @@ const REPO = 'ocp/release';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -92,38 +83,41 @@ describe('RegistryClient against docker-registry', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'registry-client-'));
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
     const config = join(dir, 'config.yml');
     await writeFile(
       config,
       [
         'version: 0.1',
         'log:',
-        '  level: error',
+        '  level: info', // its "listening on" line names the port it picked
         '  accesslog:',
         '    disabled: true',
         'storage:',
         '  filesystem:',
         `    rootdirectory: ${join(dir, 'data')}`,
         'http:',
-        `  addr: ${host}`,
+        // Port 0: the registry picks a free port itself (one picked here could be taken by another test file first).
+        '  addr: 127.0.0.1:0',
         '  secret: registry-client-test',
         '',
       ].join('\n'),
     );
     registry = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let port: string | undefined;
     registry.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
+      port ??= /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
     });
 
-    const origin = `http://${host}`;
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`${origin}/v2/`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 200 || registry.exitCode !== null) throw new Error(`docker-registry did not start: ${stderr}`);
+    // Generous: a loaded CI machine (test files run in parallel on two cores) starts processes slowly.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      if (port !== undefined && (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false))) break;
+      if (Date.now() > deadline || registry.exitCode !== null) throw new Error(`docker-registry did not start: ${stderr}`);
       await sleep(50);
     }
+    host = `127.0.0.1:${port}`;
+    const origin = `http://${host}`;
 
     const push = new Pusher(origin);
     amd64 = await push.image('single', 'amd64', amd64Layer);
@@ -141,7 +135,7 @@ describe('RegistryClient against docker-registry', () => {
       },
       MEDIA_TYPES.ociIndex,
     );
-    client = new RegistryClient({ retryBaseMs: 10, requestTimeoutMs: 5_000, insecureRegistries: [host] });
+    client = new RegistryClient({ retryBaseMs: 10, requestTimeoutMs: 30_000, insecureRegistries: [host] });
   });
 
   afterAll(async () => {

@@ -29,12 +29,13 @@ async function setup(
     password === undefined ? undefined : DockerConfig.fromJson({ auths: { [reg.host]: { auth: b64(`alice:${password}`) } } });
   // The fake registry and its CDN are on loopback over plain http: listed insecure, as any such registry must be.
   const insecureRegistries = [reg.host, ...(reg.cdnOrigin === '' ? [] : [new URL(reg.cdnOrigin).host])];
-  const client = new RegistryClient({ retryBaseMs: 1, requestTimeoutMs: 2_000, insecureRegistries, ...(credentials ? { credentials } : {}), ...options });
+  // Generous per-request timeout: a loaded CI machine can be slow to answer on loopback; the tests of timeouts set their own.
+  const client = new RegistryClient({ retryBaseMs: 1, requestTimeoutMs: 30_000, insecureRegistries, ...(credentials ? { credentials } : {}), ...options });
   // Run in reverse: the server goes first. close() waits for requests in flight, so a
   // hang means the client left a response body unconsumed.
   cleanups.push(async () => {
     const closed = client.close().then(() => true);
-    if (!(await Promise.race([closed, sleep(5_000).then(() => false)]))) {
+    if (!(await Promise.race([closed, sleep(30_000).then(() => false)]))) {
       await client.destroy();
       throw new Error('client.close() did not finish: a response body was left unconsumed');
     }
@@ -198,12 +199,13 @@ describe('RegistryClient: auth failures', () => {
   });
 
   it('fetches a new token up front once expires_in has passed', async () => {
-    const { reg, client, ref } = await setup({ auth: 'bearer', tokenExpiresIn: 1 });
+    // 3 s: the two first requests use one token even when a loaded machine is slow to answer them.
+    const { reg, client, ref } = await setup({ auth: 'bearer', tokenExpiresIn: 3 });
     reg.addImage('a/b', 'v1', { architecture: 'amd64' });
     await client.getManifest(ref('a/b', 'v1'));
     await client.getManifest(ref('a/b', 'v1'));
     expect(reg.issuedTokens).toHaveLength(1);
-    await sleep(1_000);
+    await sleep(3_000);
     const before = client.stats.requests;
 
     await client.getManifest(ref('a/b', 'v1'));
@@ -306,7 +308,7 @@ describe('RegistryClient: retries', () => {
   });
 
   it('retries a request whose headers time out', async () => {
-    const { reg, client, ref } = await setup({}, { requestTimeoutMs: 300 });
+    const { reg, client, ref } = await setup({}, { requestTimeoutMs: 2_000 }); // the retry must answer within it, even on a loaded machine
     reg.addImage('a', 'v1', { architecture: 'amd64' });
     reg.intercept(() => true, 1); // never answers
 
@@ -315,7 +317,7 @@ describe('RegistryClient: retries', () => {
   });
 
   it('retries a manifest whose body stalls', async () => {
-    const { reg, client, ref } = await setup({}, { requestTimeoutMs: 300 });
+    const { reg, client, ref } = await setup({}, { requestTimeoutMs: 2_000 }); // the retry must answer within it, even on a loaded machine
     reg.addImage('a', 'v1', { architecture: 'amd64' });
     reg.intercept(({ res }) => {
       res.writeHead(200, { 'content-type': MEDIA_TYPES.ociManifest, 'content-length': '1000' });
@@ -493,7 +495,7 @@ describe('RegistryClient: blobs', () => {
 
     const stream = await client.openBlob(ref('a'), { mediaType: 'x', digest: sha256('irrelevant'), size: total });
     for await (const _chunk of stream) break; // one chunk, then destroy (for-await does it)
-    for (let i = 0; i < 100 && !server.closed; i++) await sleep(20);
+    for (const deadline = Date.now() + 30_000; !server.closed && Date.now() < deadline; ) await sleep(20); // generous: a loaded machine
     const bytesAfterClose = client.stats.bytes;
     await sleep(100);
 

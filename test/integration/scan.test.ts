@@ -250,13 +250,15 @@ describe('faults', () => {
   });
 
   it('re-authenticates once when a token it still trusts is refused mid-scan', async () => {
-    // Tokens really last 1 s, but the token service says 300 s: the client keeps using one the registry refuses.
-    world.tokenService.setTtlSeconds(1);
+    // Tokens really last 3 s (2 to 3: their exp is in whole seconds), but the token service says 300 s: the
+    // client keeps using one the registry refuses. 3 s, not 1: a fresh token must still be good for the retry
+    // a loaded machine makes a moment later.
+    world.tokenService.setTtlSeconds(3);
     world.tokenService.setAdvertisedTtlSeconds(300);
     try {
       const client = new RegistryClient({ credentials: await loadDockerConfig(world.pullSecretPath), retryBaseMs: 5, insecureRegistries: world.insecureRegistries });
       await runScan(['stable-4.17'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
-      await new Promise((r) => setTimeout(r, 1500));
+      await new Promise((r) => setTimeout(r, 3200)); // every token of the first scan has expired
       world.proxy.resetStats(); // the log keeps the last 2,000 requests: start it afresh
       const { report } = await runScan(['stable-4.18'], ['amd64'], { client, dir: await mkdtemp(join(tmpdir(), 'scan-cache-')) });
       const after = world.proxy.log;

@@ -10,6 +10,7 @@ import { buildRelease } from '#world/eras.ts';
 import { FAULT_CHANNELS, FIXTURE_EXPECTATIONS, fixtureWorld } from '#world/fixtures.ts';
 import { startWorld, type RunningWorld } from '#world/index.ts';
 import { buildImage, MANIFEST_ACCEPT } from '#world/oci.ts';
+import { REGISTRY_TOKEN_LEEWAY_SECONDS } from '#world/token-service.ts';
 
 interface Manifest {
   mediaType?: string;
@@ -135,17 +136,21 @@ describe('token service', () => {
   });
 
   it('issues tokens that the registry rejects once they have expired', async () => {
-    world.tokenService.setTtlSeconds(1);
+    // 5 s (the token's exp is in whole seconds, so it lasts 4 to 5 s): long enough that a loaded
+    // machine still uses it before it expires, then the test waits until the registry's clock has passed it.
+    world.tokenService.setTtlSeconds(5);
     try {
       const payload = parsePullSpec(seededPayload('4.18.14', 'amd64'));
       const shortLived = await token(payload.repository, readerAuth());
+      const { exp } = JSON.parse(Buffer.from(shortLived.split('.')[1] ?? '', 'base64url').toString()) as { exp: number };
       const head = (): Promise<Response> =>
         fetch(`${registryUrl()}/v2/${payload.repository}/manifests/${payload.digest}`, {
           method: 'HEAD',
           headers: { Authorization: `Bearer ${shortLived}`, Accept: MANIFEST_ACCEPT },
         });
       expect((await head()).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 2200));
+      const expiresAtMs = (exp + REGISTRY_TOKEN_LEEWAY_SECONDS) * 1000;
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAtMs - Date.now()) + 1200));
       expect((await head()).status).toBe(401);
     } finally {
       world.tokenService.setTtlSeconds(300);

@@ -20,7 +20,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -332,10 +332,13 @@ async function buildFakeUbi(dtkImage: string, name: string, key: string): Promis
 /**
  * Removes the images of earlier recipes, so the cache does not grow. (The fake UBI also
  * carries a digest name per test registry it was pulled from: names only, same image.)
+ * Only the three images made here: other `localhost/dtk-test-*` images belong to a test
+ * file that may be using them right now (files run in parallel).
  */
 async function pruneStale(current: readonly string[]): Promise<void> {
   const listed = (await buildah(['images', '--format', '{{.Name}}:{{.Tag}}'])).split('\n').filter(Boolean);
-  const stale = listed.filter((name) => name.startsWith('localhost/dtk-test-') && !current.includes(name));
+  const ours = /^localhost\/dtk-test-(?:standin|minimal|fake-ubi):/;
+  const stale = listed.filter((name) => ours.test(name) && !current.includes(name));
   for (const name of stale) await buildah(['rmi', '--force', name]).catch(() => undefined);
 }
 
@@ -343,10 +346,15 @@ async function pruneStale(current: readonly string[]): Promise<void> {
 export async function ensureBuildWorld(): Promise<BuildWorld> {
   const started = Date.now();
   await mkdir(CACHE_DIR, { recursive: true });
-  await writeFile(
-    join(CACHE_DIR, 'storage.conf'),
-    ['[storage]', 'driver = "vfs"', `graphroot = "${join(CACHE_DIR, 'storage')}"`, `runroot = "${join(CACHE_DIR, 'run')}"`, ''].join('\n'),
-  );
+  // Other test files' buildah processes read this file while this one starts: written only
+  // when it differs, and atomically (a rename), so no reader ever sees it half written.
+  const storageConf = ['[storage]', 'driver = "vfs"', `graphroot = "${join(CACHE_DIR, 'storage')}"`, `runroot = "${join(CACHE_DIR, 'run')}"`, ''].join('\n');
+  const confPath = join(CACHE_DIR, 'storage.conf');
+  if ((await readFile(confPath, 'utf8').catch(() => '')) !== storageConf) {
+    const temp = `${confPath}.${process.pid}.tmp`;
+    await writeFile(temp, storageConf);
+    await rename(temp, confPath);
+  }
   const hash = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
   const key = hash({ RECIPE_VERSION, SUITE, PACKAGES });
   const ubiKey = hash({ key, FAKE_UBI_VERSION, FAKE_UBI_STUBS });

@@ -38,7 +38,7 @@ const drivers = [
   driverSchema.parse({ name: 'gpu', source: { type: 'inline', context: 'images/driver-example' }, repository: 'quay.io/acme/gpu-driver' }),
   driverSchema.parse({ name: 'nic', source: { type: 'inline', context: 'images/driver-example' }, repository: 'localhost:5000/partner/nic__driver-x86' }),
 ];
-const open = async () => ({ store: { listDrivers: async () => drivers } as unknown as PipelineStore, description: 'fake', close: async () => {} });
+const open = async () => ({ store: { listConfigDrivers: async () => [], listDrivers: async () => drivers } as unknown as PipelineStore, description: 'fake', close: async () => {} });
 
 /** The command's printed manifest, parsed as `oc apply` would read it. */
 async function printed(args: Record<string, unknown>): Promise<Record<string, unknown>> {

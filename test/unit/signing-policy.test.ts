@@ -27,7 +27,8 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 const drivers = [driverSchema.parse({ name: 'gpu', source: { type: 'inline', context: 'images/driver-example' }, repository: 'quay.io/acme/gpu-driver' })];
-const open = async () => ({ store: { listDrivers: async () => drivers } as unknown as PipelineStore, description: 'fake', close: async () => {} });
+// The drivers as the deploy config declares them (none added with `driver add`): image-policy finds those too.
+const open = async () => ({ store: { listConfigDrivers: async () => drivers, listDrivers: async () => [] } as unknown as PipelineStore, description: 'fake', close: async () => {} });
 
 async function run(args: Record<string, unknown>): Promise<{ code: number; stdout: string }> {
   const stdout = new PassThrough();
