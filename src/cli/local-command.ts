@@ -120,7 +120,9 @@ export function formatReport(input: {
     `releases seen: ${summary.releasesSeen}`,
     `kernels recorded: ${summary.kernelsRecorded.length}`,
     `notifications published: ${summary.notifications}`,
-    `builds started: ${summary.buildsStarted}${states ? ` (${states})` : ''}`,
+    `builds started: ${summary.buildsStarted}`,
+    // Counted apart: a refused build is recorded (failed, "not started") but was never started.
+    ...(states ? [`builds recorded by this run: ${builds.length} (${states})`] : []),
     `findings: ${findings.length}; failed records: ${drain.failed.length} (${drain.failed.filter((f) => f.fate === 'dead-lettered').length} dead-lettered); graphs not read: ${poll.graphErrors.length}`,
     `(${input.seconds.toFixed(1)} s)`,
   );
